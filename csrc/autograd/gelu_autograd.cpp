@@ -1,0 +1,98 @@
+// Autograd for both ops, in C++ so that gradients work wherever the op
+// library is loaded: Python eager, TorchScript, and C++ programs without
+// Python. Each Function saves what its backward needs, drops below autograd
+// and re-dispatches; backward calls ops again so that it stays differentiable.
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include "../gelu.h"
+#include "../gelu_math.h"
+
+namespace gelu_ext {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// f''(x) from differentiable ATen ops (DESIGN.md, "Math"), used only by double
+// backward. Inputs are clamped where f'' is already 0 so that the formulas
+// never meet 0 * inf; NaN passes through clamp.
+at::Tensor gelu_second_derivative(const at::Tensor& x, Approximation approx) {
+  if (approx == Approximation::None) {
+    const at::Tensor xc = x.clamp(-math::Clamp<double>::kExact, math::Clamp<double>::kExact);
+    const at::Tensor x2 = xc * xc;
+    return (x2 * -0.5).exp() * math::kC0.hi * (2.0 - x2);
+  }
+  const double c = math::kSqrt2OverPi;
+  const double kappa = math::kKappa;
+  const at::Tensor xc = x.clamp(-math::Clamp<double>::kTanh, math::Clamp<double>::kTanh);
+  const at::Tensor x2 = xc * xc;
+  const at::Tensor du = c * (1.0 + 3.0 * kappa * x2);  // u'
+  const at::Tensor d2u = (6.0 * c * kappa) * xc;       // u''
+  const at::Tensor s = (2.0 * c * (xc + kappa * x2 * xc)).sigmoid();
+  return 4.0 * s * (1.0 - s) * (du + 0.5 * xc * d2u - xc * (2.0 * s - 1.0) * du * du);
+}
+
+class GeluFunction : public torch::autograd::Function<GeluFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self,
+                            const std::string& approximate) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    ctx->save_for_backward({self});
+    ctx->saved_data["approximate"] = approximate;
+    return gelu_ext::gelu(self, approximate);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const at::Tensor self = ctx->get_saved_variables()[0];
+    const std::string approximate = ctx->saved_data["approximate"].toStringRef();
+    return {gelu_ext::gelu_backward(grads[0], self, approximate), at::Tensor()};
+  }
+};
+
+class GeluBackwardFunction : public torch::autograd::Function<GeluBackwardFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& grad_output,
+                            const at::Tensor& self, const std::string& approximate) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    ctx->save_for_backward({grad_output, self});
+    ctx->saved_data["approximate"] = approximate;
+    return gelu_ext::gelu_backward(grad_output, self, approximate);
+  }
+
+  // out = g * f'(x): d/dg = f'(x), d/dx = g * f''(x).
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& grad_output = saved[0];
+    const at::Tensor& self = saved[1];
+    const std::string approximate = ctx->saved_data["approximate"].toStringRef();
+    const at::Tensor& gg = grads[0];
+    at::Tensor d_grad_output, d_self;
+    if (ctx->needs_input_grad(0)) d_grad_output = gelu_ext::gelu_backward(gg, self, approximate);
+    if (ctx->needs_input_grad(1)) {
+      const Approximation approx =
+          parse_approximation(approximate, "gelu_ext::gelu_backward (double backward)");
+      d_self = gg * grad_output * gelu_second_derivative(self, approx);
+    }
+    return {d_grad_output, d_self, at::Tensor()};
+  }
+};
+
+at::Tensor gelu_autograd(const at::Tensor& self, c10::string_view approximate) {
+  return GeluFunction::apply(self, std::string(approximate));
+}
+
+at::Tensor gelu_backward_autograd(const at::Tensor& grad_output, const at::Tensor& self,
+                                  c10::string_view approximate) {
+  return GeluBackwardFunction::apply(grad_output, self, std::string(approximate));
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(gelu_ext, Autograd, m) {
+  m.impl("gelu", &gelu_autograd);
+  m.impl("gelu_backward", &gelu_backward_autograd);
+}
+
+}  // namespace gelu_ext

@@ -1,0 +1,31 @@
+// Contiguous CPU kernels, one table per instruction set; the dispatcher in
+// gelu_kernel.cpp picks a table once, from the CPU's features.
+#pragma once
+
+#include <cstdint>
+
+#include "../approximation.h"
+
+namespace gelu_ext {
+namespace cpu {
+
+enum class Dtype : int8_t { Float, Double, BFloat16, Half };
+
+struct ContigKernels {
+  const char* name;
+  // y[i] = f(x[i])
+  void (*forward)(const void* x, void* y, int64_t n, Dtype dtype, Approximation approx);
+  // gi[i] = g[i] * f'(x[i])
+  void (*backward)(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
+                   Approximation approx);
+};
+
+// Portable C++ (any CPU, every dtype).
+const ContigKernels& scalar_kernels();
+// nullptr where the path was not compiled (non-x86 builds). The SIMD tables
+// handle Float, BFloat16 and Half; Double always uses the scalar table.
+const ContigKernels* avx2_kernels();
+const ContigKernels* avx512_kernels();
+
+}  // namespace cpu
+}  // namespace gelu_ext

@@ -1,0 +1,129 @@
+// CPU entry points for gelu and gelu_backward: validation, output allocation,
+// TensorIterator over any layout, at::parallel_for, and the choice of SIMD
+// path at run time.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/TensorIterator.h>
+#include <torch/library.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "../gelu.h"
+#include "../gelu_checks.h"
+#include "gelu_cpu.h"
+#include "simd_select.h"
+
+namespace gelu_ext {
+namespace cpu {
+namespace {
+
+// Below this many elements a call runs on one thread: thread wake-up costs
+// more than the arithmetic. Same order as ATen's
+// GELU_MIN_ELEMENTS_FOR_MULTI_THREADING; checked with
+// `python -m gelu_ext.benchmark --sizes 4096,65536` (docs/PERFORMANCE.md).
+constexpr int64_t kGrainSize = 16384;
+
+// Strided operands are staged through a small buffer so that every element
+// runs through the same contiguous kernel (bitwise equal results).
+constexpr int64_t kStageElems = 512;
+
+Dtype to_dtype(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat:
+      return Dtype::Float;
+    case at::kDouble:
+      return Dtype::Double;
+    case at::kBFloat16:
+      return Dtype::BFloat16;
+    default:
+      return Dtype::Half;
+  }
+}
+
+const ContigKernels& kernels_for(Dtype dtype) {
+  return dtype == Dtype::Double ? scalar_kernels() : selected_kernels();
+}
+
+void gather(char* dst, const char* src, int64_t stride, int64_t n, int64_t esize) {
+  for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * esize, src + i * stride, esize);
+}
+
+void scatter(char* dst, int64_t stride, const char* src, int64_t n, int64_t esize) {
+  for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * stride, src + i * esize, esize);
+}
+
+// Runs `contig(out, in...)` over a TensorIterator with operands
+// [out, in0, in1...]: directly on contiguous rows, staged otherwise.
+template <int kInputs, class Contig>
+void run(at::TensorIterator& iter, int64_t esize, const Contig& contig) {
+  constexpr int kOps = kInputs + 1;
+  iter.for_each(
+      [&](char** data, const int64_t* strides, int64_t n0, int64_t n1) {
+        alignas(64) char stage[kOps][kStageElems * 8];
+        bool contiguous = true;
+        for (int k = 0; k < kOps; ++k) contiguous = contiguous && strides[k] == esize;
+        for (int64_t j = 0; j < n1; ++j) {
+          char* ptr[kOps];
+          for (int k = 0; k < kOps; ++k) ptr[k] = data[k] + j * strides[kOps + k];
+          if (contiguous) {
+            contig(ptr, n0);
+            continue;
+          }
+          for (int64_t i = 0; i < n0; i += kStageElems) {
+            const int64_t n = std::min(kStageElems, n0 - i);
+            char* staged[kOps];
+            for (int k = 0; k < kOps; ++k) {
+              staged[k] = stage[k];
+              if (k > 0) gather(stage[k], ptr[k] + i * strides[k], strides[k], n, esize);
+            }
+            contig(staged, n);
+            scatter(ptr[0] + i * strides[0], strides[0], stage[0], n, esize);
+          }
+        }
+      },
+      kGrainSize);
+}
+
+at::Tensor gelu_cpu(const at::Tensor& self, c10::string_view approximate) {
+  constexpr const char* op = "gelu_ext::gelu";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_input(self, op, "self");
+  TORCH_CHECK(self.device().is_cpu(), op, ": self must be a CPU tensor for the CPU kernel");
+  at::Tensor out = at::empty_like(self);
+  if (self.numel() == 0) return out;
+  auto iter = at::TensorIteratorConfig().add_output(out).add_const_input(self).build();
+  const Dtype dtype = to_dtype(self.scalar_type());
+  const ContigKernels& k = kernels_for(dtype);
+  run<1>(iter, self.element_size(),
+         [&](char** p, int64_t n) { k.forward(p[1], p[0], n, dtype, approx); });
+  return out;
+}
+
+at::Tensor gelu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& self,
+                             c10::string_view approximate) {
+  const Approximation approx = parse_approximation(approximate, "gelu_ext::gelu_backward");
+  detail::check_backward_inputs(grad_output, self);
+  at::Tensor out = at::empty_like(grad_output);
+  if (self.numel() == 0) return out;
+  auto iter = at::TensorIteratorConfig()
+                  .add_output(out)
+                  .add_const_input(grad_output)
+                  .add_const_input(self)
+                  .build();
+  const Dtype dtype = to_dtype(self.scalar_type());
+  const ContigKernels& k = kernels_for(dtype);
+  run<2>(iter, self.element_size(),
+         [&](char** p, int64_t n) { k.backward(p[1], p[2], p[0], n, dtype, approx); });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(gelu_ext, CPU, m) {
+  m.impl("gelu", &gelu_cpu);
+  m.impl("gelu_backward", &gelu_backward_cpu);
+}
+
+}  // namespace cpu
+}  // namespace gelu_ext

@@ -1,0 +1,62 @@
+// Portable instantiation of the contiguous loops: one element at a time, any
+// CPU, every dtype (the only path for float64).
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include "gelu_cpu.h"
+#include "gelu_loops.h"
+
+namespace gelu_ext {
+namespace cpu {
+namespace {
+
+template <class T, bool kIsPrecise>
+struct ScalarIo {
+  static constexpr int kLanes = 1;
+  static constexpr bool kPrecise = kIsPrecise;
+  T load(const T* p) const { return *p; }
+  void store(T* p, T v) const { *p = v; }
+};
+
+struct ScalarHalfIo {
+  static constexpr int kLanes = 1;
+  static constexpr bool kPrecise = false;
+  bool bf16;
+  float load(const uint16_t* p) const {
+    return bf16 ? c10::detail::f32_from_bits(*p) : c10::detail::fp16_ieee_to_fp32_value(*p);
+  }
+  void store(uint16_t* p, float v) const {
+    *p = bf16 ? c10::detail::round_to_nearest_even(v) : c10::detail::fp16_ieee_from_fp32_value(v);
+  }
+};
+
+using FloatKernels = VecKernels<float, ScalarIo<float, true>, ScalarHalfIo>;
+
+void forward(const void* x, void* y, int64_t n, Dtype dtype, Approximation approx) {
+  if (dtype == Dtype::Double) {
+    forward_loop<double>(static_cast<const double*>(x), static_cast<double*>(y), n,
+                         ScalarIo<double, true>{}, approx);
+  } else {
+    FloatKernels::forward(x, y, n, dtype, approx);
+  }
+}
+
+void backward(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
+              Approximation approx) {
+  if (dtype == Dtype::Double) {
+    backward_loop<double>(static_cast<const double*>(g), static_cast<const double*>(x),
+                          static_cast<double*>(gi), n, ScalarIo<double, true>{}, approx);
+  } else {
+    FloatKernels::backward(g, x, gi, n, dtype, approx);
+  }
+}
+
+}  // namespace
+
+const ContigKernels& scalar_kernels() {
+  static const ContigKernels table{"scalar", &forward, &backward};
+  return table;
+}
+
+}  // namespace cpu
+}  // namespace gelu_ext

@@ -1,0 +1,114 @@
+// The contiguous loops, written once over a value type V (float, double or a
+// SIMD vector) and an I/O policy that widens storage types to V and rounds
+// back once. Internal linkage: every kernel translation unit gets its own
+// copy compiled for its own instruction set.
+#pragma once
+
+#include <cstdint>
+
+#include "../gelu_math.h"
+
+namespace gelu_ext {
+namespace cpu {
+namespace {
+
+// Runs `body(i)` on full vectors and once on a zero-padded copy of the tail,
+// so every element goes through the same vector code.
+template <int kLanes, class Body, class Tail>
+inline void for_each_block(int64_t n, Body&& body, Tail&& tail) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) body(i);
+  if (i < n) tail(i, n - i);
+}
+
+template <class V, class Io, class T>
+void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation approx) {
+  constexpr int kLanes = Io::kLanes;
+  auto run = [&](auto f) {
+    for_each_block<kLanes>(
+        n, [&](int64_t i) { io.store(y + i, f(io.load(x + i))); },
+        [&](int64_t i, int64_t rest) {
+          T xb[kLanes] = {};
+          T yb[kLanes];
+          for (int64_t j = 0; j < rest; ++j) xb[j] = x[i + j];
+          io.store(yb, f(io.load(xb)));
+          for (int64_t j = 0; j < rest; ++j) y[i + j] = yb[j];
+        });
+  };
+  if (approx == Approximation::Tanh) {
+    run([](V v) { return math::gelu_tanh<Io::kPrecise>(v); });
+  } else {
+    run([](V v) { return math::gelu_exact<Io::kPrecise>(v); });
+  }
+}
+
+template <class V, class Io, class T>
+void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Approximation approx) {
+  constexpr int kLanes = Io::kLanes;
+  auto run = [&](auto df) {
+    for_each_block<kLanes>(
+        n, [&](int64_t i) { io.store(gi + i, io.load(g + i) * df(io.load(x + i))); },
+        [&](int64_t i, int64_t rest) {
+          T gb[kLanes] = {};
+          T xb[kLanes] = {};
+          T ob[kLanes];
+          for (int64_t j = 0; j < rest; ++j) {
+            gb[j] = g[i + j];
+            xb[j] = x[i + j];
+          }
+          io.store(ob, io.load(gb) * df(io.load(xb)));
+          for (int64_t j = 0; j < rest; ++j) gi[i + j] = ob[j];
+        });
+  };
+  if (approx == Approximation::Tanh) {
+    run([](V v) { return math::gelu_tanh_derivative<Io::kPrecise>(v); });
+  } else {
+    run([](V v) { return math::gelu_exact_derivative<Io::kPrecise>(v); });
+  }
+}
+
+// Table entries for one vector type: Float in precise mode; the 16-bit types
+// need only float accuracy before their single rounding.
+template <class V, class FloatIo, class HalfIo>
+struct VecKernels {
+  static void forward(const void* x, void* y, int64_t n, Dtype dtype, Approximation approx) {
+    if (dtype == Dtype::Float) {
+      forward_loop<V>(static_cast<const float*>(x), static_cast<float*>(y), n, FloatIo{}, approx);
+    } else {
+      forward_loop<V>(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n,
+                      HalfIo{dtype == Dtype::BFloat16}, approx);
+    }
+  }
+  static void backward(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
+                       Approximation approx) {
+    if (dtype == Dtype::Float) {
+      backward_loop<V>(static_cast<const float*>(g), static_cast<const float*>(x),
+                       static_cast<float*>(gi), n, FloatIo{}, approx);
+    } else {
+      backward_loop<V>(static_cast<const uint16_t*>(g), static_cast<const uint16_t*>(x),
+                       static_cast<uint16_t*>(gi), n, HalfIo{dtype == Dtype::BFloat16}, approx);
+    }
+  }
+};
+
+// I/O policies for a SIMD vector type with static load()/store() (vec_*.h).
+template <class V>
+struct SimdFloatIo {
+  static constexpr int kLanes = V::kSize;
+  static constexpr bool kPrecise = true;
+  V load(const float* p) const { return V::load(p); }
+  void store(float* p, V v) const { V::store(p, v); }
+};
+
+template <class V>
+struct SimdHalfIo {
+  static constexpr int kLanes = V::kSize;
+  static constexpr bool kPrecise = false;
+  bool bf16;
+  V load(const uint16_t* p) const { return V::load(p, bf16); }
+  void store(uint16_t* p, V v) const { V::store(p, v, bf16); }
+};
+
+}  // namespace
+}  // namespace cpu
+}  // namespace gelu_ext

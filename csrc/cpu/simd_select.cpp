@@ -1,0 +1,80 @@
+#include "simd_select.h"
+
+#include <atomic>
+#include <cstdlib>
+
+namespace gelu_ext {
+namespace cpu {
+namespace {
+
+bool cpu_has(const std::string& name) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (name == "avx2") {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+  }
+  if (name == "avx512") {
+    return cpu_has("avx2") && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq");
+  }
+#endif
+  return name == "scalar";
+}
+
+const ContigKernels* table(const std::string& name) {
+  if (name == "scalar") return &scalar_kernels();
+  if (name == "avx2") return avx2_kernels();
+  if (name == "avx512") return avx512_kernels();
+  return nullptr;
+}
+
+const ContigKernels* best_table() {
+  const std::vector<std::string> supported = supported_simd_paths();
+  const char* env = std::getenv("GELU_EXT_SIMD");
+  if (env != nullptr && *env != '\0') {
+    for (const auto& s : supported) {
+      if (s == env) return table(s);
+    }
+  }
+  return table(supported.back());
+}
+
+std::atomic<const ContigKernels*>& current() {
+  static std::atomic<const ContigKernels*> ptr{best_table()};
+  return ptr;
+}
+
+}  // namespace
+
+std::vector<std::string> compiled_simd_paths() {
+  std::vector<std::string> out;
+  for (const char* name : {"scalar", "avx2", "avx512"}) {
+    if (table(name) != nullptr) out.emplace_back(name);
+  }
+  return out;
+}
+
+std::vector<std::string> supported_simd_paths() {
+  std::vector<std::string> out;
+  for (const auto& name : compiled_simd_paths()) {
+    if (cpu_has(name)) out.push_back(name);
+  }
+  return out;
+}
+
+const ContigKernels& selected_kernels() { return *current().load(std::memory_order_acquire); }
+
+bool set_simd_path(const std::string& name) {
+  for (const auto& s : supported_simd_paths()) {
+    if (s == name) {
+      current().store(table(s), std::memory_order_release);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace cpu
+}  // namespace gelu_ext

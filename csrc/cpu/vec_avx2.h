@@ -1,0 +1,96 @@
+// 8 x float on AVX2 + FMA + F16C, with the free functions gelu_math.h needs.
+// Included only by gelu_kernel_avx2.cpp, under `#pragma GCC target`.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace gelu_ext {
+namespace cpu {
+namespace avx2 {
+
+struct Mask {
+  __m256 m;
+};
+
+struct Vec {
+  using scalar_type = float;
+  static constexpr int kSize = 8;
+  __m256 v;
+  Vec() = default;
+  Vec(__m256 a) : v(a) {}
+  static Vec load(const float* p);
+  static void store(float* p, Vec a);
+  static Vec load(const uint16_t* p, bool bf16);
+  static void store(uint16_t* p, Vec a, bool bf16);
+  explicit Vec(float a) : v(_mm256_set1_ps(a)) {}
+};
+
+float scalar_of(Vec);
+
+static inline Vec operator+(Vec a, Vec b) { return _mm256_add_ps(a.v, b.v); }
+static inline Vec operator-(Vec a, Vec b) { return _mm256_sub_ps(a.v, b.v); }
+static inline Vec operator*(Vec a, Vec b) { return _mm256_mul_ps(a.v, b.v); }
+static inline Vec operator/(Vec a, Vec b) { return _mm256_div_ps(a.v, b.v); }
+static inline Vec operator-(Vec a) { return _mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f)); }
+static inline Mask operator>(Vec a, Vec b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
+static inline Vec select(Mask m, Vec a, Vec b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
+static inline Vec fma_(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
+static inline Vec abs_(Vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
+static inline Vec copysign_(Vec mag, Vec sgn) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  return _mm256_or_ps(_mm256_andnot_ps(sign, mag.v), _mm256_and_ps(sign, sgn.v));
+}
+static inline Vec rint_(Vec a) {
+  return _mm256_round_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+// min(lim, a) returning a when a is NaN (maxps/minps return the 2nd operand).
+static inline Vec clamp_hi(Vec a, Vec lim) { return _mm256_min_ps(lim.v, a.v); }
+
+// v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h.
+static inline Vec scale_pow2(Vec v, Vec k) {
+  // max_ps returns its 2nd operand for a NaN k.
+  const __m256i ki = _mm256_cvtps_epi32(_mm256_max_ps(k.v, _mm256_set1_ps(-220.0f)));
+  const __m256i k1 = _mm256_max_epi32(ki, _mm256_set1_epi32(-100));
+  const __m256i k2 = _mm256_sub_epi32(ki, k1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(v.v, s1), s2);
+}
+
+// ---- loads and stores, widening half types to float and rounding once ----
+inline Vec Vec::load(const float* p) { return _mm256_loadu_ps(p); }
+inline void Vec::store(float* p, Vec a) { _mm256_storeu_ps(p, a.v); }
+
+inline Vec Vec::load(const uint16_t* p, bool bf16) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  if (bf16) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  return _mm256_cvtph_ps(h);
+}
+
+inline void Vec::store(uint16_t* p, Vec a, bool bf16) {
+  __m128i h;
+  if (bf16) {
+    // Round to nearest even; NaN becomes the canonical quiet NaN 0x7fc0
+    // (what c10::BFloat16 does).
+    const __m256i bits = _mm256_castps_si256(a.v);
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+    r = _mm256_srli_epi32(r, 16);
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q));
+    r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7fc0), nan);
+    // Pack 8 x u32 (all < 2^16) to 8 x u16.
+    h = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+  } else {
+    h = _mm256_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), h);
+}
+
+}  // namespace avx2
+}  // namespace cpu
+}  // namespace gelu_ext

@@ -1,0 +1,98 @@
+// 16 x float on AVX-512F (+BW/VL for the 16-bit paths), with the free
+// functions gelu_math.h needs. Included only by gelu_kernel_avx512.cpp,
+// under `#pragma GCC target`.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace gelu_ext {
+namespace cpu {
+namespace avx512 {
+
+struct Mask {
+  __mmask16 m;
+};
+
+struct Vec {
+  using scalar_type = float;
+  static constexpr int kSize = 16;
+  __m512 v;
+  Vec() = default;
+  Vec(__m512 a) : v(a) {}
+  static Vec load(const float* p);
+  static void store(float* p, Vec a);
+  static Vec load(const uint16_t* p, bool bf16);
+  static void store(uint16_t* p, Vec a, bool bf16);
+  explicit Vec(float a) : v(_mm512_set1_ps(a)) {}
+};
+
+float scalar_of(Vec);
+
+static inline Vec operator+(Vec a, Vec b) { return _mm512_add_ps(a.v, b.v); }
+static inline Vec operator-(Vec a, Vec b) { return _mm512_sub_ps(a.v, b.v); }
+static inline Vec operator*(Vec a, Vec b) { return _mm512_mul_ps(a.v, b.v); }
+static inline Vec operator/(Vec a, Vec b) { return _mm512_div_ps(a.v, b.v); }
+static inline Vec operator-(Vec a) {
+  return _mm512_castsi512_ps(
+      _mm512_xor_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(INT32_MIN)));
+}
+static inline Mask operator>(Vec a, Vec b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
+static inline Vec select(Mask m, Vec a, Vec b) { return _mm512_mask_blend_ps(m.m, b.v, a.v); }
+static inline Vec fma_(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a.v, b.v, c.v); }
+static inline Vec abs_(Vec a) {
+  return _mm512_castsi512_ps(
+      _mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(INT32_MAX)));
+}
+static inline Vec copysign_(Vec mag, Vec sgn) {
+  // bitwise select, imm 0xca = A ? B : C with A = 0x7fffffff
+  return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+      _mm512_set1_epi32(INT32_MAX), _mm512_castps_si512(mag.v), _mm512_castps_si512(sgn.v),
+      0xca));
+}
+static inline Vec rint_(Vec a) {
+  return _mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+static inline Vec clamp_hi(Vec a, Vec lim) { return _mm512_min_ps(lim.v, a.v); }
+
+static inline Vec scale_pow2(Vec v, Vec k) {
+  const __m512i ki = _mm512_cvtps_epi32(_mm512_max_ps(k.v, _mm512_set1_ps(-220.0f)));
+  const __m512i k1 = _mm512_max_epi32(ki, _mm512_set1_epi32(-100));
+  const __m512i k2 = _mm512_sub_epi32(ki, k1);
+  const __m512i bias = _mm512_set1_epi32(127);
+  const __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k1, bias), 23));
+  const __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k2, bias), 23));
+  return _mm512_mul_ps(_mm512_mul_ps(v.v, s1), s2);
+}
+
+inline Vec Vec::load(const float* p) { return _mm512_loadu_ps(p); }
+inline void Vec::store(float* p, Vec a) { _mm512_storeu_ps(p, a.v); }
+
+inline Vec Vec::load(const uint16_t* p, bool bf16) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  if (bf16) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  return _mm512_cvtph_ps(h);
+}
+
+inline void Vec::store(uint16_t* p, Vec a, bool bf16) {
+  __m256i h;
+  if (bf16) {
+    const __m512i bits = _mm512_castps_si512(a.v);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+    r = _mm512_srli_epi32(r, 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q);
+    r = _mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7fc0));
+    h = _mm512_cvtepi32_epi16(r);
+  } else {
+    h = _mm512_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+}
+
+}  // namespace avx512
+}  // namespace cpu
+}  // namespace gelu_ext

@@ -1,0 +1,26 @@
+// gelu_ext public C++ API. Every function calls through the PyTorch
+// dispatcher, so autograd, device dispatch and tracing apply as for any op.
+// Link the op library (CMake: gelu_ext::gelu_ext) so the ops are registered.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/string_view.h>
+
+#include "approximation.h"
+
+namespace gelu_ext {
+
+// "none" or "tanh"; anything else throws c10::ValueError naming `op`.
+Approximation parse_approximation(c10::string_view approximate, const char* op);
+const char* to_string(Approximation approx);
+
+// GELU(x) = x * Phi(x) ("none") or its tanh approximation ("tanh"), as
+// torch::nn::functional::gelu, with gelu_ext's accuracy.
+at::Tensor gelu(const at::Tensor& self, c10::string_view approximate = "none");
+at::Tensor gelu(const at::Tensor& self, Approximation approximate);
+
+// grad_output * GELU'(self); differentiable again (double backward).
+at::Tensor gelu_backward(const at::Tensor& grad_output, const at::Tensor& self,
+                         c10::string_view approximate = "none");
+
+}  // namespace gelu_ext

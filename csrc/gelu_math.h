@@ -1,0 +1,318 @@
+// The single source of gelu_ext's numerics.
+//
+// Every backend (scalar CPU, the SIMD CPU paths, CUDA) instantiates the
+// templates below with its own value type V: `float`, `double`, or a SIMD
+// vector of floats that provides the same free functions (found by ADL).
+// The formulas are written once, branch-free, so all backends compute the
+// same thing in the same order.
+//
+// Notation (see DESIGN.md): y = |x|, Phi = standard normal CDF,
+// phi = its density, C0 = 1/sqrt(2*pi).
+//
+// Exact GELU uses the tail factorisation
+//     Phi(-y) = exp(-y^2/2) * R(y),   R(y) = erfcx(y/sqrt 2)/2,
+// so that for x <= 0, f(x) = x * Phi(-y) keeps full relative accuracy (no
+// 1 + erf(...) cancellation), and for x > 0, f(x) = x - y*Phi(-y) with
+// Phi(-y) <= 1/2. exp(-y^2/2) is computed from y^2 split exactly with an
+// FMA (h + l); its result is kept as p * 2^k and scaled at the very end, so
+// subnormal outputs are rounded once.
+//
+// Tanh GELU uses f(x) = x * sigma(2u) with w = exp(-2|u|) in (0, 1]:
+// sigma(2u) = 1/(1+w) for x > 0 and w/(1+w) for x <= 0.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "approximation.h"
+
+// Internal linkage on purpose: the SIMD translation units compile this header
+// under `#pragma GCC target(...)`; `static` keeps their copies of these
+// functions from being merged with the portable ones by the linker.
+#if defined(__CUDACC__)
+#define GELU_EXT_HD static __host__ __device__ __forceinline__
+#else
+#define GELU_EXT_HD static inline
+#endif
+
+namespace gelu_ext {
+
+namespace math {
+
+// ---------------------------------------------------------------------------
+// Constants. Each irrational constant is a double-double (hi + lo, from
+// mpmath at 50 digits); Const<S> gives the pair for compute type S.
+// ---------------------------------------------------------------------------
+struct DD {
+  double hi, lo;
+};
+constexpr DD kA1{0x1.9884533d43651p+0, -0x1.cbc0d30ebfd15p-54};  // 2*sqrt(2/pi)
+constexpr DD kA3{0x1.2444f2a4d8b4bp-4, -0x1.6c843a29d1c70p-61};  // 2*sqrt(2/pi)*0.044715
+constexpr DD kB3{0x1.b6676bf7450f0p-3, 0x1.bba7351828aabp-57};   // 6*sqrt(2/pi)*0.044715
+constexpr DD kC0{0x1.9884533d43651p-2, -0x1.cbc0d30ebfd15p-56};  // 1/sqrt(2*pi)
+constexpr double kSqrt2OverPi = 0x1.9884533d43651p-1;  // sqrt(2/pi), the tanh form's c
+constexpr double kKappa = 0.044715;                     // the tanh form's cubic coefficient
+constexpr double kSqrt2 = 0x1.6a09e667f3bcdp+0;
+constexpr double kInvSqrt2 = 0x1.6a09e667f3bcdp-1;
+constexpr double kInvSqrtPi = 0x1.20dd750429b6dp-1;
+constexpr double kLog2e = 0x1.71547652b82fep+0;
+// ln 2 split for float Cody-Waite reduction: kLn2HiF has 15 significant bits,
+// so k * kLn2HiF is exact for |k| < 2^9 and r = z - k*ln2 loses nothing.
+constexpr float kLn2HiF = 0x1.62e4p-1f;
+constexpr float kLn2LoF = 0x1.7f7d1cp-20f;
+
+// Constants as compute type S (hi + lo), plain data so that no code is emitted.
+constexpr double lo_part(DD c, double hi) { return (c.hi - hi) + c.lo; }
+template <class S>
+struct Const {
+  static constexpr S kA1Hi = static_cast<S>(kA1.hi);
+  static constexpr S kA1Lo = static_cast<S>(lo_part(kA1, static_cast<double>(kA1Hi)));
+  static constexpr S kA3Hi = static_cast<S>(kA3.hi);
+  static constexpr S kA3Lo = static_cast<S>(lo_part(kA3, static_cast<double>(kA3Hi)));
+  static constexpr S kB3Hi = static_cast<S>(kB3.hi);
+  static constexpr S kC0Hi = static_cast<S>(kC0.hi);
+};
+
+// Beyond these |x| the float results are exactly 0 (or x, or 1) and the
+// intermediate exponentials would only overflow: inputs are clamped there.
+template <class S>
+struct Clamp;
+template <>
+struct Clamp<float> {
+  static constexpr float kExact = 15.0f;  // Phi(-15)*15 < 2^-150
+  static constexpr float kTanh = 11.0f;   // exp(-2u(11))*11 < 2^-150
+};
+template <>
+struct Clamp<double> {
+  static constexpr double kExact = 40.0;  // Phi(-40)*40 < 2^-1075
+  static constexpr double kTanh = 23.0;   // exp(-2u(23))*23 < 2^-1075
+};
+
+// The scalar type a value type computes in (declared only: used in decltype).
+float scalar_of(float);
+double scalar_of(double);
+
+// ---------------------------------------------------------------------------
+// Scalar primitives (float and double, host and device). SIMD types provide
+// the same names in their own namespace.
+// ---------------------------------------------------------------------------
+GELU_EXT_HD float fma_(float a, float b, float c) { return ::fmaf(a, b, c); }
+GELU_EXT_HD double fma_(double a, double b, double c) { return ::fma(a, b, c); }
+GELU_EXT_HD float abs_(float a) { return ::fabsf(a); }
+GELU_EXT_HD double abs_(double a) { return ::fabs(a); }
+GELU_EXT_HD float copysign_(float mag, float sgn) { return ::copysignf(mag, sgn); }
+GELU_EXT_HD double copysign_(double mag, double sgn) { return ::copysign(mag, sgn); }
+GELU_EXT_HD float rint_(float a) { return ::rintf(a); }
+GELU_EXT_HD float select(bool m, float a, float b) { return m ? a : b; }
+GELU_EXT_HD double select(bool m, double a, double b) { return m ? a : b; }
+// min(a, lim) that returns `a` when it is NaN, so NaN flows through clamps.
+GELU_EXT_HD float clamp_hi(float a, float lim) { return lim < a ? lim : a; }
+GELU_EXT_HD double clamp_hi(double a, double lim) { return lim < a ? lim : a; }
+
+GELU_EXT_HD float pow2i_(int32_t e) {  // 2^e for e in [-126, 127]
+  const int32_t bits = (e + 127) << 23;
+#if defined(__CUDA_ARCH__)
+  return __int_as_float(bits);
+#else
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+#endif
+}
+
+// v * 2^k for integral k in [-220, 0], rounded once even when the result is
+// subnormal: the first factor keeps v normal, only the second one rounds.
+// A NaN k (from a NaN input) is mapped to a finite exponent; v is NaN then.
+GELU_EXT_HD float scale_pow2(float v, float k) {
+  const int32_t ki = k >= -220.0f ? static_cast<int32_t>(k) : -220;
+  const int32_t k1 = ki > -100 ? ki : -100;
+  return (v * pow2i_(k1)) * pow2i_(ki - k1);
+}
+GELU_EXT_HD double scale_pow2(double v, double /*k*/) { return v; }
+
+// e^(z + zlo) as p * 2^k, |zlo| << 1 ulp(z), z <= 0.
+template <class V>
+struct ExpParts {
+  V p, k;
+};
+
+template <class V>
+GELU_EXT_HD ExpParts<V> exp_parts(V z, V zlo) {
+  const V k = rint_(z * V(static_cast<float>(kLog2e)));
+  V r = fma_(k, V(-kLn2HiF), z);
+  r = fma_(k, V(-kLn2LoF), r) + zlo;
+  // e^r = 1 + r + r^2 Q(r) on |r| <= ln2/2; near-minimax fit from
+  // tools/fit_coefficients.py, relative error 3.1e-9.
+  V q = fma_(V(0x1.6a2448p-10f), r, V(0x1.1239d4p-7f));
+  q = fma_(q, r, V(0x1.5558f2p-5f));
+  q = fma_(q, r, V(0x1.555492p-3f));
+  q = fma_(q, r, V(0x1.fffffcp-2f));
+  const V p = fma_(r * r, q, r) + V(1.0f);
+  return {p, k};
+}
+GELU_EXT_HD ExpParts<double> exp_parts(double z, double zlo) {
+  const double p = ::exp(z);
+  return {::fma(p, zlo, p), 0.0};
+}
+
+// R(y) = exp(y^2/2) * Phi(-y) for y in [0, clamp]. With q = (y-K)/(y+K)
+// (Shepherd & Laframboise), G(q) = (1 + sqrt2*y) R(y) is smooth and bounded
+// on q in [-1, 1): one degree-10 polynomial, relative error 5.0e-9 (fit by
+// tools/fit_coefficients.py, K = 2.5, y <= 16).
+template <class V>
+GELU_EXT_HD V tail_ratio(V y) {
+  const V q = (y - V(2.5f)) / (y + V(2.5f));
+  V g = fma_(V(-0x1.957c30p-14f), q, V(-0x1.55f8b2p-12f));
+  g = fma_(g, q, V(0x1.47a42cp-14f));
+  g = fma_(g, q, V(0x1.fa298ep-10f));
+  g = fma_(g, q, V(0x1.82d9b0p-10f));
+  g = fma_(g, q, V(-0x1.40459cp-7f));
+  g = fma_(g, q, V(-0x1.4d9c44p-7f));
+  g = fma_(g, q, V(0x1.34799ep-4f));
+  g = fma_(g, q, V(-0x1.9a6d2ep-4f));
+  g = fma_(g, q, V(-0x1.1f2af4p-5f));
+  g = fma_(g, q, V(0x1.4832dcp-1f));
+  return g / fma_(y, V(static_cast<float>(kSqrt2)), V(1.0f));
+}
+// Double: R = erfc(a) exp(a^2) / 2 with a = y/sqrt2. Rounding a shifts erfc
+// and exp(a^2) in opposite directions, so the product stays accurate; a^2
+// is split so that exp sees it exactly. Past a = 26, erfc underflows and
+// the asymptotic series of erfcx takes over.
+GELU_EXT_HD double tail_ratio(double y) {
+  const double a = y * kInvSqrt2;
+  if (a < 26.0) {
+    const double h = a * a;
+    const double l = ::fma(a, a, -h);
+    const double e = ::exp(h);
+    return 0.5 * ::erfc(a) * ::fma(e, l, e);
+  }
+  const double t = 1.0 / (2.0 * a * a);
+  double s = 1.0;
+  double term = 1.0;
+  for (int n = 1; n <= 9; ++n) {
+    term *= -(2 * n - 1) * t;
+    s += term;
+  }
+  return 0.5 * kInvSqrtPi / a * s;
+}
+
+// Shared first stage of exact GELU: Phi(-y) = p * R * 2^k,
+// phi(y) = C0 * p * 2^k, with yc = min(|x|, clamp).
+template <class V>
+struct NormalTail {
+  V p, k, R, yc;
+};
+
+template <bool kPrecise, class V>
+GELU_EXT_HD NormalTail<V> normal_tail(V x) {
+  using S = decltype(scalar_of(x));
+  const V yc = clamp_hi(abs_(x), V(Clamp<S>::kExact));
+  const V h = yc * yc;
+  const V l = kPrecise ? fma_(yc, yc, -h) : V(S(0));
+  const ExpParts<V> e = exp_parts(h * V(S(-0.5)), l * V(S(-0.5)));
+  return {e.p, e.k, tail_ratio(yc), yc};
+}
+
+// ---------------------------------------------------------------------------
+// Exact GELU
+// ---------------------------------------------------------------------------
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_exact(V x) {
+  using S = decltype(scalar_of(x));
+  const NormalTail<V> t = normal_tail<kPrecise>(x);
+  // m = yc * Phi(-y) carrying the sign of x; exact limits follow:
+  // f(+inf) = inf - 0, f(-inf) = -0, f(+-0) = +-0, NaN stays NaN.
+  const V m = scale_pow2(copysign_(t.yc, x) * (t.p * t.R), t.k);
+  return select(x > V(S(0)), x - m, m);
+}
+
+// f'(x) = Phi(x) + x phi(x). With D = R - y*C0, Phi(-y) - y phi(y) = p D 2^k,
+// so f' = p D 2^k for x <= 0 and 1 - p D 2^k for x > 0.
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_exact_derivative(V x) {
+  using S = decltype(scalar_of(x));
+  const NormalTail<V> t = normal_tail<kPrecise>(x);
+  const V d = fma_(-t.yc, V(Const<S>::kC0Hi), t.R);
+  const V w = scale_pow2(t.p * d, t.k);
+  return select(x > V(S(0)), V(S(1)) - w, w);
+}
+
+// ---------------------------------------------------------------------------
+// Tanh GELU
+// ---------------------------------------------------------------------------
+template <class V>
+struct TanhParts {
+  V p, k, inv, yc;  // w = exp(-2|u|) = p * 2^k, inv = 1/(1+w)
+};
+
+template <bool kPrecise, class V>
+GELU_EXT_HD TanhParts<V> tanh_parts(V x) {
+  using S = decltype(scalar_of(x));
+  using C = Const<S>;
+  const V yc = clamp_hi(abs_(x), V(Clamp<S>::kTanh));
+  const V h = yc * yc;
+  // a = 2|u| = y (A1 + A3 y^2). Its absolute error becomes the relative
+  // error of exp(-a), and a reaches ~110 in float, so in precise mode it is
+  // carried as a double-word ah + al.
+  V ah, al;
+  if (kPrecise) {
+    const V l = fma_(yc, yc, -h);
+    const V P = h * V(C::kA3Hi);
+    V Pe = fma_(h, V(C::kA3Hi), -P);
+    Pe = Pe + fma_(l, V(C::kA3Hi), h * V(C::kA3Lo));
+    const V A1 = V(C::kA1Hi);
+    const V s = A1 + P;  // two-sum(A1, P)
+    const V bb = s - A1;
+    const V se = (A1 - (s - bb)) + (P - bb);
+    const V lo = se + Pe + V(C::kA1Lo);
+    ah = yc * s;
+    al = fma_(yc, s, -ah) + yc * lo;
+  } else {
+    ah = yc * fma_(h, V(C::kA3Hi), V(C::kA1Hi));
+    al = V(S(0));
+  }
+  const ExpParts<V> e = exp_parts(-ah, -al);
+  const V w = scale_pow2(e.p, e.k);
+  return {e.p, e.k, V(S(1)) / (V(S(1)) + w), yc};
+}
+
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_tanh(V x) {
+  using S = decltype(scalar_of(x));
+  const TanhParts<V> t = tanh_parts<kPrecise>(x);
+  const V neg = scale_pow2(copysign_(t.yc, x) * (t.p * t.inv), t.k);
+  return select(x > V(S(0)), x * t.inv, neg);
+}
+
+// f'(x) = s + 2 x u' s (1-s), s (1-s) = w/(1+w)^2. With B = 2 y u'/(1+w):
+// x > 0: f' = (1 + w B)/(1+w); x <= 0: f' = w (1 - B)/(1+w).
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_tanh_derivative(V x) {
+  using S = decltype(scalar_of(x));
+  using C = Const<S>;
+  const TanhParts<V> t = tanh_parts<kPrecise>(x);
+  const V b = t.yc * fma_(t.yc * t.yc, V(C::kB3Hi), V(C::kA1Hi)) * t.inv;
+  const V w = scale_pow2(t.p, t.k);
+  const V pos = t.inv * fma_(w, b, V(S(1)));
+  const V neg = scale_pow2(t.p * t.inv * (V(S(1)) - b), t.k);
+  return select(x > V(S(0)), pos, neg);
+}
+
+// ---------------------------------------------------------------------------
+// Entry points used by the kernels.
+// ---------------------------------------------------------------------------
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu(V x, Approximation approx) {
+  return approx == Approximation::Tanh ? gelu_tanh<kPrecise>(x) : gelu_exact<kPrecise>(x);
+}
+
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_derivative(V x, Approximation approx) {
+  return approx == Approximation::Tanh ? gelu_tanh_derivative<kPrecise>(x)
+                                       : gelu_exact_derivative<kPrecise>(x);
+}
+
+}  // namespace math
+}  // namespace gelu_ext

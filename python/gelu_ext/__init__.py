@@ -1,0 +1,28 @@
+"""gelu_ext: fused, accurate GELU for PyTorch.
+
+Importing the package loads the op library, which registers
+``torch.ops.gelu_ext.gelu`` and ``torch.ops.gelu_ext.gelu_backward`` (CPU,
+CUDA when compiled, Meta, and C++ autograd).
+"""
+
+from __future__ import annotations
+
+from . import _C
+from ._library import library_path, load
+
+_C.bind(load())
+
+from .nn import GELU, replace_gelu  # noqa: E402
+from .ops import Approximate, gelu, gelu_backward  # noqa: E402
+
+__version__: str = _C.version()
+
+__all__ = [
+    "GELU",
+    "Approximate",
+    "gelu",
+    "gelu_backward",
+    "library_path",
+    "replace_gelu",
+    "__version__",
+]

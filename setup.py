@@ -1,0 +1,86 @@
+"""Build gelu_ext: the op library (no Python dependency) and the pybind11
+module with its build facts. CMakeLists.txt compiles the same sources.
+
+Environment switches:
+  GELU_EXT_CUDA=1|0   force the CUDA kernels on or off (default: on when nvcc
+                      and a CUDA-enabled torch are both present)
+  TORCH_CUDA_ARCH_LIST  CUDA architectures (default "9.0+PTX")
+"""
+import glob
+import os
+import shutil
+
+import torch
+from setuptools import setup
+from torch.utils import cpp_extension
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(ROOT, "VERSION")) as f:
+    VERSION = f.read().strip()
+
+
+def rel(paths):
+    return sorted(os.path.relpath(p, ROOT) for p in paths)
+
+
+def want_cuda():
+    flag = os.environ.get("GELU_EXT_CUDA", "auto").lower()
+    if flag in ("0", "off", "false", "no"):
+        return False
+    have = torch.version.cuda is not None and cpp_extension.CUDA_HOME is not None
+    if flag in ("1", "on", "true", "yes"):
+        if not have:
+            raise RuntimeError("GELU_EXT_CUDA=1 but nvcc or a CUDA-enabled torch is missing")
+        return True
+    return have
+
+
+CUDA_SOURCES = rel(glob.glob(os.path.join(ROOT, "cuda", "*.cu")))
+WITH_CUDA = want_cuda() and bool(CUDA_SOURCES)
+CUDA_ARCHS = os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0+PTX") if WITH_CUDA else ""
+
+# Same numerics on every path: no FMA contraction behind our back (the math
+# header places its FMAs explicitly), no fast-math.
+CXX_FLAGS = ["-O3", "-Wall", "-Wextra", "-ffp-contract=off", "-fvisibility-inlines-hidden"]
+NVCC_FLAGS = ["-O3", "--fmad=false", "--expt-relaxed-constexpr"]
+DEFINES = [("GELU_EXT_VERSION", f'"{VERSION}"')]
+if WITH_CUDA:
+    DEFINES += [("GELU_EXT_WITH_CUDA", "1"), ("GELU_EXT_CUDA_ARCHS", f'"{CUDA_ARCHS}"')]
+
+op_sources = rel(
+    glob.glob(os.path.join(ROOT, "csrc", "*.cpp"))
+    + glob.glob(os.path.join(ROOT, "csrc", "*", "*.cpp"))
+)
+op_sources.remove(os.path.join("csrc", "python_module.cpp"))
+
+ext_type = cpp_extension.CUDAExtension if WITH_CUDA else cpp_extension.CppExtension
+extra = {"cxx": CXX_FLAGS}
+if WITH_CUDA:
+    extra["nvcc"] = NVCC_FLAGS
+ops = ext_type(
+    "gelu_ext._ops",
+    op_sources + (CUDA_SOURCES if WITH_CUDA else []),
+    include_dirs=[os.path.join(ROOT, "csrc")],
+    define_macros=DEFINES,
+    extra_compile_args=extra,
+    # No libtorch_python: the op library loads in C++ programs without Python.
+    py_limited_api=True,
+)
+pymodule = cpp_extension.CppExtension(
+    "gelu_ext._C",
+    [os.path.join("csrc", "python_module.cpp")],
+    extra_compile_args={"cxx": CXX_FLAGS},
+)
+
+setup(
+    name="gelu_ext",
+    version=VERSION,
+    description="Fused, accurate GELU (exact and tanh) for PyTorch on CPU and CUDA",
+    package_dir={"": "python"},
+    packages=["gelu_ext"],
+    package_data={"gelu_ext": ["py.typed"]},
+    ext_modules=[ops, pymodule],
+    cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)},
+    python_requires=">=3.10",
+    install_requires=["torch"],
+)

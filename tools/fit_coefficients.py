@@ -1,0 +1,85 @@
+"""Fit the polynomial coefficients used by csrc/gelu_math.h.
+
+Run:  python tools/fit_coefficients.py
+
+Two approximations are fitted, each near-minimax in *relative* error
+(Lawson's iteratively reweighted least squares on a dense Chebyshev grid):
+
+* ``exp(r)`` on |r| <= ln(2)/2 as 1 + r + r^2 * Q(r), for the range-reduced
+  exponential;
+* ``G(q) = (1 + sqrt(2) y) * R(y)`` with ``R(y) = exp(y^2/2) * Phi(-y)``
+  (= erfcx(y / sqrt 2) / 2) and ``q = (y - K) / (y + K)``, the substitution of
+  Shepherd and Laframboise (Math. Comp. 36, 1981) that maps y in [0, inf) to
+  q in [-1, 1), so that one polynomial covers the whole half-line.
+
+The reference values come from mpmath at 40 digits. The script prints the
+coefficients as C++ hex-float literals and the fitted maximum relative error.
+"""
+import math
+
+import mpmath
+import numpy as np
+
+mpmath.mp.dps = 40
+
+
+def lawson(basis, target, weight, iters=60):
+    """Weighted minimax fit: minimise max |weight * (basis @ c - target)|."""
+    w = np.ones(len(target))
+    for _ in range(iters):
+        sw = np.sqrt(w)
+        c, *_ = np.linalg.lstsq(basis * (sw * weight)[:, None], target * sw * weight, rcond=None)
+        err = np.abs(weight * (basis @ c - target))
+        w = w * err
+        w /= w.sum()
+    return c, err.max()
+
+
+def fit_exp(degree=6):
+    n = 4000
+    h = math.log(2) / 2
+    r = h * np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    exact = np.array([float(mpmath.exp(v)) for v in r])
+    # e^r = 1 + r + r^2 Q(r): fit Q with weight r^2 / e^r (relative error of e^r).
+    target = (np.array([float((mpmath.exp(v) - 1 - v) / v**2) for v in r]))
+    basis = np.vander(r, degree - 1, increasing=True)
+    c, err = lawson(basis, target, r**2 / exact)
+    return c, err
+
+
+def g_of_y(y):
+    y = mpmath.mpf(y)
+    a = y / mpmath.sqrt(2)
+    return (1 + mpmath.sqrt(2) * y) * mpmath.erfc(a) * mpmath.exp(a * a) / 2
+
+
+def fit_g(K, degree, ymax):
+    n = 3000
+    qmax = (ymax - K) / (ymax + K)
+    t = np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    q = -1 + (t + 1) * (qmax + 1) / 2
+    y = K * (1 + q) / (1 - q)
+    target = np.array([float(g_of_y(v)) for v in y])
+    basis = np.vander(q, degree + 1, increasing=True)
+    c, err = lawson(basis, target, 1 / target)
+    return c, err
+
+
+def hexf(v):
+    return float(np.float32(v)).hex()
+
+
+if __name__ == "__main__":
+    c, err = fit_exp()
+    print(f"exp: 1 + r + r^2*Q(r), Q coefficients (low to high), max rel err {err:.3e}")
+    for v in c:
+        print("  ", hexf(v), f"// {np.float32(v)!r}")
+    for K, deg in [(2.0, 10), (2.5, 10), (3.0, 10), (2.5, 11), (3.0, 11), (3.0, 12), (3.5, 12), (4.0, 12)]:
+        c, err = fit_g(K, deg, 16.0)
+        print(f"G: K={K} degree={deg} max rel err {err:.3e}")
+    import sys
+    K, deg = float(sys.argv[1]) if len(sys.argv) > 1 else 2.5, int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    c, err = fit_g(K, deg, 16.0)
+    print(f"G(q), K={K}, degree {deg}, coefficients high to low, max rel err {err:.3e}")
+    for v in c[::-1]:
+        print("  ", hexf(v), f"// {np.float32(v)!r}")
