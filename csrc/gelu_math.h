@@ -132,37 +132,65 @@ GELU_EXT_HD float scale_pow2(float v, float k) {
 }
 GELU_EXT_HD double scale_pow2(double v, double /*k*/) { return v; }
 
+// Selects the accuracy a computation needs: precise (float32 results) or
+// "half" (results rounded to bfloat16/float16, where ~1e-5 relative error
+// in float is far below their half ulp, so shorter polynomials serve).
+template <bool kPrecise>
+struct Precision {};
+
 // e^(z + zlo) as p * 2^k, |zlo| << 1 ulp(z), z <= 0.
 template <class V>
 struct ExpParts {
   V p, k;
 };
 
-template <class V>
-GELU_EXT_HD ExpParts<V> exp_parts(V z, V zlo) {
+template <bool kPrecise, class V>
+GELU_EXT_HD ExpParts<V> exp_parts(Precision<kPrecise>, V z, V zlo) {
   const V k = rint_(z * V(static_cast<float>(kLog2e)));
   V r = fma_(k, V(-kLn2HiF), z);
   r = fma_(k, V(-kLn2LoF), r) + zlo;
-  // e^r = 1 + r + r^2 Q(r) on |r| <= ln2/2; near-minimax fit from
-  // tools/fit_coefficients.py, relative error 3.1e-9.
-  V q = fma_(V(0x1.6a2448p-10f), r, V(0x1.1239d4p-7f));
-  q = fma_(q, r, V(0x1.5558f2p-5f));
-  q = fma_(q, r, V(0x1.555492p-3f));
-  q = fma_(q, r, V(0x1.fffffcp-2f));
+  // e^r = 1 + r + r^2 Q(r) on |r| <= ln2/2; near-minimax fits from
+  // tools/fit_coefficients.py: relative error 3.1e-9 (precise), 5.3e-6.
+  V q;
+  if (kPrecise) {
+    q = fma_(V(0x1.6a2448p-10f), r, V(0x1.1239d4p-7f));
+    q = fma_(q, r, V(0x1.5558f2p-5f));
+    q = fma_(q, r, V(0x1.555492p-3f));
+    q = fma_(q, r, V(0x1.fffffcp-2f));
+  } else {
+    q = fma_(V(0x1.5225b0p-5f), r, V(0x1.571caap-3f));
+    q = fma_(q, r, V(0x1.0006b4p-1f));
+  }
   const V p = fma_(r * r, q, r) + V(1.0f);
   return {p, k};
 }
-GELU_EXT_HD ExpParts<double> exp_parts(double z, double zlo) {
+template <bool kPrecise>
+GELU_EXT_HD ExpParts<double> exp_parts(Precision<kPrecise>, double z, double zlo) {
   const double p = ::exp(z);
   return {::fma(p, zlo, p), 0.0};
 }
 
 // R(y) = exp(y^2/2) * Phi(-y) for y in [0, clamp]. With q = (y-K)/(y+K)
 // (Shepherd & Laframboise), G(q) = (1 + sqrt2*y) R(y) is smooth and bounded
-// on q in [-1, 1): one degree-10 polynomial, relative error 5.0e-9 (fit by
-// tools/fit_coefficients.py, K = 2.5, y <= 16).
-template <class V>
-GELU_EXT_HD V tail_ratio(V y) {
+// on q in [-1, 1), so one polynomial covers the half-line (fits by
+// tools/fit_coefficients.py, y <= 16): precise, K = 2.5, degree 10, relative
+// error 5.0e-9; half, K = 3, degree 6, 3.6e-6, with both divisions folded
+// into one reciprocal.
+template <bool kPrecise, class V>
+GELU_EXT_HD V tail_ratio(Precision<kPrecise>, V y) {
+  if (!kPrecise) {
+    const V den = fma_(y, V(static_cast<float>(kSqrt2)), V(1.0f));
+    const V num = y + V(3.0f);
+    const V inv = V(1.0f) / (num * den);
+    const V q = (y - V(3.0f)) * den * inv;
+    V g = fma_(V(0x1.ddf006p-9f), q, V(-0x1.18bb8ep-16f));
+    g = fma_(g, q, V(-0x1.185cf2p-5f));
+    g = fma_(g, q, V(0x1.54a9b8p-4f));
+    g = fma_(g, q, V(-0x1.308a70p-4f));
+    g = fma_(g, q, V(-0x1.a20428p-5f));
+    g = fma_(g, q, V(0x1.462c2cp-1f));
+    return g * num * inv;
+  }
   const V q = (y - V(2.5f)) / (y + V(2.5f));
   V g = fma_(V(-0x1.957c30p-14f), q, V(-0x1.55f8b2p-12f));
   g = fma_(g, q, V(0x1.47a42cp-14f));
@@ -180,7 +208,8 @@ GELU_EXT_HD V tail_ratio(V y) {
 // and exp(a^2) in opposite directions, so the product stays accurate; a^2
 // is split so that exp sees it exactly. Past a = 26, erfc underflows and
 // the asymptotic series of erfcx takes over.
-GELU_EXT_HD double tail_ratio(double y) {
+template <bool kPrecise>
+GELU_EXT_HD double tail_ratio(Precision<kPrecise>, double y) {
   const double a = y * kInvSqrt2;
   if (a < 26.0) {
     const double h = a * a;
@@ -211,8 +240,8 @@ GELU_EXT_HD NormalTail<V> normal_tail(V x) {
   const V yc = clamp_hi(abs_(x), V(Clamp<S>::kExact));
   const V h = yc * yc;
   const V l = kPrecise ? fma_(yc, yc, -h) : V(S(0));
-  const ExpParts<V> e = exp_parts(h * V(S(-0.5)), l * V(S(-0.5)));
-  return {e.p, e.k, tail_ratio(yc), yc};
+  const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, h * V(S(-0.5)), l * V(S(-0.5)));
+  return {e.p, e.k, tail_ratio(Precision<kPrecise>{}, yc), yc};
 }
 
 // ---------------------------------------------------------------------------
@@ -273,7 +302,7 @@ GELU_EXT_HD TanhParts<V> tanh_parts(V x) {
     ah = yc * fma_(h, V(C::kA3Hi), V(C::kA1Hi));
     al = V(S(0));
   }
-  const ExpParts<V> e = exp_parts(-ah, -al);
+  const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, -ah, -al);
   const V w = scale_pow2(e.p, e.k);
   return {e.p, e.k, V(S(1)) / (V(S(1)) + w), yc};
 }

@@ -70,16 +70,16 @@ def hexf(v):
 
 
 if __name__ == "__main__":
-    c, err = fit_exp()
-    print(f"exp: 1 + r + r^2*Q(r), Q coefficients (low to high), max rel err {err:.3e}")
-    for v in c:
-        print("  ", hexf(v), f"// {np.float32(v)!r}")
+    for degree in (6, 4):  # precise (float32) and half (bfloat16/float16) paths
+        c, err = fit_exp(degree)
+        print(f"exp degree {degree}: 1 + r + r^2*Q(r), Q low to high, max rel err {err:.3e}")
+        for v in c:
+            print("  ", hexf(v), f"// {np.float32(v)!r}")
     for K, deg in [(2.0, 10), (2.5, 10), (3.0, 10), (2.5, 11), (3.0, 11), (3.0, 12), (3.5, 12), (4.0, 12)]:
         c, err = fit_g(K, deg, 16.0)
         print(f"G: K={K} degree={deg} max rel err {err:.3e}")
-    import sys
-    K, deg = float(sys.argv[1]) if len(sys.argv) > 1 else 2.5, int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    c, err = fit_g(K, deg, 16.0)
-    print(f"G(q), K={K}, degree {deg}, coefficients high to low, max rel err {err:.3e}")
-    for v in c[::-1]:
-        print("  ", hexf(v), f"// {np.float32(v)!r}")
+    for K, deg in ((2.5, 10), (3.0, 6)):  # precise and half paths
+        c, err = fit_g(K, deg, 16.0)
+        print(f"G(q), K={K}, degree {deg}, coefficients high to low, max rel err {err:.3e}")
+        for v in c[::-1]:
+            print("  ", hexf(v), f"// {np.float32(v)!r}")

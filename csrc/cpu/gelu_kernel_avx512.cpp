@@ -13,6 +13,10 @@
 #include <type_traits>
 
 #pragma GCC push_options
+// GCC 12 reports its own avx512fintrin.h helpers (_mm512_undefined_*) as
+// "may be used uninitialized" under a target pragma; a known false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
 #include "gelu_loops.h"
 #include "vec_avx512.h"
@@ -31,6 +35,7 @@ const ContigKernels* avx512_kernels() {
 
 }  // namespace cpu
 }  // namespace gelu_ext
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 
 #else

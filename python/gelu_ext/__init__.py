@@ -7,6 +7,8 @@ CUDA when compiled, Meta, and C++ autograd).
 
 from __future__ import annotations
 
+import torch  # noqa: F401  (loads libtorch before our extension modules)
+
 from . import _C
 from ._library import library_path, load
 
