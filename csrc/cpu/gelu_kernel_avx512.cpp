@@ -25,7 +25,7 @@ namespace gelu_ext {
 namespace cpu {
 namespace {
 using V = avx512::Vec;
-using Kernels = VecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>>;
+using Kernels = VecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>;
 }  // namespace
 
 const ContigKernels* avx512_kernels() {

@@ -18,15 +18,15 @@ struct ScalarIo {
   void store(T* p, T v) const { *p = v; }
 };
 
+template <bool kBf16>
 struct ScalarHalfIo {
   static constexpr int kLanes = 1;
   static constexpr bool kPrecise = false;
-  bool bf16;
   float load(const uint16_t* p) const {
-    return bf16 ? c10::detail::f32_from_bits(*p) : c10::detail::fp16_ieee_to_fp32_value(*p);
+    return kBf16 ? c10::detail::f32_from_bits(*p) : c10::detail::fp16_ieee_to_fp32_value(*p);
   }
   void store(uint16_t* p, float v) const {
-    *p = bf16 ? c10::detail::round_to_nearest_even(v) : c10::detail::fp16_ieee_from_fp32_value(v);
+    *p = kBf16 ? c10::detail::round_to_nearest_even(v) : c10::detail::fp16_ieee_from_fp32_value(v);
   }
 };
 

@@ -68,15 +68,19 @@ void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Appro
 }
 
 // Table entries for one vector type: Float in precise mode; the 16-bit types
-// need only float accuracy before their single rounding.
-template <class V, class FloatIo, class HalfIo>
+// need only float accuracy before their single rounding. HalfIo<true> is
+// bfloat16, HalfIo<false> float16.
+template <class V, class FloatIo, template <bool> class HalfIo>
 struct VecKernels {
   static void forward(const void* x, void* y, int64_t n, Dtype dtype, Approximation approx) {
     if (dtype == Dtype::Float) {
       forward_loop<V>(static_cast<const float*>(x), static_cast<float*>(y), n, FloatIo{}, approx);
+    } else if (dtype == Dtype::BFloat16) {
+      forward_loop<V>(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n,
+                      HalfIo<true>{}, approx);
     } else {
       forward_loop<V>(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n,
-                      HalfIo{dtype == Dtype::BFloat16}, approx);
+                      HalfIo<false>{}, approx);
     }
   }
   static void backward(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
@@ -84,9 +88,12 @@ struct VecKernels {
     if (dtype == Dtype::Float) {
       backward_loop<V>(static_cast<const float*>(g), static_cast<const float*>(x),
                        static_cast<float*>(gi), n, FloatIo{}, approx);
+    } else if (dtype == Dtype::BFloat16) {
+      backward_loop<V>(static_cast<const uint16_t*>(g), static_cast<const uint16_t*>(x),
+                       static_cast<uint16_t*>(gi), n, HalfIo<true>{}, approx);
     } else {
       backward_loop<V>(static_cast<const uint16_t*>(g), static_cast<const uint16_t*>(x),
-                       static_cast<uint16_t*>(gi), n, HalfIo{dtype == Dtype::BFloat16}, approx);
+                       static_cast<uint16_t*>(gi), n, HalfIo<false>{}, approx);
     }
   }
 };
@@ -102,11 +109,13 @@ struct SimdFloatIo {
 
 template <class V>
 struct SimdHalfIo {
-  static constexpr int kLanes = V::kSize;
-  static constexpr bool kPrecise = false;
-  bool bf16;
-  V load(const uint16_t* p) const { return V::load(p, bf16); }
-  void store(uint16_t* p, V v) const { V::store(p, v, bf16); }
+  template <bool kBf16>
+  struct Io {
+    static constexpr int kLanes = V::kSize;
+    static constexpr bool kPrecise = false;
+    V load(const uint16_t* p) const { return V::load(p, kBf16); }
+    void store(uint16_t* p, V v) const { V::store(p, v, kBf16); }
+  };
 };
 
 }  // namespace
