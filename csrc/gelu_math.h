@@ -125,10 +125,12 @@ GELU_EXT_HD float pow2i_(int32_t e) {  // 2^e for e in [-126, 127]
 // v * 2^k for integral k in [-220, 0], rounded once even when the result is
 // subnormal: the first factor keeps v normal, only the second one rounds.
 // A NaN k (from a NaN input) is mapped to a finite exponent; v is NaN then.
+// Where k >= -100 (almost always) one multiply is exact and gives the same
+// result, so every backend takes that shortcut when it can.
 GELU_EXT_HD float scale_pow2(float v, float k) {
   const int32_t ki = k >= -220.0f ? static_cast<int32_t>(k) : -220;
-  const int32_t k1 = ki > -100 ? ki : -100;
-  return (v * pow2i_(k1)) * pow2i_(ki - k1);
+  if (ki >= -100) return v * pow2i_(ki);
+  return (v * pow2i_(-100)) * pow2i_(ki + 100);
 }
 GELU_EXT_HD double scale_pow2(double v, double /*k*/) { return v; }
 

@@ -6,8 +6,13 @@
 #include <ATen/TensorIterator.h>
 #include <torch/library.h>
 
-#include <atomic>
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "../gelu.h"
 #include "../gelu_checks.h"
@@ -27,6 +32,30 @@ constexpr int64_t kGrainSize = 16384;
 // Strided operands are staged through a small buffer so that every element
 // runs through the same contiguous kernel (bitwise equal results).
 constexpr int64_t kStageElems = 512;
+
+// A fresh output of many megabytes costs more in first-touch page faults
+// (one per 4 KiB page, each zeroing a page) than GELU's arithmetic. Asking
+// for transparent huge pages on it before the kernel first writes it cuts
+// the faults 512-fold where the kernel allows THP on request ("madvise"
+// mode); it changes nothing else. Measured with `python -m gelu_ext.benchmark`
+// (functional calls, 16M elements): see docs/PERFORMANCE.md.
+constexpr size_t kHugePageAdviceBytes = size_t{4} << 20;
+
+at::Tensor allocate_output(const at::Tensor& like) {
+  at::Tensor out = at::empty_like(like);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const size_t bytes = out.nbytes();
+  if (bytes >= kHugePageAdviceBytes) {
+    constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+    const auto addr = reinterpret_cast<uintptr_t>(out.data_ptr());
+    const uintptr_t begin = (addr + kHuge - 1) & ~(kHuge - 1);
+    const uintptr_t end = (addr + bytes) & ~(kHuge - 1);
+    // Advice only: failure (e.g. THP disabled) leaves ordinary pages.
+    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  }
+#endif
+  return out;
+}
 
 Dtype to_dtype(at::ScalarType t) {
   switch (t) {
@@ -90,7 +119,7 @@ at::Tensor gelu_cpu(const at::Tensor& self, c10::string_view approximate) {
   const Approximation approx = parse_approximation(approximate, op);
   detail::check_input(self, op, "self");
   TORCH_CHECK(self.device().is_cpu(), op, ": self must be a CPU tensor for the CPU kernel");
-  at::Tensor out = at::empty_like(self);
+  at::Tensor out = allocate_output(self);
   if (self.numel() == 0) return out;
   auto iter = at::TensorIteratorConfig().add_output(out).add_const_input(self).build();
   const Dtype dtype = to_dtype(self.scalar_type());
@@ -104,7 +133,7 @@ at::Tensor gelu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& se
                              c10::string_view approximate) {
   const Approximation approx = parse_approximation(approximate, "gelu_ext::gelu_backward");
   detail::check_backward_inputs(grad_output, self);
-  at::Tensor out = at::empty_like(grad_output);
+  at::Tensor out = allocate_output(grad_output);
   if (self.numel() == 0) return out;
   auto iter = at::TensorIteratorConfig()
                   .add_output(out)

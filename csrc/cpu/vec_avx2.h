@@ -51,10 +51,14 @@ static inline Vec clamp_hi(Vec a, Vec lim) { return _mm256_min_ps(lim.v, a.v); }
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h.
 static inline Vec scale_pow2(Vec v, Vec k) {
   // max_ps returns its 2nd operand for a NaN k.
-  const __m256i ki = _mm256_cvtps_epi32(_mm256_max_ps(k.v, _mm256_set1_ps(-220.0f)));
+  const __m256 kc = _mm256_max_ps(k.v, _mm256_set1_ps(-220.0f));
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256i ki = _mm256_cvtps_epi32(kc);
+  if (_mm256_movemask_ps(_mm256_cmp_ps(kc, _mm256_set1_ps(-100.0f), _CMP_LT_OQ)) == 0) {
+    return _mm256_mul_ps(v.v, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ki, bias), 23)));
+  }
   const __m256i k1 = _mm256_max_epi32(ki, _mm256_set1_epi32(-100));
   const __m256i k2 = _mm256_sub_epi32(ki, k1);
-  const __m256i bias = _mm256_set1_epi32(127);
   const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
   const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
   return _mm256_mul_ps(_mm256_mul_ps(v.v, s1), s2);
