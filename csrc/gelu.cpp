@@ -25,10 +25,6 @@ namespace detail {
 
 void check_input(const at::Tensor& t, const char* op, const char* arg) {
   TORCH_CHECK(t.defined(), op, ": ", arg, " is an undefined tensor");
-  TORCH_CHECK_NOT_IMPLEMENTED(t.layout() == at::kStrided, op, ": ", arg,
-                              " must be a dense (strided) tensor, got layout ", t.layout());
-  TORCH_CHECK_NOT_IMPLEMENTED(!t.is_quantized(), op, ": ", arg,
-                              " must not be quantized; dequantize it first");
   const auto dtype = t.scalar_type();
   TORCH_CHECK_TYPE(dtype == at::kFloat || dtype == at::kDouble || dtype == at::kBFloat16 ||
                        dtype == at::kHalf,
@@ -51,6 +47,15 @@ void check_backward_inputs(const at::Tensor& grad_output, const at::Tensor& self
   TORCH_CHECK(grad_output.sym_sizes() == self.sym_sizes(), op,
               ": grad_output and self must have the same shape, got ", grad_output.sym_sizes(),
               " and ", self.sym_sizes());
+}
+
+const at::Tensor& backward_layout_source(const at::Tensor& grad_output, const at::Tensor& self) {
+  const auto sizes = grad_output.sym_sizes();
+  const auto strides = grad_output.sym_strides();
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    if (strides[d] == 0 && sizes[d] != 1) return self;
+  }
+  return grad_output;
 }
 
 }  // namespace detail

@@ -7,11 +7,19 @@
 namespace gelu_ext {
 namespace detail {
 
-// A strided float32/float64/bfloat16/float16 tensor.
+// A defined float32/float64/bfloat16/float16 tensor. (Sparse, quantized and
+// other non-strided layouts never get here: the dispatcher has no kernel for
+// their keys and says so, naming the op.)
 void check_input(const at::Tensor& t, const char* op, const char* arg);
 
 // grad_output and self: both valid inputs, same dtype, device and shape.
 void check_backward_inputs(const at::Tensor& grad_output, const at::Tensor& self);
+
+// The tensor whose layout gelu_backward's output copies (with empty_like):
+// grad_output, unless it is expanded (a stride-0 dimension), then self. That
+// matches ATen's gelu_backward, whose TensorIterator orders dimensions by the
+// first operand whose strides tell them apart.
+const at::Tensor& backward_layout_source(const at::Tensor& grad_output, const at::Tensor& self);
 
 }  // namespace detail
 }  // namespace gelu_ext

@@ -72,7 +72,9 @@ struct Const {
   static constexpr S kA3Hi = static_cast<S>(kA3.hi);
   static constexpr S kA3Lo = static_cast<S>(lo_part(kA3, static_cast<double>(kA3Hi)));
   static constexpr S kB3Hi = static_cast<S>(kB3.hi);
+  static constexpr S kB3Lo = static_cast<S>(lo_part(kB3, static_cast<double>(kB3Hi)));
   static constexpr S kC0Hi = static_cast<S>(kC0.hi);
+  static constexpr S kC0Lo = static_cast<S>(lo_part(kC0, static_cast<double>(kC0Hi)));
 };
 
 // Beyond these |x| the float results are exactly 0 (or x, or 1) and the
@@ -132,7 +134,9 @@ GELU_EXT_HD float scale_pow2(float v, float k) {
   if (ki >= -100) return v * pow2i_(ki);
   return (v * pow2i_(-100)) * pow2i_(ki + 100);
 }
-GELU_EXT_HD double scale_pow2(double v, double /*k*/) { return v; }
+GELU_EXT_HD double scale_pow2(double v, double k) {
+  return ::ldexp(v, k >= -2200.0 ? static_cast<int>(k) : -2200);
+}
 
 // Selects the accuracy a computation needs: precise (float32 results) or
 // "half" (results rounded to bfloat16/float16, where ~1e-5 relative error
@@ -140,10 +144,11 @@ GELU_EXT_HD double scale_pow2(double v, double /*k*/) { return v; }
 template <bool kPrecise>
 struct Precision {};
 
-// e^(z + zlo) as p * 2^k, |zlo| << 1 ulp(z), z <= 0.
+// e^(z + zlo) as (p + plo) * 2^k, |zlo| << 1 ulp(z), z <= 0. plo is the
+// rounding error of p's final addition (precise mode only, else 0).
 template <class V>
 struct ExpParts {
-  V p, k;
+  V p, plo, k;
 };
 
 template <bool kPrecise, class V>
@@ -163,23 +168,36 @@ GELU_EXT_HD ExpParts<V> exp_parts(Precision<kPrecise>, V z, V zlo) {
     q = fma_(V(0x1.5225b0p-5f), r, V(0x1.571caap-3f));
     q = fma_(q, r, V(0x1.0006b4p-1f));
   }
-  const V p = fma_(r * r, q, r) + V(1.0f);
-  return {p, k};
+  const V s = fma_(r * r, q, r);
+  const V p = s + V(1.0f);
+  const V plo = kPrecise ? (V(1.0f) - p) + s : V(0.0f);  // exact: |s| < 1
+  return {p, plo, k};
 }
+// Double: libm exp on the reduced argument, so that results near the bottom
+// of the double range are scaled (and rounded) once by ldexp. ln 2 split as
+// in fdlibm: kLn2HiD has 21 trailing zero bits, so k * kLn2HiD is exact.
 template <bool kPrecise>
 GELU_EXT_HD ExpParts<double> exp_parts(Precision<kPrecise>, double z, double zlo) {
-  const double p = ::exp(z);
-  return {::fma(p, zlo, p), 0.0};
+  constexpr double kLn2HiD = 0x1.62e42feep-1;
+  constexpr double kLn2LoD = 0x1.a39ef35793c76p-33;
+  const double k = ::rint(z * kLog2e);
+  const double r = ::fma(k, -kLn2LoD, ::fma(k, -kLn2HiD, z)) + zlo;
+  return {::exp(r), 0.0, k};
 }
 
 // R(y) = exp(y^2/2) * Phi(-y) for y in [0, clamp]. With q = (y-K)/(y+K)
 // (Shepherd & Laframboise), G(q) = (1 + sqrt2*y) R(y) is smooth and bounded
 // on q in [-1, 1), so one polynomial covers the half-line (fits by
 // tools/fit_coefficients.py, y <= 16): precise, K = 2.5, degree 10, relative
-// error 5.0e-9; half, K = 3, degree 6, 3.6e-6, with both divisions folded
-// into one reciprocal.
+// error 8.0e-9 with the coefficients as rounded here; half, K = 3, degree 6,
+// 3.6e-6, with both divisions folded into one reciprocal.
+template <class V>
+struct DoubleWord {
+  V hi, lo;  // value = hi + lo, |lo| <= ulp(hi)
+};
+
 template <bool kPrecise, class V>
-GELU_EXT_HD V tail_ratio(Precision<kPrecise>, V y) {
+GELU_EXT_HD DoubleWord<V> tail_ratio(Precision<kPrecise>, V y) {
   if (!kPrecise) {
     const V den = fma_(y, V(static_cast<float>(kSqrt2)), V(1.0f));
     const V num = y + V(3.0f);
@@ -191,33 +209,45 @@ GELU_EXT_HD V tail_ratio(Precision<kPrecise>, V y) {
     g = fma_(g, q, V(-0x1.308a70p-4f));
     g = fma_(g, q, V(-0x1.a20428p-5f));
     g = fma_(g, q, V(0x1.462c2cp-1f));
-    return g * num * inv;
+    return {g * num * inv, V(0.0f)};
   }
   const V q = (y - V(2.5f)) / (y + V(2.5f));
-  V g = fma_(V(-0x1.957c30p-14f), q, V(-0x1.55f8b2p-12f));
-  g = fma_(g, q, V(0x1.47a42cp-14f));
-  g = fma_(g, q, V(0x1.fa298ep-10f));
+  V g = fma_(V(-0x1.957c3ep-14f), q, V(-0x1.55f8acp-12f));
+  g = fma_(g, q, V(0x1.47a442p-14f));
+  g = fma_(g, q, V(0x1.fa298cp-10f));
   g = fma_(g, q, V(0x1.82d9b0p-10f));
   g = fma_(g, q, V(-0x1.40459cp-7f));
   g = fma_(g, q, V(-0x1.4d9c44p-7f));
   g = fma_(g, q, V(0x1.34799ep-4f));
   g = fma_(g, q, V(-0x1.9a6d2ep-4f));
-  g = fma_(g, q, V(-0x1.1f2af4p-5f));
-  g = fma_(g, q, V(0x1.4832dcp-1f));
-  return g / fma_(y, V(static_cast<float>(kSqrt2)), V(1.0f));
+  g = fma_(g, q, V(-0x1.1f2af2p-5f));
+  // Last Horner step and the division are carried as double-words: near the
+  // root of f' (y ~ 0.75) R is compared with y/sqrt(2 pi) and must be good
+  // to well under an ulp. The constant term is a float pair.
+  const V c0 = V(0x1.4832dcp-1f);
+  const V gh = fma_(g, q, c0);
+  const V gl = fma_(g, q, c0 - gh) + V(0x1.46a0c8p-26f);
+  const V s2 = V(static_cast<float>(kSqrt2));
+  const V dh = fma_(y, s2, V(1.0f));  // d = 1 + sqrt2 y
+  const V dl = fma_(y, s2, V(1.0f) - dh) +
+               y * V(static_cast<float>(kSqrt2 - static_cast<double>(static_cast<float>(kSqrt2))));
+  const V inv = V(1.0f) / dh;
+  const V r0 = gh * inv;
+  const V e = (fma_(-r0, dh, gh) + gl) - r0 * dl;  // residual of g - r0 d
+  return {r0, e * inv};
 }
 // Double: R = erfc(a) exp(a^2) / 2 with a = y/sqrt2. Rounding a shifts erfc
 // and exp(a^2) in opposite directions, so the product stays accurate; a^2
 // is split so that exp sees it exactly. Past a = 26, erfc underflows and
 // the asymptotic series of erfcx takes over.
 template <bool kPrecise>
-GELU_EXT_HD double tail_ratio(Precision<kPrecise>, double y) {
+GELU_EXT_HD DoubleWord<double> tail_ratio(Precision<kPrecise>, double y) {
   const double a = y * kInvSqrt2;
   if (a < 26.0) {
     const double h = a * a;
     const double l = ::fma(a, a, -h);
     const double e = ::exp(h);
-    return 0.5 * ::erfc(a) * ::fma(e, l, e);
+    return {0.5 * ::erfc(a) * ::fma(e, l, e), 0.0};
   }
   const double t = 1.0 / (2.0 * a * a);
   double s = 1.0;
@@ -226,14 +256,14 @@ GELU_EXT_HD double tail_ratio(Precision<kPrecise>, double y) {
     term *= -(2 * n - 1) * t;
     s += term;
   }
-  return 0.5 * kInvSqrtPi / a * s;
+  return {0.5 * kInvSqrtPi / a * s, 0.0};
 }
 
 // Shared first stage of exact GELU: Phi(-y) = p * R * 2^k,
-// phi(y) = C0 * p * 2^k, with yc = min(|x|, clamp).
+// phi(y) = C0 * p * 2^k, with yc = min(|x|, clamp) and R = Rh + Rl.
 template <class V>
 struct NormalTail {
-  V p, k, R, yc;
+  V p, plo, k, Rh, Rl, yc;
 };
 
 template <bool kPrecise, class V>
@@ -243,7 +273,8 @@ GELU_EXT_HD NormalTail<V> normal_tail(V x) {
   const V h = yc * yc;
   const V l = kPrecise ? fma_(yc, yc, -h) : V(S(0));
   const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, h * V(S(-0.5)), l * V(S(-0.5)));
-  return {e.p, e.k, tail_ratio(Precision<kPrecise>{}, yc), yc};
+  const DoubleWord<V> r = tail_ratio(Precision<kPrecise>{}, yc);
+  return {e.p, e.plo, e.k, r.hi, r.lo, yc};
 }
 
 // ---------------------------------------------------------------------------
@@ -253,20 +284,26 @@ template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_exact(V x) {
   using S = decltype(scalar_of(x));
   const NormalTail<V> t = normal_tail<kPrecise>(x);
-  // m = yc * Phi(-y) carrying the sign of x; exact limits follow:
+  const V pr = fma_(t.p, t.Rh, fma_(t.p, t.Rl, t.plo * t.Rh));  // Phi(-y) / 2^k
+  // x <= 0: f = -y Phi(-y), scaled last so a subnormal result rounds once.
+  // x > 0: f = x - y Phi(-y) in one FMA. Exact limits follow:
   // f(+inf) = inf - 0, f(-inf) = -0, f(+-0) = +-0, NaN stays NaN.
-  const V m = scale_pow2(copysign_(t.yc, x) * (t.p * t.R), t.k);
-  return select(x > V(S(0)), x - m, m);
+  const V neg = scale_pow2(copysign_(t.yc, x) * pr, t.k);
+  const V pos = fma_(-t.yc, scale_pow2(pr, t.k), x);
+  return select(x > V(S(0)), pos, neg);
 }
 
 // f'(x) = Phi(x) + x phi(x). With D = R - y*C0, Phi(-y) - y phi(y) = p D 2^k,
-// so f' = p D 2^k for x <= 0 and 1 - p D 2^k for x > 0.
-template <bool kPrecise = true, class V>
+// so f' = p D 2^k for x <= 0 and 1 - p D 2^k for x > 0. D crosses zero at
+// the root of f' (x ~ -0.7518), so derivatives always use the precise path:
+// results near the root are tiny, and subnormal in float16.
+template <class V>
 GELU_EXT_HD V gelu_exact_derivative(V x) {
   using S = decltype(scalar_of(x));
-  const NormalTail<V> t = normal_tail<kPrecise>(x);
-  const V d = fma_(-t.yc, V(Const<S>::kC0Hi), t.R);
-  const V w = scale_pow2(t.p * d, t.k);
+  const NormalTail<V> t = normal_tail<true>(x);
+  // D = R - y C0 as (R_h - y C0_hi) + (R_l - y C0_lo): exact enough at the root.
+  const V d = fma_(-t.yc, V(Const<S>::kC0Hi), t.Rh) + fma_(-t.yc, V(Const<S>::kC0Lo), t.Rl);
+  const V w = scale_pow2(fma_(t.p, d, t.plo * d), t.k);
   return select(x > V(S(0)), V(S(1)) - w, w);
 }
 
@@ -275,7 +312,7 @@ GELU_EXT_HD V gelu_exact_derivative(V x) {
 // ---------------------------------------------------------------------------
 template <class V>
 struct TanhParts {
-  V p, k, inv, yc;  // w = exp(-2|u|) = p * 2^k, inv = 1/(1+w)
+  V p, plo, k, w, yc;  // w = exp(-2|u|) = (p + plo) * 2^k
 };
 
 template <bool kPrecise, class V>
@@ -305,30 +342,46 @@ GELU_EXT_HD TanhParts<V> tanh_parts(V x) {
     al = V(S(0));
   }
   const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, -ah, -al);
-  const V w = scale_pow2(e.p, e.k);
-  return {e.p, e.k, V(S(1)) / (V(S(1)) + w), yc};
+  return {e.p, e.plo, e.k, scale_pow2(e.p, e.k), yc};
 }
 
+// x > 0: f = x / (1+w); x <= 0: f = -y p / (1+w) * 2^k. One division, the
+// scaling (k = 0 for x > 0) last.
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_tanh(V x) {
   using S = decltype(scalar_of(x));
   const TanhParts<V> t = tanh_parts<kPrecise>(x);
-  const V neg = scale_pow2(copysign_(t.yc, x) * (t.p * t.inv), t.k);
-  return select(x > V(S(0)), x * t.inv, neg);
+  const auto pos = x > V(S(0));
+  const V xc = copysign_(t.yc, x);
+  const V num = select(pos, x, fma_(xc, t.p, xc * t.plo));
+  return scale_pow2(num / (V(S(1)) + t.w), select(pos, V(S(0)), t.k));
 }
 
-// f'(x) = s + 2 x u' s (1-s), s (1-s) = w/(1+w)^2. With B = 2 y u'/(1+w):
-// x > 0: f' = (1 + w B)/(1+w); x <= 0: f' = w (1 - B)/(1+w).
-template <bool kPrecise = true, class V>
+// f'(x) = s + 2 x u' s (1-s), s (1-s) = w/(1+w)^2. With t = 2 y u':
+// x > 0: f' = (1 + w (1 + t))/(1+w)^2; x <= 0: f' = w (1 + w - t)/(1+w)^2.
+// For x <= 0 the factor 1 + w - t crosses zero at the root of f'
+// (x ~ -0.7525); t is carried as a double-word and w comes from the precise
+// exponential, so that factor keeps its absolute accuracy there. This is
+// done for every dtype: float16 results near the root are subnormal and
+// need it too.
+template <class V>
 GELU_EXT_HD V gelu_tanh_derivative(V x) {
   using S = decltype(scalar_of(x));
   using C = Const<S>;
-  const TanhParts<V> t = tanh_parts<kPrecise>(x);
-  const V b = t.yc * fma_(t.yc * t.yc, V(C::kB3Hi), V(C::kA1Hi)) * t.inv;
-  const V w = scale_pow2(t.p, t.k);
-  const V pos = t.inv * fma_(w, b, V(S(1)));
-  const V neg = scale_pow2(t.p * t.inv * (V(S(1)) - b), t.k);
-  return select(x > V(S(0)), pos, neg);
+  const V one = V(S(1));
+  const TanhParts<V> t = tanh_parts<true>(x);
+  const V h = t.yc * t.yc;
+  const V l = fma_(t.yc, t.yc, -h);
+  const V in_hi = fma_(h, V(C::kB3Hi), V(C::kA1Hi));  // A1 + B3 y^2
+  const V in_lo = fma_(h, V(C::kB3Hi), V(C::kA1Hi) - in_hi) +
+                  (V(C::kA1Lo) + fma_(l, V(C::kB3Hi), h * V(C::kB3Lo)));
+  const V th = t.yc * in_hi;  // t = th + tl
+  const V tl = fma_(t.yc, in_hi, -th) + t.yc * in_lo;
+  const auto pos = x > V(S(0));
+  const V n = ((one - th) - tl) + t.w;
+  const V num = select(pos, fma_(t.w, one + th, one), fma_(t.p, n, t.plo * n));
+  const V den = one + t.w;
+  return scale_pow2(num / (den * den), select(pos, V(S(0)), t.k));
 }
 
 // ---------------------------------------------------------------------------
@@ -339,10 +392,9 @@ GELU_EXT_HD V gelu(V x, Approximation approx) {
   return approx == Approximation::Tanh ? gelu_tanh<kPrecise>(x) : gelu_exact<kPrecise>(x);
 }
 
-template <bool kPrecise = true, class V>
+template <class V>
 GELU_EXT_HD V gelu_derivative(V x, Approximation approx) {
-  return approx == Approximation::Tanh ? gelu_tanh_derivative<kPrecise>(x)
-                                       : gelu_exact_derivative<kPrecise>(x);
+  return approx == Approximation::Tanh ? gelu_tanh_derivative(x) : gelu_exact_derivative(x);
 }
 
 }  // namespace math

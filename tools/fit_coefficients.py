@@ -65,6 +65,31 @@ def fit_g(K, degree, ymax):
     return c, err
 
 
+def fit_g_float(K, degree, ymax):
+    """Like fit_g, but the coefficients are rounded to float32 one at a time,
+    highest degree first, refitting the lower ones after each rounding (so the
+    rounding errors are absorbed); the constant term is returned unrounded, to
+    be split into a float pair."""
+    n = 3000
+    qmax = (ymax - K) / (ymax + K)
+    t = np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    q = np.concatenate([-1 + (t + 1) * (qmax + 1) / 2, [-1.0]])
+    y = K * (1 + q) / (1 - q)
+    target = np.array([float(g_of_y(v)) for v in y])
+    basis = np.vander(q, degree + 1, increasing=True)
+    fixed = {}
+    for j in range(degree, 0, -1):
+        free = [i for i in range(degree + 1) if i not in fixed]
+        rest = target - sum(c * basis[:, i] for i, c in fixed.items())
+        c, _ = lawson(basis[:, free], rest, 1 / target)
+        fixed[j] = float(np.float32(c[free.index(j)]))
+    rest = target - sum(c * basis[:, i] for i, c in fixed.items())
+    c0, _ = lawson(basis[:, [0]], rest, 1 / target)
+    coeffs = np.array([c0[0]] + [fixed[i] for i in range(1, degree + 1)])
+    err = np.abs(basis @ coeffs - target) / target
+    return coeffs, err.max()
+
+
 def hexf(v):
     return float(np.float32(v)).hex()
 
@@ -78,7 +103,13 @@ if __name__ == "__main__":
     for K, deg in [(2.0, 10), (2.5, 10), (3.0, 10), (2.5, 11), (3.0, 11), (3.0, 12), (3.5, 12), (4.0, 12)]:
         c, err = fit_g(K, deg, 16.0)
         print(f"G: K={K} degree={deg} max rel err {err:.3e}")
-    for K, deg in ((2.5, 10), (3.0, 6)):  # precise and half paths
+    c, err = fit_g_float(2.5, 10, 16.0)  # precise path: float coefficients, c0 as a pair
+    c0h = np.float32(c[0])
+    c0l = np.float32(c[0] - float(c0h))
+    print(f"G(q), K=2.5, degree 10, float-rounded, max rel err {err:.3e}; c0 = {hexf(c0h)} + {hexf(c0l)}")
+    for v in c[:0:-1]:
+        print("  ", hexf(v), f"// {np.float32(v)!r}")
+    for K, deg in ((3.0, 6),):  # half path
         c, err = fit_g(K, deg, 16.0)
         print(f"G(q), K={K}, degree {deg}, coefficients high to low, max rel err {err:.3e}")
         for v in c[::-1]:

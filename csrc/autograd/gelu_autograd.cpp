@@ -16,22 +16,30 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 // f''(x) from differentiable ATen ops (DESIGN.md, "Math"), used only by double
-// backward. Inputs are clamped where f'' is already 0 so that the formulas
-// never meet 0 * inf; NaN passes through clamp.
-at::Tensor gelu_second_derivative(const at::Tensor& x, Approximation approx) {
+// backward. Half types are widened to float (x^3 * u'^2 overflows float16 at
+// |x| ~ 22). Inputs are clamped where f'' is already 0, so the formulas never
+// meet 0 * inf; NaN passes through clamp. s (1 - s) is formed as
+// sigma(2u) sigma(-2u) and 2s - 1 as tanh(u): no subtraction near 1.
+at::Tensor gelu_second_derivative(const at::Tensor& self, Approximation approx) {
+  const bool widen = self.scalar_type() == at::kHalf || self.scalar_type() == at::kBFloat16;
+  const at::Tensor x = widen ? self.to(at::kFloat) : self;
+  at::Tensor out;
   if (approx == Approximation::None) {
     const at::Tensor xc = x.clamp(-math::Clamp<double>::kExact, math::Clamp<double>::kExact);
     const at::Tensor x2 = xc * xc;
-    return (x2 * -0.5).exp() * math::kC0.hi * (2.0 - x2);
+    out = (x2 * -0.5).exp() * math::kC0.hi * (2.0 - x2);
+  } else {
+    const double c = math::kSqrt2OverPi;
+    const double kappa = math::kKappa;
+    const at::Tensor xc = x.clamp(-math::Clamp<double>::kTanh, math::Clamp<double>::kTanh);
+    const at::Tensor x2 = xc * xc;
+    const at::Tensor du = c * (1.0 + 3.0 * kappa * x2);  // u'
+    const at::Tensor d2u = (6.0 * c * kappa) * xc;       // u''
+    const at::Tensor u = c * (xc + kappa * x2 * xc);
+    const at::Tensor s_1ms = (2.0 * u).sigmoid() * (-2.0 * u).sigmoid();  // s (1 - s)
+    out = 4.0 * s_1ms * (du + 0.5 * xc * d2u - xc * u.tanh() * du * du);
   }
-  const double c = math::kSqrt2OverPi;
-  const double kappa = math::kKappa;
-  const at::Tensor xc = x.clamp(-math::Clamp<double>::kTanh, math::Clamp<double>::kTanh);
-  const at::Tensor x2 = xc * xc;
-  const at::Tensor du = c * (1.0 + 3.0 * kappa * x2);  // u'
-  const at::Tensor d2u = (6.0 * c * kappa) * xc;       // u''
-  const at::Tensor s = (2.0 * c * (xc + kappa * x2 * xc)).sigmoid();
-  return 4.0 * s * (1.0 - s) * (du + 0.5 * xc * d2u - xc * (2.0 * s - 1.0) * du * du);
+  return widen ? out.to(self.scalar_type()) : out;
 }
 
 class GeluFunction : public torch::autograd::Function<GeluFunction> {

@@ -133,7 +133,7 @@ at::Tensor gelu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& se
                              c10::string_view approximate) {
   const Approximation approx = parse_approximation(approximate, "gelu_ext::gelu_backward");
   detail::check_backward_inputs(grad_output, self);
-  at::Tensor out = allocate_output(grad_output);
+  at::Tensor out = allocate_output(detail::backward_layout_source(grad_output, self));
   if (self.numel() == 0) return out;
   auto iter = at::TensorIteratorConfig()
                   .add_output(out)

@@ -61,9 +61,9 @@ void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Appro
         });
   };
   if (approx == Approximation::Tanh) {
-    run([](V v) { return math::gelu_tanh_derivative<Io::kPrecise>(v); });
+    run([](V v) { return math::gelu_tanh_derivative(v); });
   } else {
-    run([](V v) { return math::gelu_exact_derivative<Io::kPrecise>(v); });
+    run([](V v) { return math::gelu_exact_derivative(v); });
   }
 }
 

@@ -20,7 +20,7 @@ at::Tensor gelu_backward_meta(const at::Tensor& grad_output, const at::Tensor& s
                               c10::string_view approximate) {
   parse_approximation(approximate, "gelu_ext::gelu_backward");
   detail::check_backward_inputs(grad_output, self);
-  return at::empty_like(grad_output);
+  return at::empty_like(detail::backward_layout_source(grad_output, self));
 }
 
 }  // namespace

@@ -1,0 +1,145 @@
+"""Memory layouts: values equal the contiguous result bit for bit, output
+strides match torch.nn.functional.gelu / aten.gelu_backward, inputs are never
+modified."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import gelu_ext
+from conftest import DTYPES, MODES, assert_bitwise_equal, bits, dtype_id
+
+
+def _randn(*shape, dtype=torch.float32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(*shape, generator=g, dtype=torch.float64) * 3).to(dtype)
+
+
+# name -> builder(dtype, seed) of a tensor with that layout
+LAYOUTS = {
+    "contiguous": lambda d, s: _randn(4, 6, 5, 3, dtype=d, seed=s),
+    "sliced_step": lambda d, s: _randn(4, 12, 5, 6, dtype=d, seed=s)[:, ::2, :, 1::2],
+    "storage_offset": lambda d, s: _randn(5, 7, dtype=d, seed=s)[1:, 2:],
+    "transposed": lambda d, s: _randn(6, 9, dtype=d, seed=s).t(),
+    "permuted": lambda d, s: _randn(4, 6, 5, 3, dtype=d, seed=s).permute(2, 0, 3, 1),
+    "permuted_sliced": lambda d, s: _randn(4, 6, 5, 6, dtype=d, seed=s).permute(3, 2, 1, 0)[::2],
+    "expanded": lambda d, s: _randn(1, 5, dtype=d, seed=s).expand(4, 5),
+    "expanded_middle": lambda d, s: _randn(3, 1, 4, dtype=d, seed=s).expand(3, 5, 4),
+    "channels_last": lambda d, s: _randn(2, 3, 5, 7, dtype=d, seed=s).contiguous(
+        memory_format=torch.channels_last),
+    "channels_last_3d": lambda d, s: _randn(2, 3, 4, 5, 6, dtype=d, seed=s).contiguous(
+        memory_format=torch.channels_last_3d),
+    "zero_dim": lambda d, s: _randn(1, dtype=d, seed=s).reshape(()),
+    "empty_1d": lambda d, s: torch.empty(0, dtype=d),
+    "empty_3d": lambda d, s: torch.empty(3, 0, 2, dtype=d),
+    # larger than the kernel's parallel grain (16384) and staging buffer (512)
+    "large_sliced": lambda d, s: _randn(300, 400, dtype=d, seed=s)[:, ::3],
+    "large_transposed": lambda d, s: _randn(150, 301, dtype=d, seed=s).t(),
+}
+
+
+def make(name, dtype, seed=0):
+    return LAYOUTS[name](dtype, seed)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_forward_layout(layout, dtype, mode):
+    x = make(layout, dtype)
+    x_before = x.clone()
+    out = gelu_ext.gelu(x, mode)
+    assert out.shape == x.shape and out.dtype == dtype and out.device == x.device
+    assert_bitwise_equal(out.contiguous(), gelu_ext.gelu(x.contiguous(), mode), layout)
+    assert out.stride() == F.gelu(x, approximate=mode).stride(), layout
+    if out.numel() > 1:
+        assert out.data_ptr() != x.data_ptr()
+    # the input is not modified
+    assert_bitwise_equal(x, x_before, "input modified")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_backward_same_layout(layout, dtype, mode):
+    x = make(layout, dtype, seed=0)
+    g = make(layout, dtype, seed=1)
+    x_before, g_before = x.clone(), g.clone()
+    out = gelu_ext.gelu_backward(g, x, mode)
+    assert out.shape == x.shape and out.dtype == dtype
+    expect = gelu_ext.gelu_backward(g.contiguous(), x.contiguous(), mode)
+    assert_bitwise_equal(out.contiguous(), expect, layout)
+    assert out.stride() == torch.ops.aten.gelu_backward(g, x, approximate=mode).stride()
+    assert_bitwise_equal(x, x_before, "self modified")
+    assert_bitwise_equal(g, g_before, "grad_output modified")
+
+
+MIXED = ["contiguous", "transposed", "channels_last", "expanded", "sliced"]
+_SHAPE = (2, 3, 4, 5)
+_MIXED_BUILD = {
+    "contiguous": lambda s: _randn(*_SHAPE, seed=s),
+    "transposed": lambda s: _randn(5, 4, 3, 2, seed=s).permute(3, 2, 1, 0),
+    "channels_last": lambda s: _randn(*_SHAPE, seed=s).contiguous(
+        memory_format=torch.channels_last),
+    "expanded": lambda s: _randn(1, 3, 1, 5, seed=s).expand(_SHAPE),
+    "sliced": lambda s: _randn(2, 6, 4, 10, seed=s)[:, ::2, :, 1::2],
+}
+# gelu_backward allocates empty_like(grad_output), or empty_like(self) when
+# grad_output is expanded. ATen's TensorIterator orders each pair of
+# dimensions by the first operand whose strides tell them apart, so it can mix
+# the two; they differ when grad_output is expanded along some dimensions only
+# and self has a non-row-major layout (a known gap, values are unaffected).
+_STRIDE_MISMATCH = {("expanded", "transposed"), ("expanded", "channels_last")}
+
+
+@pytest.mark.parametrize("x_layout", MIXED)
+@pytest.mark.parametrize("g_layout", MIXED)
+def test_backward_mixed_layouts_values(g_layout, x_layout):
+    g, x = _MIXED_BUILD[g_layout](1), _MIXED_BUILD[x_layout](0)
+    for mode in MODES:
+        out = gelu_ext.gelu_backward(g, x, mode)
+        expect = gelu_ext.gelu_backward(g.contiguous(), x.contiguous(), mode)
+        assert_bitwise_equal(out.contiguous(), expect, f"{g_layout}/{x_layout}")
+
+
+@pytest.mark.parametrize(
+    "g_layout,x_layout",
+    [
+        pytest.param(
+            gl, xl,
+            marks=pytest.mark.xfail(
+                strict=True, raises=AssertionError,
+                reason="known gap: for a partly expanded grad_output, the output "
+                "follows self's layout, not TensorIterator's per-dimension mix",
+            ) if (gl, xl) in _STRIDE_MISMATCH else (),
+        )
+        for gl in MIXED for xl in MIXED
+    ],
+)
+def test_backward_mixed_layouts_strides_match_aten(g_layout, x_layout):
+    g, x = _MIXED_BUILD[g_layout](1), _MIXED_BUILD[x_layout](0)
+    ours = gelu_ext.gelu_backward(g, x)
+    native = torch.ops.aten.gelu_backward(g, x)
+    assert ours.stride() == native.stride(), (ours.stride(), native.stride())
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_strided_inputs_hit_every_element(dtype):
+    """A strided view must read exactly its own elements: poison the gaps."""
+    base = torch.full((8, 16), float("nan"), dtype=dtype)
+    view = base[::2, ::4]
+    view.copy_(_randn(4, 4, dtype=dtype, seed=3))
+    out = gelu_ext.gelu(view)
+    assert not out.isnan().any()
+    assert_bitwise_equal(out, gelu_ext.gelu(view.contiguous()))
+    assert base.isnan().sum() == base.numel() - view.numel()
+
+
+def test_out_of_place_only():
+    x = _randn(10)
+    before = bits(x).clone()
+    y = gelu_ext.gelu(x)
+    y.add_(1)
+    assert torch.equal(bits(x), before)

@@ -1,0 +1,152 @@
+"""Run-time CPU paths (scalar / AVX2 / AVX-512) and thread counts must not change
+a single bit of the result."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import gelu_ext
+from gelu_ext import _C
+from conftest import (
+    DTYPES,
+    HALF_DTYPES,
+    MODES,
+    all_16bit_values,
+    assert_bitwise_equal,
+    bits,
+    dtype_id,
+    random_values,
+    special_values,
+)
+
+PATHS = _C.simd_supported()
+OTHER_PATHS = [p for p in PATHS if p != "scalar"]
+
+
+def _inputs(dtype: torch.dtype) -> torch.Tensor:
+    """Special values, random data, a dense grid over the interesting range and,
+    for the 16-bit types, every bit pattern. Odd length: exercises vector tails."""
+    parts = [special_values(dtype), random_values(dtype, 30_001, seed=11),
+             torch.linspace(-16, 16, 20_011, dtype=torch.float64).to(dtype)]
+    if dtype in HALF_DTYPES:
+        x = all_16bit_values(dtype)
+        parts.append(x[~x.isnan()])  # NaN payloads: see the test at the bottom
+    return torch.cat(parts)
+
+
+def _run_all_paths(fn):
+    out = {}
+    for path in PATHS:
+        _C.set_simd(path)
+        assert _C.simd_selected() == path
+        out[path] = fn()
+    return out
+
+
+def test_simd_facts(restore_simd):
+    compiled = _C.simd_compiled()
+    assert "scalar" in compiled and "scalar" in PATHS
+    assert set(PATHS) <= set(compiled) <= {"scalar", "avx2", "avx512"}
+    assert _C.simd_selected() in PATHS
+    for path in PATHS:
+        _C.set_simd(path)
+        assert _C.simd_selected() == path
+
+
+def test_default_is_best_supported():
+    # the library picks the widest supported path unless GELU_EXT_SIMD says otherwise
+    import os
+
+    if os.environ.get("GELU_EXT_SIMD"):
+        pytest.skip("GELU_EXT_SIMD is set in the environment")
+    assert _C.simd_selected() == PATHS[-1]
+
+
+@pytest.mark.parametrize("name", ["", "sse2", "AVX2", "neon", "avx1024"])
+def test_set_simd_rejects_unknown(name, restore_simd):
+    with pytest.raises(ValueError, match="not a SIMD path this CPU supports"):
+        _C.set_simd(name)
+    assert _C.simd_selected() == restore_simd
+
+
+@pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
+@pytest.mark.parametrize("path", OTHER_PATHS)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_paths_bitwise_identical(dtype, mode, path, restore_simd):
+    x = _inputs(dtype)
+    g = _inputs(dtype).flip(0) * 0.75  # includes inf/0 grads, NaN only from special values
+    g = torch.where(g.isnan(), torch.ones_like(g), g)
+
+    def compute():
+        return (
+            gelu_ext.gelu(x, mode),
+            gelu_ext.gelu_backward(g, x, mode),
+            gelu_ext.gelu_backward(torch.ones_like(x), x, mode),
+            gelu_ext.gelu(x[::3], mode),  # strided: staged through the same kernel
+        )
+
+    res = _run_all_paths(compute)
+    for i, what in enumerate(["forward", "backward", "backward(g=1)", "strided forward"]):
+        a, b = res[path][i], res["scalar"][i]
+        # Every non-NaN output bit for bit; NaN exactly where the scalar path
+        # has NaN. NaN payloads are not part of the contract (F16C keeps a
+        # float16 payload that the portable conversion canonicalises).
+        assert torch.equal(a.isnan(), b.isnan()), f"{path} vs scalar: {what}: NaN positions"
+        keep = ~b.isnan()
+        assert_bitwise_equal(a[keep], b[keep], f"{path} vs scalar: {what}")
+
+
+@pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("n", [1, 7, 8, 15, 16, 17, 31, 33, 63, 65])
+def test_paths_identical_on_vector_tails(n, mode, restore_simd):
+    x = random_values(torch.float32, n, seed=n)
+    res = _run_all_paths(lambda: gelu_ext.gelu(x, mode))
+    for path in OTHER_PATHS:
+        assert_bitwise_equal(res[path], res["scalar"], f"n={n} {path}")
+
+
+@pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=dtype_id)
+def test_paths_agree_on_nan(dtype, mode, restore_simd):
+    """Arbitrary NaN bit patterns (signs, payloads, signalling): NaN in every path."""
+    if dtype == torch.float32:
+        g = torch.Generator().manual_seed(4)
+        x = torch.randint(-(2**31), 2**31 - 1, (100_000,), generator=g, dtype=torch.int64)
+        x = x.to(torch.int32).view(torch.float32)
+    else:
+        x = all_16bit_values(dtype)
+    grad = x.flip(0).clone()
+    res = _run_all_paths(lambda: (gelu_ext.gelu(x, mode), gelu_ext.gelu_backward(grad, x, mode)))
+    for path in OTHER_PATHS:
+        for a, b in zip(res[path], res["scalar"]):
+            assert torch.equal(a.isnan(), b.isnan())
+            keep = ~a.isnan()
+            assert_bitwise_equal(a[keep], b[keep], f"{path} non-NaN outputs")
+
+
+# ---------------------------------------------------------------------------
+# Threads
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64], ids=dtype_id)
+def test_thread_count_does_not_change_bits(dtype, mode, restore_threads):
+    n = 1 << 20
+    g = torch.Generator().manual_seed(9)
+    x = (torch.randn(n, generator=g) * 4).to(dtype)
+    grad = torch.randn(n, generator=g).to(dtype)
+    xs = x.view(1024, 1024).t()  # strided, too
+
+    def compute():
+        return gelu_ext.gelu(x, mode), gelu_ext.gelu_backward(grad, x, mode), gelu_ext.gelu(xs, mode)
+
+    torch.set_num_threads(1)
+    one = compute()
+    torch.set_num_threads(2)
+    assert torch.get_num_threads() == 2
+    two = compute()
+    for a, b in zip(one, two):
+        assert_bitwise_equal(a, b, "1 vs 2 threads")
