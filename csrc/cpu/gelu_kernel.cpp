@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -39,13 +41,22 @@ constexpr int64_t kStageElems = 512;
 // the faults 512-fold where the kernel allows THP on request ("madvise"
 // mode); it changes nothing else. Measured with `python -m gelu_ext.benchmark`
 // (functional calls, 16M elements): see docs/PERFORMANCE.md.
+// GELU_EXT_HUGEPAGES=0 turns the advice off.
 constexpr size_t kHugePageAdviceBytes = size_t{4} << 20;
+
+bool huge_page_advice_enabled() {
+  static const bool enabled = [] {
+    const char* env = std::getenv("GELU_EXT_HUGEPAGES");
+    return env == nullptr || std::string(env) != "0";
+  }();
+  return enabled;
+}
 
 at::Tensor allocate_output(const at::Tensor& like) {
   at::Tensor out = at::empty_like(like);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   const size_t bytes = out.nbytes();
-  if (bytes >= kHugePageAdviceBytes) {
+  if (bytes >= kHugePageAdviceBytes && huge_page_advice_enabled()) {
     constexpr uintptr_t kHuge = uintptr_t{2} << 20;
     const auto addr = reinterpret_cast<uintptr_t>(out.data_ptr());
     const uintptr_t begin = (addr + kHuge - 1) & ~(kHuge - 1);

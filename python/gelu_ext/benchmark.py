@@ -65,8 +65,12 @@ def _time_pair(
 ) -> tuple[float, float, float]:
     """Median seconds per call of three callables, measured interleaved."""
     fns = (ours, native, copy)
-    for fn in fns:  # warm-up (first-touch, lazy init, autotuning)
-        fn()
+    # Warm-up: lazy initialisation, and the allocator settling into its steady
+    # state (glibc raises its mmap threshold after the first large frees, so
+    # the first few functional calls pay extra page faults).
+    for _ in range(8):
+        for fn in fns:
+            fn()
     _sync(device)
     # Calibrate the repeat count so one sample takes ~min_time/10.
     t0 = time.perf_counter()
