@@ -10,9 +10,26 @@ import glob
 import os
 import shutil
 
-import torch
-from setuptools import setup
-from torch.utils import cpp_extension
+
+def _cuda_home_with_headers():
+    """torch guesses CUDA_HOME from `which nvcc`; where nvcc is a wrapper
+    script outside the toolkit that guess lacks the headers. Prefer an
+    explicit CUDA_HOME/CUDA_PATH, else torch's own default location."""
+    if os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH"):
+        return
+    nvcc = shutil.which("nvcc")
+    guess = os.path.dirname(os.path.dirname(os.path.realpath(nvcc))) if nvcc else None
+    default = "/usr/local/cuda"
+    if guess and not os.path.exists(os.path.join(guess, "include", "cuda_runtime.h")):
+        if os.path.exists(os.path.join(default, "include", "cuda_runtime.h")):
+            os.environ["CUDA_HOME"] = default
+
+
+_cuda_home_with_headers()
+
+import torch  # noqa: E402
+from setuptools import setup  # noqa: E402
+from torch.utils import cpp_extension  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(ROOT, "VERSION")) as f:

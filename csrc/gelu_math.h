@@ -155,7 +155,8 @@ template <bool kPrecise, class V>
 GELU_EXT_HD ExpParts<V> exp_parts(Precision<kPrecise>, V z, V zlo) {
   const V k = rint_(z * V(static_cast<float>(kLog2e)));
   V r = fma_(k, V(-kLn2HiF), z);
-  r = fma_(k, V(-kLn2LoF), r) + zlo;
+  r = fma_(k, V(-kLn2LoF), r);
+  if (kPrecise) r = r + zlo;  // zlo is 0 otherwise; x + 0 is not foldable in IEEE
   // e^r = 1 + r + r^2 Q(r) on |r| <= ln2/2; near-minimax fits from
   // tools/fit_coefficients.py: relative error 3.1e-9 (precise), 5.3e-6.
   V q;
@@ -284,7 +285,8 @@ template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_exact(V x) {
   using S = decltype(scalar_of(x));
   const NormalTail<V> t = normal_tail<kPrecise>(x);
-  const V pr = fma_(t.p, t.Rh, fma_(t.p, t.Rl, t.plo * t.Rh));  // Phi(-y) / 2^k
+  // Phi(-y) / 2^k (Rl and plo are 0 outside precise mode)
+  const V pr = kPrecise ? fma_(t.p, t.Rh, fma_(t.p, t.Rl, t.plo * t.Rh)) : t.p * t.Rh;
   // x <= 0: f = -y Phi(-y), scaled last so a subnormal result rounds once.
   // x > 0: f = x - y Phi(-y) in one FMA. Exact limits follow:
   // f(+inf) = inf - 0, f(-inf) = -0, f(+-0) = +-0, NaN stays NaN.
@@ -353,7 +355,7 @@ GELU_EXT_HD V gelu_tanh(V x) {
   const TanhParts<V> t = tanh_parts<kPrecise>(x);
   const auto pos = x > V(S(0));
   const V xc = copysign_(t.yc, x);
-  const V num = select(pos, x, fma_(xc, t.p, xc * t.plo));
+  const V num = select(pos, x, kPrecise ? fma_(xc, t.p, xc * t.plo) : xc * t.p);
   return scale_pow2(num / (V(S(1)) + t.w), select(pos, V(S(0)), t.k));
 }
 

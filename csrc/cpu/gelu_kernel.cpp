@@ -35,19 +35,19 @@ constexpr int64_t kGrainSize = 16384;
 // runs through the same contiguous kernel (bitwise equal results).
 constexpr int64_t kStageElems = 512;
 
-// A fresh output of many megabytes costs more in first-touch page faults
-// (one per 4 KiB page, each zeroing a page) than GELU's arithmetic. Asking
-// for transparent huge pages on it before the kernel first writes it cuts
-// the faults 512-fold where the kernel allows THP on request ("madvise"
-// mode); it changes nothing else. Measured with `python -m gelu_ext.benchmark`
-// (functional calls, 16M elements): see docs/PERFORMANCE.md.
-// GELU_EXT_HUGEPAGES=0 turns the advice off.
+// Opt-in (GELU_EXT_HUGEPAGES=1): a fresh output of many megabytes costs more
+// in first-touch page faults (one per 4 KiB page) than GELU's arithmetic.
+// Asking for transparent huge pages on it before the kernel first writes it
+// cuts the faults 512-fold where the kernel grants THP on request. It is off
+// by default because it is a memory-policy choice with costs of its own: the
+// first calls in a process can be slower while the kernel compacts memory
+// (`python -m gelu_ext.benchmark` with and without it: docs/PERFORMANCE.md).
 constexpr size_t kHugePageAdviceBytes = size_t{4} << 20;
 
 bool huge_page_advice_enabled() {
   static const bool enabled = [] {
     const char* env = std::getenv("GELU_EXT_HUGEPAGES");
-    return env == nullptr || std::string(env) != "0";
+    return env != nullptr && std::string(env) == "1";
   }();
   return enabled;
 }

@@ -9,15 +9,11 @@
 #include <vector>
 
 #include "build_info.h"
+#include "test_util.h"
 
 namespace {
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
+using gelu_ext_test::split_csv;
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -35,8 +31,8 @@ TEST(BuildInfo, CudaFactsMatchTheConfiguration) {
 }
 
 TEST(BuildInfo, SimdListsAreConsistent) {
-  const auto compiled = split(gelu_ext_simd_compiled());
-  const auto supported = split(gelu_ext_simd_supported());
+  const auto compiled = split_csv(gelu_ext_simd_compiled());
+  const auto supported = split_csv(gelu_ext_simd_supported());
   const std::string selected = gelu_ext_simd_selected();
   ASSERT_FALSE(compiled.empty());
   EXPECT_EQ(compiled.front(), "scalar");
@@ -57,7 +53,7 @@ TEST(BuildInfo, SimdListsAreConsistent) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 TEST(BuildInfo, SupportedPathsFollowCpuFeatures) {
   __builtin_cpu_init();
-  const auto supported = split(gelu_ext_simd_supported());
+  const auto supported = split_csv(gelu_ext_simd_supported());
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&

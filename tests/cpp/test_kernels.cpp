@@ -13,13 +13,6 @@
 namespace gelu_ext_test {
 namespace {
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-  return out;
-}
-
 // Restores the SIMD path that was selected when the test began.
 class SimdPaths : public ::testing::Test {
  protected:
@@ -75,7 +68,7 @@ Outputs run_all(const at::Tensor& x64, const at::Tensor& g64) {
 
 TEST_F(SimdPaths, EverySupportedPathGivesIdenticalBits) {
   at::manual_seed(0);
-  const std::vector<std::string> paths = split(gelu_ext_simd_supported());
+  const std::vector<std::string> paths = split_csv(gelu_ext_simd_supported());
   ASSERT_FALSE(paths.empty());
   EXPECT_EQ(paths.front(), "scalar");
   ASSERT_EQ(gelu_ext_set_simd("scalar"), 0);
@@ -103,8 +96,8 @@ TEST_F(SimdPaths, UnknownOrUnsupportedPathRefused) {
   EXPECT_EQ(gelu_ext_set_simd("sse9"), -1);
   EXPECT_EQ(gelu_ext_set_simd(""), -1);
   EXPECT_EQ(gelu_ext_set_simd(nullptr), -1);
-  const std::vector<std::string> supported = split(gelu_ext_simd_supported());
-  for (const auto& path : split(gelu_ext_simd_compiled())) {
+  const std::vector<std::string> supported = split_csv(gelu_ext_simd_supported());
+  for (const auto& path : split_csv(gelu_ext_simd_compiled())) {
     if (std::find(supported.begin(), supported.end(), path) == supported.end()) {
       EXPECT_EQ(gelu_ext_set_simd(path.c_str()), -1) << path << " is not supported here";
     }
@@ -118,7 +111,7 @@ TEST_F(SimdPaths, KernelsAreTheMathHeader) {
   at::manual_seed(0);
   namespace m = gelu_ext::math;
   const at::Tensor x64 = kernel_inputs();
-  for (const auto& path : split(gelu_ext_simd_supported())) {
+  for (const auto& path : split_csv(gelu_ext_simd_supported())) {
     SCOPED_TRACE("SIMD path " + path);
     ASSERT_EQ(gelu_ext_set_simd(path.c_str()), 0);
     for (auto a : modes()) {

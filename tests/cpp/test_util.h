@@ -10,12 +10,21 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gelu.h"
 
 namespace gelu_ext_test {
+
+// "a,b,c" -> {"a", "b", "c"} (the build_info.h lists).
+inline std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
 
 using gelu_ext::Approximation;
 using LD = long double;
