@@ -148,6 +148,7 @@ struct Precision {};
 template <class V>
 struct ExpParts {
   V p, plo, k;
+  V s;  // e^(z + zlo) / 2^k - 1: p + plo = 1 + s exactly (precise mode)
 };
 
 template <bool kPrecise, class V>
@@ -171,7 +172,7 @@ GELU_EXT_HD ExpParts<V> exp_parts(Precision<kPrecise>, V z, V zlo) {
   const V s = fma_(r * r, q, r);
   const V p = s + V(1.0f);
   const V plo = kPrecise ? (V(1.0f) - p) + s : V(0.0f);  // exact: |s| < 1
-  return {p, plo, k};
+  return {p, plo, k, s};
 }
 // Double: libm exp on the reduced argument, so that results near the bottom
 // of the double range are scaled (and rounded) once by ldexp. ln 2 split as
@@ -182,7 +183,36 @@ GELU_EXT_HD ExpParts<double> exp_parts(Precision<kPrecise>, double z, double zlo
   constexpr double kLn2LoD = 0x1.a39ef35793c76p-33;
   const double k = ::rint(z * kLog2e);
   const double r = ::fma(k, -kLn2LoD, ::fma(k, -kLn2HiD, z)) + zlo;
-  return {::exp(r), 0.0, k};
+  const double p = ::exp(r);
+  return {p, 0.0, k, p - 1.0};  // p in [2^-0.5, 2^0.5]: p - 1 is exact
+}
+
+// exp(-y^2/2) = (1 + s) 2^k for the forward (precise mode): exp_parts with
+// z = -y^2/2 split exactly as z + zlo (from w = -y/2, exact), returning s
+// rather than p + plo = 1 + s.
+template <class V>
+struct ExpS {
+  V s, k;
+};
+template <class V>
+GELU_EXT_HD ExpS<V> exp_half_sq(V y) {
+  const V w = y * V(-0.5f);
+  const V z = w * y;
+  const V zlo = fma_(w, y, -z);
+  const V k = rint_(z * V(static_cast<float>(kLog2e)));
+  V r = fma_(k, V(-kLn2HiF), z);
+  r = fma_(k, V(-kLn2LoF), r);
+  r = r + zlo;
+  V q = fma_(V(0x1.6a2448p-10f), r, V(0x1.1239d4p-7f));
+  q = fma_(q, r, V(0x1.5558f2p-5f));
+  q = fma_(q, r, V(0x1.555492p-3f));
+  q = fma_(q, r, V(0x1.fffffcp-2f));
+  return {fma_(r * r, q, r), k};
+}
+GELU_EXT_HD ExpS<double> exp_half_sq(double y) {
+  const double h = y * y;
+  const ExpParts<double> e = exp_parts(Precision<true>{}, h * -0.5, ::fma(y, y, -h) * -0.5);
+  return {e.s, e.k};
 }
 
 // R(y) = exp(y^2/2) * Phi(-y) for y in [0, clamp]. With q = (y-K)/(y+K)
@@ -236,6 +266,47 @@ GELU_EXT_HD DoubleWord<V> tail_ratio(Precision<kPrecise>, V y) {
   const V e = (fma_(-r0, dh, gh) + gl) - r0 * dl;  // residual of g - r0 d
   return {r0, e * inv};
 }
+// Forward only: Phi(-y) / 2^k = R(y) (1 + s), given s from exp_half_sq, to
+// about 1.5 ulp, with two reciprocals and one correction step. (The derivative
+// keeps tail_ratio: D = R - y C0 needs R's double-word.) With u = 1/(y + 7/2),
+// t = y u and h = t - 1/2 in [-1/2, 0.32],
+//     G(y) = (3/4 + y) R(y) = 3/8 + t P(h),
+// where G is flat (3/8 at 0, 1/sqrt(2 pi) at infinity) and P, of degree 9, is
+// a near-minimax fit for the relative error of G with float coefficients
+// (tools/fit_coefficients.py, fit_p): 6.3e-9, y <= 15.5. The exact 3/8 keeps G
+// accurate near y = 0, where h is coarse. Then
+//     Phi(-y) / 2^k = N / d,   N = gh (1 + s),   d = 3/4 + y = dh + dl,
+// gh being G rounded and dl the rounding error of d, is evaluated as
+// q0 + (N - q0 d) / dh with q0 = N / dh (by the reciprocal).
+template <class V>
+GELU_EXT_HD V tail_ratio_fwd(V y, V s) {
+  const V u = V(1.0f) / (y + V(3.5f));
+  const V t = y * u;
+  const V h = t - V(0.5f);
+  V g = fma_(V(0x1.09ab08p-5f), h, V(0x1.7b3f60p-4f));
+  g = fma_(g, h, V(-0x1.e7057ep-6f));
+  g = fma_(g, h, V(-0x1.729ffep-3f));
+  g = fma_(g, h, V(0x1.0b3986p-3f));
+  g = fma_(g, h, V(0x1.1e42dcp-2f));
+  g = fma_(g, h, V(-0x1.667cd0p-1f));
+  g = fma_(g, h, V(0x1.8e3416p-1f));
+  g = fma_(g, h, V(-0x1.05ed92p-1f));
+  g = fma_(g, h, V(0x1.3b41a6p-3f));
+  const V gh = fma_(g, t, V(0.375f));
+  // -d = ndh + ndl exactly: both subtractions below are exact
+  const V ndh = V(-0.75f) - y;
+  const V ndl = (V(-0.75f) - ndh) - y;
+  const V n1 = gh * s;  // N = gh + n1
+  const V nh = gh + n1;
+  const V v = V(-1.0f) / ndh;
+  const V q0 = nh * v;
+  // rho = N - q0 d, the part gh - q0 dh (close to -n1) rounded once, by at
+  // most ulp(n1) / 2 < ulp(N) / 4, and n1 = gh s rounded (likewise).
+  V rho = fma_(q0, ndh, gh) + n1;
+  rho = fma_(q0, ndl, rho);
+  return fma_(rho, v, q0);
+}
+
 // Double: R = erfc(a) exp(a^2) / 2 with a = y/sqrt2. Rounding a shifts erfc
 // and exp(a^2) in opposite directions, so the product stays accurate; a^2
 // is split so that exp sees it exactly. Past a = 26, erfc underflows and
@@ -257,6 +328,12 @@ GELU_EXT_HD DoubleWord<double> tail_ratio(Precision<kPrecise>, double y) {
     s += term;
   }
   return {0.5 * kInvSqrtPi / a * s, 0.0};
+}
+// Double: R from tail_ratio above (declared after the generic template on
+// purpose: name lookup in a non-template happens at its definition).
+GELU_EXT_HD double tail_ratio_fwd(double y, double s) {
+  const double r = tail_ratio(Precision<true>{}, y).hi;
+  return ::fma(r, s, r);
 }
 
 // Shared first stage of exact GELU: Phi(-y) = p * R * 2^k,
@@ -283,15 +360,25 @@ GELU_EXT_HD NormalTail<V> normal_tail(V x) {
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_exact(V x) {
   using S = decltype(scalar_of(x));
-  const NormalTail<V> t = normal_tail<kPrecise>(x);
-  // Phi(-y) / 2^k (Rl and plo are 0 outside precise mode)
-  const V pr = kPrecise ? fma_(t.p, t.Rh, fma_(t.p, t.Rl, t.plo * t.Rh)) : t.p * t.Rh;
-  // x <= 0: f = -y Phi(-y), scaled last so a subnormal result rounds once.
-  // x > 0: f = x - y Phi(-y) in one FMA. Exact limits follow:
-  // f(+inf) = inf - 0, f(-inf) = -0, f(+-0) = +-0, NaN stays NaN.
-  const V neg = scale_pow2(copysign_(t.yc, x) * pr, t.k);
-  const V pos = fma_(-t.yc, scale_pow2(pr, t.k), x);
-  return select(x > V(S(0)), pos, neg);
+  V yc, pr, k;  // pr = Phi(-y) / 2^k
+  if (kPrecise) {
+    yc = clamp_hi(abs_(x), V(Clamp<S>::kExact));
+    const ExpS<V> e = exp_half_sq(yc);
+    pr = tail_ratio_fwd(yc, e.s);
+    k = e.k;
+  } else {
+    const NormalTail<V> t = normal_tail<false>(x);
+    yc = t.yc;
+    pr = t.p * t.Rh;
+    k = t.k;
+  }
+  // x < 0: f = -y Phi(-y), scaled last so that a subnormal result rounds
+  // once; x >= 0 (and NaN): f = x - y Phi(-y) in one FMA. One scaling
+  // serves both. f(+-0) = +-0, f(-inf) = -0, f(+inf) = inf, NaN stays NaN.
+  const V ny = -yc;
+  const auto neg = V(S(0)) > x;
+  const V sc = scale_pow2(select(neg, ny * pr, pr), k);
+  return select(neg, sc, fma_(ny, sc, x));
 }
 
 // f'(x) = Phi(x) + x phi(x). With D = R - y*C0, Phi(-y) - y phi(y) = p D 2^k,

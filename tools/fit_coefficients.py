@@ -90,6 +90,31 @@ def fit_g_float(K, degree, ymax):
     return coeffs, err.max()
 
 
+def fit_p(K=3.5, degree=9, ymax=15.5, lam=0.75):
+    """The forward's R (gelu_math.h, tail_ratio_fwd): with u = 1/(y + K),
+    t = y u and h = t - 1/2, G(y) = (lam + y) R(y) = lam/2 + t P(h). P is fitted
+    for the relative error of G, its coefficients rounded to float32 one at a
+    time from the constant term up, refitting the higher ones after each."""
+    n = 2500
+    hmax = ymax / (ymax + K) - 0.5
+    c = np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    h = -0.5 + (c + 1) * (hmax + 0.5) / 2
+    t = h + 0.5
+    y = [K * (mpmath.mpf(v) + 0.5) / (0.5 - mpmath.mpf(v)) for v in h]
+    G = [(lam + v) * g_of_y(v) / (1 + mpmath.sqrt(2) * v) for v in y]
+    P = np.array([float((g - mpmath.mpf(lam) / 2) / (mpmath.mpf(v) + 0.5)) for g, v in zip(G, h)])
+    weight = t / np.array([float(g) for g in G])
+    basis = np.vander(h, degree + 1, increasing=True)
+    fixed = {}
+    for j in range(degree + 1):
+        free = [i for i in range(degree + 1) if i not in fixed]
+        rest = P - sum(cf * basis[:, i] for i, cf in fixed.items())
+        cf, _ = lawson(basis[:, free], rest, weight)
+        fixed[j] = float(np.float32(cf[free.index(j)]))
+    coeffs = np.array([fixed[i] for i in range(degree + 1)])
+    return coeffs, (np.abs(basis @ coeffs - P) * weight).max()
+
+
 def hexf(v):
     return float(np.float32(v)).hex()
 
@@ -108,6 +133,10 @@ if __name__ == "__main__":
     c0l = np.float32(c[0] - float(c0h))
     print(f"G(q), K=2.5, degree 10, float-rounded, max rel err {err:.3e}; c0 = {hexf(c0h)} + {hexf(c0l)}")
     for v in c[:0:-1]:
+        print("  ", hexf(v), f"// {np.float32(v)!r}")
+    c, err = fit_p()  # precise forward: G(y) = (3/4 + y) R(y) = 3/8 + t P(h)
+    print(f"P(h), K=3.5, degree 9, float coefficients, max rel err of G {err:.3e}; high to low")
+    for v in c[::-1]:
         print("  ", hexf(v), f"// {np.float32(v)!r}")
     for K, deg in ((3.0, 6),):  # half path
         c, err = fit_g(K, deg, 16.0)

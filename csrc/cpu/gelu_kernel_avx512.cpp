@@ -14,9 +14,10 @@
 
 #pragma GCC push_options
 // GCC 12 reports its own avx512fintrin.h helpers (_mm512_undefined_*) as
-// "may be used uninitialized" under a target pragma; a known false positive.
+// "(maybe) used uninitialized" under a target pragma; a known false positive.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
 #include "gelu_loops.h"
 #include "vec_avx512.h"

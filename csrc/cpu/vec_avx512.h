@@ -56,19 +56,11 @@ static inline Vec rint_(Vec a) {
 }
 static inline Vec clamp_hi(Vec a, Vec lim) { return _mm512_min_ps(lim.v, a.v); }
 
-static inline Vec scale_pow2(Vec v, Vec k) {
-  const __m512 kc = _mm512_max_ps(k.v, _mm512_set1_ps(-220.0f));
-  const __m512i bias = _mm512_set1_epi32(127);
-  const __m512i ki = _mm512_cvtps_epi32(kc);
-  if (_mm512_cmp_ps_mask(kc, _mm512_set1_ps(-100.0f), _CMP_LT_OQ) == 0) {
-    return _mm512_mul_ps(v.v, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ki, bias), 23)));
-  }
-  const __m512i k1 = _mm512_max_epi32(ki, _mm512_set1_epi32(-100));
-  const __m512i k2 = _mm512_sub_epi32(ki, k1);
-  const __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k1, bias), 23));
-  const __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k2, bias), 23));
-  return _mm512_mul_ps(_mm512_mul_ps(v.v, s1), s2);
-}
+// v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h (integral
+// k in [-220, 0]): vscalefps rounds the exact product once, subnormal
+// results included, which is what the scalar two-step version computes, so
+// the results are the same bit for bit. A NaN k comes with a NaN v: NaN.
+static inline Vec scale_pow2(Vec v, Vec k) { return _mm512_scalef_ps(v.v, k.v); }
 
 inline Vec Vec::load(const float* p) { return _mm512_loadu_ps(p); }
 inline void Vec::store(float* p, Vec a) { _mm512_storeu_ps(p, a.v); }
