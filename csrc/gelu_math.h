@@ -383,15 +383,21 @@ GELU_EXT_HD V gelu_exact(V x) {
 
 // f'(x) = Phi(x) + x phi(x). With D = R - y*C0, Phi(-y) - y phi(y) = p D 2^k,
 // so f' = p D 2^k for x <= 0 and 1 - p D 2^k for x > 0. D crosses zero at
-// the root of f' (x ~ -0.7518), so derivatives always use the precise path:
-// results near the root are tiny, and subnormal in float16.
-template <class V>
+// the root of f' (x ~ -0.7518), where results are tiny: float32 and float16
+// (whose results there are subnormal) need the precise path with R as a
+// double-word; bfloat16 results near the root stay far above its ulp.
+template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_exact_derivative(V x) {
   using S = decltype(scalar_of(x));
-  const NormalTail<V> t = normal_tail<true>(x);
-  // D = R - y C0 as (R_h - y C0_hi) + (R_l - y C0_lo): exact enough at the root.
-  const V d = fma_(-t.yc, V(Const<S>::kC0Hi), t.Rh) + fma_(-t.yc, V(Const<S>::kC0Lo), t.Rl);
-  const V w = scale_pow2(fma_(t.p, d, t.plo * d), t.k);
+  const NormalTail<V> t = normal_tail<kPrecise>(x);
+  V w;
+  if (kPrecise) {
+    // D = (R_h - y C0_hi) + (R_l - y C0_lo): exact enough at the root.
+    const V d = fma_(-t.yc, V(Const<S>::kC0Hi), t.Rh) + fma_(-t.yc, V(Const<S>::kC0Lo), t.Rl);
+    w = scale_pow2(fma_(t.p, d, t.plo * d), t.k);
+  } else {
+    w = scale_pow2(t.p * fma_(-t.yc, V(Const<S>::kC0Hi), t.Rh), t.k);
+  }
   return select(x > V(S(0)), V(S(1)) - w, w);
 }
 
@@ -448,26 +454,31 @@ GELU_EXT_HD V gelu_tanh(V x) {
 // f'(x) = s + 2 x u' s (1-s), s (1-s) = w/(1+w)^2. With t = 2 y u':
 // x > 0: f' = (1 + w (1 + t))/(1+w)^2; x <= 0: f' = w (1 + w - t)/(1+w)^2.
 // For x <= 0 the factor 1 + w - t crosses zero at the root of f'
-// (x ~ -0.7525); t is carried as a double-word and w comes from the precise
-// exponential, so that factor keeps its absolute accuracy there. This is
-// done for every dtype: float16 results near the root are subnormal and
-// need it too.
-template <class V>
+// (x ~ -0.7525); in precise mode t is carried as a double-word and w comes
+// from the precise exponential, so that factor keeps its absolute accuracy
+// there (float32, and float16 whose results there are subnormal).
+template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_tanh_derivative(V x) {
   using S = decltype(scalar_of(x));
   using C = Const<S>;
   const V one = V(S(1));
-  const TanhParts<V> t = tanh_parts<true>(x);
+  const TanhParts<V> t = tanh_parts<kPrecise>(x);
   const V h = t.yc * t.yc;
-  const V l = fma_(t.yc, t.yc, -h);
   const V in_hi = fma_(h, V(C::kB3Hi), V(C::kA1Hi));  // A1 + B3 y^2
-  const V in_lo = fma_(h, V(C::kB3Hi), V(C::kA1Hi) - in_hi) +
-                  (V(C::kA1Lo) + fma_(l, V(C::kB3Hi), h * V(C::kB3Lo)));
-  const V th = t.yc * in_hi;  // t = th + tl
-  const V tl = fma_(t.yc, in_hi, -th) + t.yc * in_lo;
+  const V th = t.yc * in_hi;                          // t = th + tl
+  V n;
+  if (kPrecise) {
+    const V l = fma_(t.yc, t.yc, -h);
+    const V in_lo = fma_(h, V(C::kB3Hi), V(C::kA1Hi) - in_hi) +
+                    (V(C::kA1Lo) + fma_(l, V(C::kB3Hi), h * V(C::kB3Lo)));
+    const V tl = fma_(t.yc, in_hi, -th) + t.yc * in_lo;
+    n = ((one - th) - tl) + t.w;
+  } else {
+    n = (one - th) + t.w;
+  }
   const auto pos = x > V(S(0));
-  const V n = ((one - th) - tl) + t.w;
-  const V num = select(pos, fma_(t.w, one + th, one), fma_(t.p, n, t.plo * n));
+  const V neg_num = kPrecise ? fma_(t.p, n, t.plo * n) : t.p * n;
+  const V num = select(pos, fma_(t.w, one + th, one), neg_num);
   const V den = one + t.w;
   return scale_pow2(num / (den * den), select(pos, V(S(0)), t.k));
 }
@@ -480,9 +491,10 @@ GELU_EXT_HD V gelu(V x, Approximation approx) {
   return approx == Approximation::Tanh ? gelu_tanh<kPrecise>(x) : gelu_exact<kPrecise>(x);
 }
 
-template <class V>
+template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_derivative(V x, Approximation approx) {
-  return approx == Approximation::Tanh ? gelu_tanh_derivative(x) : gelu_exact_derivative(x);
+  return approx == Approximation::Tanh ? gelu_tanh_derivative<kPrecise>(x)
+                                       : gelu_exact_derivative<kPrecise>(x);
 }
 
 }  // namespace math

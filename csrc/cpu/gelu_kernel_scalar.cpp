@@ -14,6 +14,7 @@ template <class T, bool kIsPrecise>
 struct ScalarIo {
   static constexpr int kLanes = 1;
   static constexpr bool kPrecise = kIsPrecise;
+  static constexpr bool kPreciseDerivative = true;
   T load(const T* p) const { return *p; }
   void store(T* p, T v) const { *p = v; }
 };
@@ -22,6 +23,7 @@ template <bool kBf16>
 struct ScalarHalfIo {
   static constexpr int kLanes = 1;
   static constexpr bool kPrecise = false;
+  static constexpr bool kPreciseDerivative = !kBf16;  // see gelu_math.h
   float load(const uint16_t* p) const {
     return kBf16 ? c10::detail::f32_from_bits(*p) : c10::detail::fp16_ieee_to_fp32_value(*p);
   }

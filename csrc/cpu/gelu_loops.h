@@ -61,9 +61,9 @@ void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Appro
         });
   };
   if (approx == Approximation::Tanh) {
-    run([](V v) { return math::gelu_tanh_derivative(v); });
+    run([](V v) { return math::gelu_tanh_derivative<Io::kPreciseDerivative>(v); });
   } else {
-    run([](V v) { return math::gelu_exact_derivative(v); });
+    run([](V v) { return math::gelu_exact_derivative<Io::kPreciseDerivative>(v); });
   }
 }
 
@@ -103,6 +103,7 @@ template <class V>
 struct SimdFloatIo {
   static constexpr int kLanes = V::kSize;
   static constexpr bool kPrecise = true;
+  static constexpr bool kPreciseDerivative = true;
   V load(const float* p) const { return V::load(p); }
   void store(float* p, V v) const { V::store(p, v); }
 };
@@ -113,6 +114,7 @@ struct SimdHalfIo {
   struct Io {
     static constexpr int kLanes = V::kSize;
     static constexpr bool kPrecise = false;
+    static constexpr bool kPreciseDerivative = !kBf16;  // see gelu_math.h
     V load(const uint16_t* p) const { return V::load(p, kBf16); }
     void store(uint16_t* p, V v) const { V::store(p, v, kBf16); }
   };
