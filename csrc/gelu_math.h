@@ -187,9 +187,8 @@ GELU_EXT_HD ExpParts<double> exp_parts(Precision<kPrecise>, double z, double zlo
   return {p, 0.0, k, p - 1.0};  // p in [2^-0.5, 2^0.5]: p - 1 is exact
 }
 
-// exp(-y^2/2) = (1 + s) 2^k for the forward (precise mode): exp_parts with
-// z = -y^2/2 split exactly as z + zlo (from w = -y/2, exact), returning s
-// rather than p + plo = 1 + s.
+// exp(-y^2/2) = (1 + s) 2^k for the forward (precise mode): -y^2/2 split
+// exactly as z + zlo (w = -y/2 is exact), s rather than p + plo = 1 + s.
 template <class V>
 struct ExpS {
   V s, k;
@@ -198,20 +197,7 @@ template <class V>
 GELU_EXT_HD ExpS<V> exp_half_sq(V y) {
   const V w = y * V(-0.5f);
   const V z = w * y;
-  const V zlo = fma_(w, y, -z);
-  const V k = rint_(z * V(static_cast<float>(kLog2e)));
-  V r = fma_(k, V(-kLn2HiF), z);
-  r = fma_(k, V(-kLn2LoF), r);
-  r = r + zlo;
-  V q = fma_(V(0x1.6a2448p-10f), r, V(0x1.1239d4p-7f));
-  q = fma_(q, r, V(0x1.5558f2p-5f));
-  q = fma_(q, r, V(0x1.555492p-3f));
-  q = fma_(q, r, V(0x1.fffffcp-2f));
-  return {fma_(r * r, q, r), k};
-}
-GELU_EXT_HD ExpS<double> exp_half_sq(double y) {
-  const double h = y * y;
-  const ExpParts<double> e = exp_parts(Precision<true>{}, h * -0.5, ::fma(y, y, -h) * -0.5);
+  const ExpParts<V> e = exp_parts(Precision<true>{}, z, fma_(w, y, -z));
   return {e.s, e.k};
 }
 
