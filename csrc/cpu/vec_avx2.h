@@ -79,14 +79,12 @@ inline Vec Vec::load(const uint16_t* p, bool bf16) {
 inline void Vec::store(uint16_t* p, Vec a, bool bf16) {
   __m128i h;
   if (bf16) {
-    // Round to nearest even; NaN becomes the canonical quiet NaN 0x7fc0
-    // (what c10::BFloat16 does).
+    // Round to nearest even by adding 0x7fff + lsb; NaN stays NaN (see the
+    // same conversion in vec_avx512.h).
     const __m256i bits = _mm256_castps_si256(a.v);
     const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
     __m256i r = _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
     r = _mm256_srli_epi32(r, 16);
-    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q));
-    r = _mm256_blendv_epi8(r, _mm256_set1_epi32(0x7fc0), nan);
     // Pack 8 x u32 (all < 2^16) to 8 x u16.
     h = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
   } else {

@@ -79,9 +79,12 @@ inline void Vec::store(uint16_t* p, Vec a, bool bf16) {
     const __m512i bits = _mm512_castps_si512(a.v);
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
     __m512i r = _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+    // Round to nearest even by adding 0x7fff + lsb. A NaN stays a NaN: every
+    // NaN here comes from a bfloat16 input or from arithmetic (x86's default
+    // NaN), so its low 16 bits are 0 and the addition cannot carry into the
+    // exponent. (c10::BFloat16 canonicalises NaN to 0x7fc0 instead; only the
+    // payload differs.)
     r = _mm512_srli_epi32(r, 16);
-    const __mmask16 nan = _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q);
-    r = _mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7fc0));
     h = _mm512_cvtepi32_epi16(r);
   } else {
     h = _mm512_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
