@@ -1,5 +1,7 @@
 #include "build_info.h"
 
+#include <torch/version.h>
+
 #include <string>
 #include <vector>
 
@@ -21,6 +23,14 @@ std::string join(const std::vector<std::string>& items) {
 }  // namespace
 
 const char* gelu_ext_version() { return GELU_EXT_VERSION; }
+
+const char* gelu_ext_torch_version() {
+  // Built from the numeric macros, which every supported torch defines.
+  static const std::string s = std::to_string(TORCH_VERSION_MAJOR) + "." +
+                               std::to_string(TORCH_VERSION_MINOR) + "." +
+                               std::to_string(TORCH_VERSION_PATCH);
+  return s.c_str();
+}
 
 int gelu_ext_cuda_compiled() {
 #if defined(GELU_EXT_WITH_CUDA)

@@ -5,6 +5,8 @@
 #define GELU_EXT_C_API extern "C" __attribute__((visibility("default")))
 
 GELU_EXT_C_API const char* gelu_ext_version();
+// PyTorch version whose headers this library was compiled against ("2.14.1").
+GELU_EXT_C_API const char* gelu_ext_torch_version();
 // 1 when the CUDA kernels were compiled into this library.
 GELU_EXT_C_API int gelu_ext_cuda_compiled();
 // CUDA architectures compiled (";"-separated, as TORCH_CUDA_ARCH_LIST); "" if none.

@@ -56,6 +56,9 @@ PYBIND11_MODULE(_C, m) {
       py::arg("library_path"), "Attach to the loaded op library at library_path.");
   m.def("version", [] { return call_str("gelu_ext_version"); }, "gelu_ext version.");
   m.def(
+      "torch_version", [] { return call_str("gelu_ext_torch_version"); },
+      "PyTorch version the op library was compiled against (e.g. '2.14.1').");
+  m.def(
       "cuda_compiled", [] { return symbol<int (*)()>("gelu_ext_cuda_compiled")() != 0; },
       "Whether CUDA kernels were compiled into the op library.");
   m.def(
