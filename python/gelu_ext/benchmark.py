@@ -1,31 +1,52 @@
 """Benchmark gelu_ext against PyTorch's own GELU, in one run, as ratios.
 
-    python -m gelu_ext.benchmark                       # CPU, float32+bfloat16, 16M, 2 threads
-    python -m gelu_ext.benchmark --sizes 4096,65536 --threads 1,2 --json out.json
+    python -m gelu_ext bench                           # CPU, float32+bfloat16, 16M, all torch threads
+    python -m gelu_ext bench --quick                   # 1M elements, 0.1 s per measurement
+    python -m gelu_ext bench --sizes 4096,64K,16M --threads 1,2 --json out.json
+    python -m gelu_ext bench --device all              # CPU, then the GPU when there is one
 
-Forward compares ``gelu_ext.gelu`` with ``torch.nn.functional.gelu``; backward
-compares ``gelu_ext.gelu_backward`` with ``torch.ops.aten.gelu_backward``. Both
+(``python -m gelu_ext.benchmark`` takes the same options.) Forward compares
+``gelu_ext.gelu`` with ``torch.nn.functional.gelu``; backward compares
+``gelu_ext.gelu_backward`` with ``torch.ops.aten.gelu_backward``. Both
 sides are functional calls (each allocates its output), timed alternately in
 the same loop so that machine noise hits both alike; a ``copy_`` of the same
 bytes is measured beside them as the memory-bandwidth yardstick. Times are
-medians; GB/s counts bytes read plus written.
+medians; GB/s counts bytes read plus written; ratio = PyTorch's time /
+gelu_ext's (above 1: gelu_ext is faster). The GPU part is
+``gelu_ext.benchmark_cuda`` (CUDA events), used when gelu_ext has CUDA
+kernels and torch sees a device.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
 import gelu_ext
+
+from ._cliutil import (
+    DIRECTIONS,
+    MODES,
+    CliError,
+    Parser,
+    Progress,
+    choice_list,
+    positive_float,
+    positive_int_list,
+    run_guarded,
+    size_list,
+)
+from .info import cpu_model
 
 DTYPES = {
     "float32": torch.float32,
@@ -35,8 +56,15 @@ DTYPES = {
 }
 
 
+# Rows whose timings spread more than this (interquartile range over the
+# median) are marked as noisy in the table.
+NOISY = 0.2
+
+
 @dataclass
 class Row:
+    """One benchmark cell: gelu_ext and PyTorch on the same tensor."""
+
     device: str
     direction: str  # "fwd" or "bwd"
     dtype: str
@@ -49,6 +77,7 @@ class Row:
     ours_gbps: float
     native_gbps: float
     speedup: float  # native time / ours time; > 1 means gelu_ext is faster
+    noise: float = 0.0  # larger (q3 - q1) / median of the ours and native samples
 
 
 def _sync(device: str) -> None:
@@ -62,8 +91,9 @@ def _time_pair(
     copy: Callable[[], object],
     device: str,
     min_time: float,
-) -> tuple[float, float, float]:
-    """Median seconds per call of three callables, measured interleaved."""
+) -> tuple[float, float, float, float]:
+    """Median seconds per call of three callables, measured interleaved, and
+    the spread of the first two (interquartile range over median)."""
     fns = (ours, native, copy)
     # Warm-up: lazy initialisation, and the allocator settling into its steady
     # state (glibc raises its mmap threshold after the first large frees, so
@@ -89,7 +119,11 @@ def _time_pair(
             _sync(device)
             samples[i].append((time.perf_counter() - t) / inner)
     med = [statistics.median(s) for s in samples]
-    return med[0], med[1], med[2]
+    spread = []
+    for s in samples[:2]:
+        q1, _, q3 = statistics.quantiles(s, n=4)
+        spread.append((q3 - q1) / statistics.median(s))
+    return med[0], med[1], med[2], max(spread)
 
 
 def run(
@@ -102,6 +136,8 @@ def run(
     min_time: float,
     progress: bool = True,
 ) -> list[Row]:
+    """Times every combination; ``progress`` shows a line on stderr once the
+    run has taken more than a couple of seconds."""
     rows: list[Row] = []
     saved_threads = torch.get_num_threads()
     cases = [
@@ -113,17 +149,12 @@ def run(
         for direction in directions
     ]
     gen = torch.Generator(device="cpu").manual_seed(0)
+    bar = Progress(len(cases), enabled=progress)
     try:
         for idx, (t, dname, mode, n, direction) in enumerate(cases):
             if device == "cpu":
                 torch.set_num_threads(t)
-            if progress:
-                print(
-                    f"\r[{idx + 1}/{len(cases)}] {direction} {dname} {mode} n={n} threads={t}   ",
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            bar.update(idx, f"{direction} {dname} {mode} n={n} threads={t}")
             dtype = DTYPES[dname]
             x = (torch.randn(n, generator=gen) * 3).to(device=device, dtype=dtype)
             sink = torch.empty_like(x)
@@ -140,7 +171,8 @@ def run(
                 # The same bytes: read two tensors, write one.
                 copy = lambda: torch.add(g, x, out=sink)  # noqa: E731
             with torch.no_grad():
-                t_ours, t_native, t_copy = _time_pair(ours, native, copy, device, min_time)
+                t_ours, t_native, t_copy, noise = _time_pair(ours, native, copy, device,
+                                                             min_time)
             rows.append(
                 Row(
                     device=device,
@@ -155,31 +187,47 @@ def run(
                     ours_gbps=nbytes / t_ours / 1e9,
                     native_gbps=nbytes / t_native / 1e9,
                     speedup=t_native / t_ours,
+                    noise=noise,
                 )
             )
     finally:
         torch.set_num_threads(saved_threads)
-        if progress:
-            print("\r" + " " * 78 + "\r", end="", file=sys.stderr, flush=True)
+        bar.close()
     return rows
 
 
 def format_table(rows: Sequence[Row]) -> str:
+    """The CPU rows as a table: op, dtype, mode, size, threads, times, GB/s, ratio."""
     head = (
-        f"{'dir':<4} {'dtype':<9} {'mode':<5} {'n':>10} {'thr':>3} "
-        f"{'ours us':>10} {'native us':>10} {'copy us':>10} {'ours GB/s':>9} {'speedup':>8}"
+        f"{'op':<13} {'dtype':<8} {'mode':<4} {'size':>9} {'thr':>3} "
+        f"{'gelu_ext us':>11} {'torch us':>10} {'gelu_ext GB/s':>13} {'torch GB/s':>10} "
+        f"{'copy GB/s':>9} {'ratio':>6}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
+        op = "gelu" if r.direction == "fwd" else "gelu_backward"
+        copy_gbps = r.ours_gbps * r.ours_us / r.copy_us
         lines.append(
-            f"{r.direction:<4} {r.dtype:<9} {r.approximate:<5} {r.n:>10} {r.threads:>3} "
-            f"{r.ours_us:>10.1f} {r.native_us:>10.1f} {r.copy_us:>10.1f} "
-            f"{r.ours_gbps:>9.2f} {r.speedup:>7.2f}x"
+            f"{op:<13} {r.dtype:<8} {r.approximate:<4} {fmt_size(r.n):>9} {r.threads:>3} "
+            f"{r.ours_us:>11.1f} {r.native_us:>10.1f} {r.ours_gbps:>13.2f} {r.native_gbps:>10.2f} "
+            f"{copy_gbps:>9.2f} {r.speedup:>5.2f}x" + (" *" if r.noise > NOISY else "")
         )
+    if any(r.noise > NOISY for r in rows):
+        lines.append(f"* timings spread by more than {NOISY:.0%} (interquartile range / median): "
+                     "the machine was busy; rerun for firm numbers")
     return "\n".join(lines)
 
 
+def fmt_size(n: int) -> str:
+    """4096 -> 4K, 16777216 -> 16M; other counts as digits."""
+    for suffix, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{suffix}"
+    return str(n)
+
+
 def environment() -> dict[str, object]:
+    """The machine and build the numbers come from (written into the JSON)."""
     from . import _C
 
     return {
@@ -187,7 +235,7 @@ def environment() -> dict[str, object]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "processor": _cpu_model(),
+        "processor": cpu_model(),
         "cpu_count": torch.get_num_threads(),
         "simd_selected": _C.simd_selected(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -195,81 +243,100 @@ def environment() -> dict[str, object]:
     }
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+def cuda_unavailable_reason() -> str | None:
+    """Why the GPU benchmark cannot run here, or None when it can."""
+    from . import _C
+
+    if not torch.cuda.is_available():
+        return "no CUDA device is visible to torch"
+    if not _C.cuda_compiled():
+        return "gelu_ext was built without CUDA kernels"
+    if importlib.util.find_spec("gelu_ext.benchmark_cuda") is None:
+        return "the GPU benchmark module gelu_ext.benchmark_cuda is missing"
+    return None
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(float(v)) for v in text.split(",") if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+def run_cuda(args: argparse.Namespace, progress: bool) -> tuple[list[dict[str, Any]], str]:
+    """The GPU rows (as dicts) and their table, from gelu_ext.benchmark_cuda."""
+    from . import benchmark_cuda
+
+    rows = benchmark_cuda.run(args.dtype, args.mode, args.sizes, args.direction,
+                              min_time=args.min_time, progress=progress)
+    return rows, benchmark_cuda.format_table(rows)
 
 
-def _choice_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        items = [v for v in text.split(",") if v]
-        bad = [v for v in items if v not in choices]
-        if bad or not items:
-            raise argparse.ArgumentTypeError(f"choose from {', '.join(choices)}; got {text!r}")
-        return items
-
-    return parse
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m gelu_ext.benchmark",
-        description="Time gelu_ext against PyTorch's native GELU (same run, ratios).",
-    )
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``bench`` options."""
+    p.add_argument("--device", choices=["cpu", "cuda", "all"], default="cpu",
+                   help="cpu (default), cuda, or all: the CPU, then the GPU when present")
     p.add_argument(
-        "--dtype", type=_choice_list(list(DTYPES)), default=["float32", "bfloat16"],
-        help="comma-separated dtypes (default float32,bfloat16)",
+        "--dtype", type=choice_list(list(DTYPES)), default=["float32", "bfloat16"],
+        help="comma-separated dtypes or 'all' (default float32,bfloat16)",
     )
     p.add_argument(
-        "--mode", type=_choice_list(["none", "tanh"]), default=["none", "tanh"],
+        "--mode", type=choice_list(MODES), default=list(MODES),
         help="approximate modes (default none,tanh)",
     )
     p.add_argument(
-        "--direction", type=_choice_list(["fwd", "bwd"]), default=["fwd", "bwd"],
+        "--direction", type=choice_list(DIRECTIONS), default=list(DIRECTIONS),
         help="fwd, bwd or both (default)",
     )
-    p.add_argument("--sizes", type=_int_list, default=[1 << 24], help="element counts (default 16M)")
-    p.add_argument("--threads", type=_int_list, default=[2], help="CPU thread counts (default 2)")
-    p.add_argument("--min-time", type=float, default=0.3, help="seconds per measurement (default 0.3)")
+    p.add_argument("--sizes", type=size_list, default=None,
+                   help="element counts, K/M/G = 2^10/2^20/2^30 (default 16M; --quick: 1M)")
+    p.add_argument("--threads", type=positive_int_list, default=None,
+                   help=f"CPU thread counts (default: torch's, here {torch.get_num_threads()})")
+    p.add_argument("--min-time", type=positive_float, default=None,
+                   help="seconds per measurement (default 0.3; --quick: 0.1)")
     p.add_argument("--quick", action="store_true", help="short run: 1M elements, 0.1 s per cell")
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.add_argument("--json", metavar="FILE", help="also write rows and environment as JSON")
-    return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda but no CUDA device is available", file=sys.stderr)
-        return 2
-    if args.quick:
-        args.sizes, args.min_time = [1 << 20], 0.1
-    rows = run(
-        args.device, args.dtype, args.mode, args.sizes, args.threads, args.direction,
-        args.min_time, progress=sys.stderr.isatty(),
-    )
+def command(args: argparse.Namespace) -> int:
+    """Runs ``bench`` with parsed arguments."""
+    if args.sizes is None:
+        args.sizes = [1 << 20] if args.quick else [1 << 24]
+    if args.min_time is None:
+        args.min_time = 0.1 if args.quick else 0.3
+    if args.threads is None:
+        args.threads = [torch.get_num_threads()]
+    progress = not args.no_progress
+    skipped = None
+    if args.device in ("cuda", "all"):
+        skipped = cuda_unavailable_reason()
+        if skipped is not None and args.device == "cuda":
+            raise CliError(f"--device cuda: {skipped}")
     env = environment()
     print(f"# gelu_ext {env['gelu_ext']} | torch {env['torch']} | {env['processor']} | "
           f"SIMD {env['simd_selected']} (torch: {env['torch_cpu_capability']})")
-    print(format_table(rows))
+    rows: list[dict[str, Any]] = []
+    if args.device in ("cpu", "all"):
+        cpu_rows = run("cpu", args.dtype, args.mode, args.sizes, args.threads, args.direction,
+                       args.min_time, progress=progress)
+        print(format_table(cpu_rows))
+        rows += [asdict(r) for r in cpu_rows]
+    if args.device in ("cuda", "all"):
+        if skipped is None:
+            cuda_rows, table = run_cuda(args, progress)
+            print(f"# GPU: {env['cuda_device']}")
+            print(table)
+            rows += cuda_rows
+        else:
+            print(f"# GPU part skipped: {skipped}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"environment": env, "rows": [asdict(r) for r in rows]}, f, indent=1)
+            json.dump({"environment": env, "rows": rows}, f, indent=1)
         print(f"# wrote {args.json}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m gelu_ext.benchmark``: same as ``python -m gelu_ext bench``."""
+    p = Parser(prog="python -m gelu_ext.benchmark",
+               description="Time gelu_ext against PyTorch's native GELU (same run, ratios).")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    return run_guarded(p.prog, lambda: command(args))
 
 
 if __name__ == "__main__":

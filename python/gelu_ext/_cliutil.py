@@ -1,0 +1,164 @@
+"""Plumbing shared by the command-line tools: one-line errors, list arguments,
+a progress line on stderr, and number formatting for reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Callable, NoReturn, Sequence, TextIO
+
+DTYPE_NAMES = ("float32", "float64", "bfloat16", "float16")
+MODES = ("none", "tanh")
+DIRECTIONS = ("fwd", "bwd")
+
+
+class CliError(Exception):
+    """A failure the user can act on; reported as one line, exit status 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line (plus exit status 2).
+
+    Sub-command parsers made with ``add_subparsers`` inherit the class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def run_guarded(prog: str, fn: Callable[[], int]) -> int:
+    """Runs ``fn``; turns any exception into one line on stderr and status 1."""
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except CliError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 -- the contract is one line, not a traceback
+        text = str(e).strip().splitlines()
+        detail = text[0] if text else ""
+        print(f"{prog}: error: {type(e).__name__}: {detail}", file=sys.stderr)
+        return 1
+
+
+def choice_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    """argparse type: comma-separated subset of ``choices`` ("all" = every one)."""
+
+    def parse(text: str) -> list[str]:
+        items = [v.strip() for v in text.split(",") if v.strip()]
+        if items == ["all"]:
+            return list(choices)
+        bad = [v for v in items if v not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list of {', '.join(choices)} (or all), got {text!r}"
+            )
+        return list(dict.fromkeys(items))
+
+    return parse
+
+
+_SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def size_list(text: str) -> list[int]:
+    """argparse type: element counts such as ``4096,1M,16M`` (K/M/G are powers of 2)."""
+    out = []
+    for item in (v.strip() for v in text.split(",")):
+        if not item:
+            continue
+        scale = _SUFFIX.get(item[-1].lower(), 1)
+        digits = item[:-1] if scale > 1 else item
+        try:
+            value = int(float(digits) * scale)
+        except ValueError:
+            value = -1
+        if value < 1 or value > 1 << 34:
+            raise argparse.ArgumentTypeError(
+                f"expected element counts like 4096,1M,16M (1 to 16G), got {item!r}"
+            )
+        out.append(value)
+    if not out:
+        raise argparse.ArgumentTypeError("expected at least one size")
+    return out
+
+
+def positive_int_list(text: str) -> list[int]:
+    """argparse type: comma-separated positive integers."""
+    try:
+        out = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        out = []
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 1,2, got {text!r}")
+    return out
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+class Progress:
+    """A progress line on stderr that appears only once a run has lasted
+    ``after`` seconds, so short runs stay quiet. On a terminal the line is
+    rewritten in place; otherwise one line is printed every few seconds."""
+
+    def __init__(self, total: int, enabled: bool = True, after: float = 2.0,
+                 stream: TextIO | None = None) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.after = after
+        self.stream = stream if stream is not None else sys.stderr
+        self.start = time.perf_counter()
+        self.last_print = -1e9
+        self.shown = False
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def update(self, done: int, label: str) -> None:
+        """Reports that item ``done + 1`` (of ``total``), named ``label``, starts."""
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        elapsed = now - self.start
+        if elapsed < self.after or (not self.tty and now - self.last_print < 5.0):
+            return
+        self.last_print = now
+        eta = ""
+        if done:
+            eta = f", ~{elapsed / done * (self.total - done):.0f} s left"
+        text = f"[{done + 1}/{self.total}] {label} ({elapsed:.0f} s{eta})"
+        if self.tty:
+            print(f"\r{text:<78.78}", end="", file=self.stream, flush=True)
+        else:
+            print(text, file=self.stream, flush=True)
+        self.shown = True
+
+    def close(self) -> None:
+        """Clears the line on a terminal."""
+        if self.enabled and self.shown and self.tty:
+            print("\r" + " " * 78 + "\r", end="", file=self.stream, flush=True)
+
+
+def fmt_ulp(value: float | None) -> str:
+    """An error in ulps for a report: 0.5, 2.5, 15 340, 1.7e+07."""
+    if value is None:
+        return "-"
+    if value != value:  # NaN
+        return "nan"
+    if value == float("inf"):
+        return "inf"
+    if value < 10:
+        return f"{value:.2g}" if value < 1 else f"{value:.1f}"
+    if value < 1e6:
+        return f"{value:,.0f}".replace(",", " ")
+    return f"{value:.2g}"

@@ -1,0 +1,348 @@
+"""Accuracy of gelu_ext and of PyTorch's native GELU against a reference.
+
+    python -m gelu_ext accuracy                    # dense sweep, every dtype and mode
+    python -m gelu_ext accuracy --quick --json acc.json
+
+For each dtype, mode (``none`` = exact, ``tanh``) and direction (forward
+``gelu``; backward ``gelu_backward`` with grad_output = 1, i.e. f'(x)), both
+implementations run on the same inputs:
+
+* bfloat16 / float16: every finite value of the type;
+* float32: a uniform grid over [-16, 16] plus log-spaced magnitudes down to
+  the smallest normal number (both signs);
+* float64: the same shape of sweep over [-40, 40], smaller, because its
+  reference is evaluated with 40-digit mpmath.
+
+The reference for the other dtypes is float64 arithmetic in the stable forms
+of the design notes (Phi through erfc, the tanh form as x * sigmoid(2u)),
+accurate far beyond their precision. Errors are counted in ulps of the dtype
+at the reference value (the subnormal spacing below the normal range). The
+derivative crosses zero at x ~ -0.75, where no formula keeps a relative
+error; backward errors in float32/float64 are therefore counted beyond an
+absolute allowance of 2^-26 / 2^-55 (the float32 figure is the accuracy
+contract's). The negative tail (x <= -4) is where textbook formulas
+cancel; its largest relative error is reported where the reference is a
+normal number of the dtype.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ._cliutil import DTYPE_NAMES, MODES, Parser, choice_list, fmt_ulp, run_guarded
+
+TAIL_FROM = -4.0
+_SQRT1_2 = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_KAPPA = 0.044715
+# Absolute allowance for backward errors near the root of f' (see module doc).
+BWD_ALLOWANCE = {"float32": 2.0**-26, "float64": 2.0**-55, "bfloat16": 0.0, "float16": 0.0}
+_MP_DIGITS = 40
+
+
+@dataclass
+class AccuracyRow:
+    """Worst errors of one implementation for one dtype, mode and direction."""
+
+    dtype: str
+    mode: str  # "none" (exact) or "tanh"
+    direction: str  # "fwd" (gelu) or "bwd" (gelu_backward, grad_output = 1)
+    impl: str  # "gelu_ext" or "torch"
+    points: int
+    max_ulp: float  # largest error in ulps of dtype (beyond abs_allowance)
+    max_ulp_x: float  # the input where it occurs
+    max_ulp_got: float
+    max_ulp_ref: float
+    abs_allowance: float
+    tail_max_rel: float | None  # largest relative error for x <= TAIL_FROM (None: no point)
+    tail_max_rel_x: float | None
+    special_failures: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------
+# Inputs and references
+# ---------------------------------------------------------------------------
+def sweep(dtype: torch.dtype, quick: bool = False, points: int | None = None) -> torch.Tensor:
+    """The finite inputs tested for ``dtype`` (see the module doc)."""
+    if dtype in (torch.bfloat16, torch.float16):
+        x = torch.arange(-(2**15), 2**15, dtype=torch.int32).to(torch.int16).view(dtype)
+        return x[x.isfinite()]
+    if dtype == torch.float32:
+        span, grid, logs = 16.0, (1 << 16 if quick else 1 << 22) + 1, 1 << 12 if quick else 1 << 16
+    else:
+        span, grid, logs = 40.0, 401 if quick else 16001, 100 if quick else 2000
+    if points is not None:
+        grid, logs = max(points, 2), max(points // 16, 2)
+    tiny = math.log2(torch.finfo(dtype).smallest_normal)
+    mags = torch.logspace(tiny, 4.0, logs, base=2.0, dtype=torch.float64)
+    x = torch.cat([torch.linspace(-span, span, grid, dtype=torch.float64), mags, -mags])
+    return x.to(dtype).unique()
+
+
+def reference(x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """f(x) and f'(x) as float64 for finite ``x`` (float64 inputs: via mpmath)."""
+    if x.dtype == torch.float64:
+        return _reference_mp(x, mode)
+    x = x.double()
+    if mode == "none":
+        cdf = 0.5 * torch.special.erfc(-x * _SQRT1_2)  # no 1 + erf cancellation
+        # x * phi(x) -> 0 for |x| -> inf, but inf * 0 is NaN: exp first.
+        return x * cdf, cdf + x * (_INV_SQRT_2PI * torch.exp(-0.5 * x * x))
+    # u = +-inf for huge |x| gives the right limits of x * sigmoid(2u).
+    u = _SQRT_2_OVER_PI * (x + _KAPPA * x**3)
+    s, one_minus_s = torch.sigmoid(2.0 * u), torch.sigmoid(-2.0 * u)
+    xc = x.clamp(-60.0, 60.0)  # f' is 0 / 1 there; keeps x * du * s * (1 - s) finite
+    du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _KAPPA * xc * xc)
+    return x * s, s + 2.0 * xc * du * s * one_minus_s
+
+
+def _reference_mp(x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+    import mpmath  # a dependency of torch (through sympy)
+
+    ctx = mpmath.mp.clone()
+    ctx.dps = _MP_DIGITS
+    c, kappa = ctx.sqrt(2 / ctx.pi), ctx.mpf(_KAPPA)  # kappa: the double nearest 0.044715
+    fs, dfs = [], []
+    for v in x.tolist():
+        xv = ctx.mpf(v)
+        if mode == "none":
+            cdf = ctx.erfc(-xv / ctx.sqrt(2)) / 2
+            fs.append(xv * cdf)
+            dfs.append(cdf + xv * ctx.npdf(xv))
+        else:
+            u = c * (xv + kappa * xv**3)
+            s, one_minus_s = 1 / (1 + ctx.exp(-2 * u)), 1 / (1 + ctx.exp(2 * u))
+            fs.append(xv * s)
+            dfs.append(s + 2 * xv * c * (1 + 3 * kappa * xv * xv) * s * one_minus_s)
+    as_tensor = lambda vals: torch.tensor([float(v) for v in vals], dtype=torch.float64)  # noqa: E731
+    return as_tensor(fs), as_tensor(dfs)
+
+
+def ulp(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Spacing of ``dtype`` at |ref| (float64); the subnormal spacing below normal."""
+    fi = torch.finfo(dtype)
+    a = ref.abs()
+    _, e = torch.frexp(a)  # a = m * 2^e with m in [0.5, 1)
+    digits = {torch.float64: 53, torch.float32: 24, torch.bfloat16: 8, torch.float16: 11}[dtype]
+    spacing = torch.ldexp(torch.ones_like(a), (e - digits).double())
+    return torch.where(a < fi.smallest_normal, torch.full_like(a, fi.smallest_normal * fi.eps),
+                       spacing)
+
+
+def ulp_error(got: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype,
+              allowance: float = 0.0) -> torch.Tensor:
+    """|got - ref| beyond ``allowance``, in ulps of dtype at ref (inf where got is NaN)."""
+    g = got.double()
+    err = (g - ref).abs()
+    err = torch.where(g == ref, torch.zeros_like(err), err)
+    out = (err - allowance).clamp_min(0.0) / ulp(ref, dtype)
+    return torch.where(err.isnan(), torch.full_like(out, math.inf), out)
+
+
+# ---------------------------------------------------------------------------
+# The two implementations and their special values
+# ---------------------------------------------------------------------------
+Impl = Callable[[torch.Tensor, str], torch.Tensor]
+
+
+def _ours_fwd(x: torch.Tensor, mode: str) -> torch.Tensor:
+    return torch.ops.gelu_ext.gelu(x, mode)
+
+
+def _ours_bwd(x: torch.Tensor, mode: str) -> torch.Tensor:
+    return torch.ops.gelu_ext.gelu_backward(torch.ones_like(x), x, mode)
+
+
+def _torch_fwd(x: torch.Tensor, mode: str) -> torch.Tensor:
+    return F.gelu(x, approximate=mode)
+
+
+def _torch_bwd(x: torch.Tensor, mode: str) -> torch.Tensor:
+    return torch.ops.aten.gelu_backward(torch.ones_like(x), x, approximate=mode)
+
+
+IMPLS: dict[tuple[str, str], Impl] = {
+    ("gelu_ext", "fwd"): _ours_fwd,
+    ("gelu_ext", "bwd"): _ours_bwd,
+    ("torch", "fwd"): _torch_fwd,
+    ("torch", "bwd"): _torch_bwd,
+}
+
+# Input -> exact result, per direction (the design's limits; NaN stays NaN).
+_SPECIALS = {
+    "fwd": [(0.0, 0.0), (-0.0, -0.0), (math.inf, math.inf), (-math.inf, 0.0), (math.nan, math.nan)],
+    "bwd": [(0.0, 0.5), (-0.0, 0.5), (math.inf, 1.0), (-math.inf, 0.0), (math.nan, math.nan)],
+}
+
+
+def special_failures(fn: Impl, dtype: torch.dtype, mode: str, direction: str) -> list[str]:
+    """Special inputs whose result is wrong (the sign of a zero result counts,
+    except at -inf, approached from below by both f and f')."""
+    xs = torch.tensor([v for v, _ in _SPECIALS[direction]], dtype=dtype)
+    got = fn(xs, mode).double().tolist()
+    name = "gelu" if direction == "fwd" else "gelu_backward"
+    bad = []
+    for (x, want), g in zip(_SPECIALS[direction], got):
+        ok = (math.isnan(g) and math.isnan(want)) or (
+            g == want and (x == -math.inf or math.copysign(1.0, g) == math.copysign(1.0, want))
+        )
+        if not ok:
+            bad.append(f"{name}({x!r}) = {g!r}")
+    return bad
+
+
+def _worst(err: torch.Tensor) -> int:
+    return int(err.argmax()) if err.numel() else 0
+
+
+def measure(dtype_name: str, mode: str, quick: bool = False,
+            points: int | None = None) -> list[AccuracyRow]:
+    """Rows for both implementations and directions of one dtype and mode."""
+    dtype = getattr(torch, dtype_name)
+    x = sweep(dtype, quick, points)
+    refs = dict(zip(("fwd", "bwd"), reference(x, mode)))
+    normal = torch.finfo(dtype).smallest_normal
+    tail = x.double() <= TAIL_FROM
+    rows = []
+    with torch.no_grad():
+        for (impl, direction), fn in IMPLS.items():
+            ref = refs[direction]
+            got = fn(x, mode)
+            allowance = BWD_ALLOWANCE[dtype_name] if direction == "bwd" else 0.0
+            err = ulp_error(got, ref, dtype, allowance)
+            i = _worst(err)
+            in_tail = tail & (ref.abs() >= normal)
+            rel = ((got.double() - ref).abs() / ref.abs())[in_tail]
+            rel = rel.nan_to_num(nan=math.inf, posinf=math.inf)
+            j = _worst(rel)
+            rows.append(AccuracyRow(
+                dtype=dtype_name, mode=mode, direction=direction, impl=impl, points=x.numel(),
+                max_ulp=err[i].item(), max_ulp_x=x[i].item(), max_ulp_got=got[i].item(),
+                max_ulp_ref=ref[i].item(), abs_allowance=allowance,
+                tail_max_rel=rel[j].item() if rel.numel() else None,
+                tail_max_rel_x=x[in_tail][j].item() if rel.numel() else None,
+                special_failures=special_failures(fn, dtype, mode, direction),
+            ))
+    return rows
+
+
+def run(dtypes: Sequence[str], modes: Sequence[str], quick: bool = False,
+        points: int | None = None) -> list[AccuracyRow]:
+    """All rows for the given dtypes and modes."""
+    return [row for d in dtypes for m in modes for row in measure(d, m, quick, points)]
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+def _fmt_rel(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2g}"
+
+
+def format_table(rows: Sequence[AccuracyRow]) -> str:
+    """One line per dtype/mode/direction: gelu_ext beside PyTorch."""
+    pairs: dict[tuple[str, str, str], dict[str, AccuracyRow]] = {}
+    for r in rows:
+        pairs.setdefault((r.dtype, r.mode, r.direction), {})[r.impl] = r
+    head = (f"{'dtype':<8} {'mode':<4} {'dir':<3} {'points':>8} | {'gelu_ext ulp':>12} "
+            f"{'at x':>10} {'tail rel':>8} | {'PyTorch ulp':>12} {'at x':>10} {'tail rel':>8}")
+    lines = [head, "-" * len(head)]
+    for (dtype, mode, direction), by_impl in pairs.items():
+        cells = []
+        for impl in ("gelu_ext", "torch"):
+            r = by_impl[impl]
+            cells.append(f"{fmt_ulp(r.max_ulp):>12} {r.max_ulp_x:>10.5g} {_fmt_rel(r.tail_max_rel):>8}")
+        points = next(iter(by_impl.values())).points
+        lines.append(f"{dtype:<8} {mode:<4} {direction:<3} {points:>8} | {cells[0]} | {cells[1]}")
+    lines += special_summary(rows)
+    return "\n".join(lines)
+
+
+def special_summary(rows: Sequence[AccuracyRow]) -> list[str]:
+    """Wrong results at +-0, +-inf, NaN, grouped per implementation."""
+    lines = []
+    for impl, name in (("gelu_ext", "gelu_ext"), ("torch", "PyTorch")):
+        where: dict[str, list[str]] = {}
+        impl_rows = [r for r in rows if r.impl == impl]
+        for r in impl_rows:
+            for failure in r.special_failures:
+                where.setdefault(failure, []).append(f"{r.dtype} {r.mode}")
+        pairs = len({(r.dtype, r.mode) for r in impl_rows})
+        if not where:
+            lines.append(f"special values (+-0, +-inf, NaN), {name}: all exact")
+            continue
+        parts = [
+            f"{f} ({'every dtype and mode' if len(w) == pairs else ', '.join(w)})"
+            for f, w in where.items()
+        ]
+        lines.append(f"special values, {name} wrong: " + "; ".join(parts))
+    return lines
+
+
+LEGEND = (
+    "max error in ulps of the dtype vs a float64 reference (float64 itself: 40-digit mpmath);\n"
+    "bwd = gelu_backward with grad 1, counted beyond 2^-26 (float32) / 2^-55 (float64)\n"
+    f"absolute near the root of f' at x = -0.75; tail rel = largest relative error for x <= {TAIL_FROM:g}"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``accuracy`` options."""
+    p.add_argument("--dtype", type=choice_list(DTYPE_NAMES), default=list(DTYPE_NAMES),
+                   help="comma-separated dtypes or 'all' (default: all)")
+    p.add_argument("--mode", type=choice_list(MODES), default=list(MODES),
+                   help="approximate modes: none, tanh (default: both)")
+    p.add_argument("--quick", action="store_true",
+                   help="a shorter sweep for float32/float64 (half types stay exhaustive)")
+    p.add_argument("--points", type=int, metavar="N",
+                   help="grid points for float32/float64 (overrides the default sweep)")
+    p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+
+
+def command(args: argparse.Namespace) -> int:
+    """Runs ``accuracy`` with parsed arguments."""
+    if args.points is not None and args.points < 2:
+        raise ValueError(f"--points must be at least 2, got {args.points}")
+    rows = run(args.dtype, args.mode, args.quick, args.points)
+    print(LEGEND)
+    print(format_table(rows))
+    if args.json:
+        write_json(args.json, rows)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def write_json(path: str, rows: Sequence[AccuracyRow]) -> None:
+    """``{"tail_from": -4.0, "rows": [AccuracyRow fields...]}``; an infinite
+    error (a NaN result) is written as the string "inf"."""
+    with open(path, "w") as f:
+        json.dump({"tail_from": TAIL_FROM, "rows": [_finite(asdict(r)) for r in rows]}, f,
+                  indent=1, allow_nan=False)
+
+
+def _finite(row: dict[str, object]) -> dict[str, object]:
+    """Non-finite floats as the strings "inf", "-inf", "nan" (JSON has none)."""
+    return {k: str(v) if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in row.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m gelu_ext.accuracy``: same as ``python -m gelu_ext accuracy``."""
+    p = Parser(prog="python -m gelu_ext accuracy", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    args = p.parse_args(argv)
+    return run_guarded(p.prog, lambda: command(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
