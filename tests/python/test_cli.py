@@ -1,0 +1,429 @@
+"""``python -m gelu_ext <command>``: every command does what its help promises.
+
+Most tests call ``gelu_ext.cli.main`` in-process (fast); a few run the real
+``python -m`` entry points in a subprocess. Runs are kept tiny (small sizes,
+short timings, quick sweeps): speed itself is measured by the benchmark, not
+by these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import gelu_ext
+from gelu_ext import _C, accuracy, benchmark, cli
+from gelu_ext._cliutil import Progress
+
+from conftest import ref_gelu, ref_gelu_grad, ref_gelu_grad2, ulp
+
+COMMANDS = ["demo", "plot", "bench", "accuracy", "info"]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``python -m gelu_ext argv`` run in-process."""
+    try:
+        rc = cli.main(list(argv))
+    except SystemExit as e:  # argparse: --help (0) and usage errors (2)
+        rc = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def run_module(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python -m argv`` in a subprocess that imports this same gelu_ext."""
+    env = dict(os.environ)
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(gelu_ext.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([pkg_parent, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------
+# --help and bad arguments
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help(capsys, command):
+    argv = ["--help"] if command is None else [command, "--help"]
+    rc, out, err = run_cli(capsys, *argv)
+    assert rc == 0, err
+    prog = "python -m gelu_ext" + ("" if command is None else f" {command}")
+    assert out.startswith(f"usage: {prog}"), out[:200]
+    if command is None:
+        for name in [*COMMANDS, "export"]:
+            assert f"    {name} " in out, f"{name} missing from the command list"
+
+
+def test_export_forwards_to_the_exporter(capsys):
+    from importlib.util import find_spec
+
+    rc, out, err = run_cli(capsys, "export", "--help")
+    if find_spec("gelu_ext.export") is None:
+        assert rc == 1 and err.count("\n") == 1 and "no export module" in err
+    else:
+        assert rc == 0, err
+        assert out.startswith("usage:") and "--out" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["nonsense"],
+        ["bench", "--dtype", "int8"],
+        ["bench", "--sizes", "0"],
+        ["bench", "--sizes", "12Q"],
+        ["bench", "--threads", "0"],
+        ["bench", "--min-time", "-1"],
+        ["bench", "--device", "tpu"],
+        ["accuracy", "--mode", "sigmoid"],
+        ["plot", "--only", "gelu,nothing"],
+        ["info", "--verbose"],
+        ["demo", "--min-time", "abc"],
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(capsys, argv):
+    rc, out, err = run_cli(capsys, *argv)
+    assert rc == 2
+    assert err.count("\n") == 1 and "error:" in err, err
+    assert "see --help" in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["plot", "--dpi", "5"], "--dpi"),
+        (["accuracy", "--points", "1"], "--points"),
+    ],
+)
+def test_bad_values_exit_1_with_one_line(capsys, argv, message):
+    rc, out, err = run_cli(capsys, *argv)
+    assert rc == 1
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_unwritable_output_is_one_line_error(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    rc, out, err = run_cli(capsys, "plot", "--out", str(blocker / "sub"), "--only", "gelu")
+    assert rc == 1
+    assert err.count("\n") == 1 and "error:" in err, err
+
+
+# ---------------------------------------------------------------------------
+# info
+# ---------------------------------------------------------------------------
+def test_info_json(capsys, tmp_path):
+    path = tmp_path / "info.json"
+    rc, out, err = run_cli(capsys, "info", "--json", str(path))
+    assert rc == 0, err
+    info = json.loads(path.read_text())
+    assert info["gelu_ext"] == gelu_ext.__version__
+    assert info["torch"] == torch.__version__
+    # Built against major.minor.patch; this suite imports the torch it was built for.
+    assert info["torch_built_against"] == torch.__version__.split("+")[0]
+    assert info["simd_selected"] == _C.simd_selected()
+    assert info["simd_selected"] in info["simd_supported"]
+    assert set(info["simd_supported"]) <= set(info["simd_compiled"])
+    assert info["cuda_kernels_compiled"] == bool(info["cuda_archs"])
+    visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    assert len(info["cuda_devices"]) == visible
+    assert info["torch_threads"] == torch.get_num_threads()
+    assert f"built against {info['torch_built_against']}" in out
+    assert info["simd_selected"] in out
+
+
+# ---------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------
+BENCH_FIELDS = {"device", "direction", "dtype", "approximate", "n", "ours_us", "native_us",
+                "copy_us", "ours_gbps", "native_gbps", "speedup"}
+
+
+def test_bench_table_and_json(capsys, tmp_path):
+    path = tmp_path / "bench.json"
+    rc, out, err = run_cli(capsys, "bench", "--quick", "--sizes", "4K,5000", "--dtype", "float32",
+                           "--mode", "tanh", "--min-time", "0.005", "--threads", "1",
+                           "--json", str(path))
+    assert rc == 0, err
+    data = json.loads(path.read_text())
+    assert data["environment"]["gelu_ext"] == gelu_ext.__version__
+    rows = data["rows"]
+    assert [(r["direction"], r["n"]) for r in rows] == [
+        ("fwd", 4096), ("bwd", 4096), ("fwd", 5000), ("bwd", 5000)]
+    for r in rows:
+        assert BENCH_FIELDS <= set(r)
+        assert r["device"] == "cpu" and r["dtype"] == "float32" and r["approximate"] == "tanh"
+        assert r["threads"] == 1
+        assert 0 < r["ours_us"] < 1e5 and 0 < r["native_us"] < 1e5 and r["copy_us"] > 0
+        tensors = 2 if r["direction"] == "fwd" else 3  # bytes read + written
+        assert r["ours_gbps"] == pytest.approx(tensors * 4 * r["n"] / r["ours_us"] / 1e3)
+        assert r["speedup"] == pytest.approx(r["native_us"] / r["ours_us"])
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("op "))
+    for column in ("dtype", "mode", "size", "gelu_ext us", "torch us", "GB/s", "ratio"):
+        assert column in header
+    table = [line.split() for line in lines if line.startswith("gelu")]
+    assert [(t[0], t[3]) for t in table] == [
+        ("gelu", "4K"), ("gelu_backward", "4K"), ("gelu", "5000"), ("gelu_backward", "5000")]
+
+
+def test_bench_gpu_part(capsys, tmp_path):
+    """--device cuda fails with one line where the GPU part cannot run; --device
+    all then still runs the CPU part and says the GPU part was skipped."""
+    reason = benchmark.cuda_unavailable_reason()
+    common = ["--sizes", "4K", "--dtype", "float32", "--mode", "none", "--direction", "fwd",
+              "--min-time", "0.005"]
+    path = tmp_path / "all.json"
+    rc, out, err = run_cli(capsys, "bench", "--device", "all", *common, "--json", str(path))
+    assert rc == 0, err
+    devices = [r["device"] for r in json.loads(path.read_text())["rows"]]
+    rc_cuda, _, err_cuda = run_cli(capsys, "bench", "--device", "cuda", *common)
+    if reason is None:
+        assert devices[0] == "cpu" and "cuda" in devices
+        assert rc_cuda == 0, err_cuda
+    else:
+        assert devices == ["cpu"]
+        assert f"GPU part skipped: {reason}" in out
+        assert rc_cuda == 1
+        assert err_cuda.count("\n") == 1 and reason in err_cuda
+
+
+def test_progress_only_for_long_runs():
+    import io
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    quiet = Tty()
+    p = Progress(3, after=60.0, stream=quiet)
+    p.update(0, "first")
+    p.close()
+    assert quiet.getvalue() == ""
+    shown = Tty()
+    p = Progress(3, after=0.0, stream=shown)
+    p.update(1, "second cell")
+    assert "[2/3] second cell" in shown.getvalue()
+    p.close()
+    assert shown.getvalue().endswith("\r")  # the line is cleared
+
+
+def test_benchmark_module_entry_point():
+    proc = run_module("gelu_ext.benchmark", "--sizes", "4K", "--dtype", "float32", "--mode",
+                      "none", "--direction", "fwd", "--min-time", "0.005")
+    assert proc.returncode == 0, proc.stderr
+    assert any(line.startswith("gelu ") for line in proc.stdout.splitlines()), proc.stdout
+
+
+# ---------------------------------------------------------------------------
+# accuracy
+# ---------------------------------------------------------------------------
+ACC_FIELDS = {"dtype", "mode", "direction", "impl", "points", "max_ulp", "max_ulp_x",
+              "max_ulp_got", "max_ulp_ref", "abs_allowance", "tail_max_rel", "tail_max_rel_x",
+              "special_failures"}
+# The accuracy contract of the design notes (ulps; backward beyond 2^-26 in float32).
+CONTRACT = {("float32", "fwd"): 3.0, ("float32", "bwd"): 4.0,
+            ("bfloat16", "fwd"): 1.0, ("bfloat16", "bwd"): 1.0}
+
+
+@pytest.fixture(scope="module")
+def accuracy_json(tmp_path_factory) -> dict:
+    path = tmp_path_factory.mktemp("acc") / "acc.json"
+    rc = cli.main(["accuracy", "--dtype", "float32,bfloat16", "--points", "4001",
+                   "--json", str(path)])
+    assert rc == 0
+    return json.loads(path.read_text())
+
+
+def test_accuracy_json_fields_and_contract(accuracy_json):
+    rows = accuracy_json["rows"]
+    assert accuracy_json["tail_from"] == accuracy.TAIL_FROM
+    keys = {(r["dtype"], r["mode"], r["direction"], r["impl"]) for r in rows}
+    assert len(keys) == len(rows) == 2 * 2 * 2 * 2
+    for r in rows:
+        assert ACC_FIELDS <= set(r)
+        if r["impl"] != "gelu_ext":
+            continue
+        assert r["max_ulp"] <= CONTRACT[r["dtype"], r["direction"]], r
+        assert r["tail_max_rel"] < 2.0 ** -(7 if r["dtype"] == "bfloat16" else 21), r
+        assert r["special_failures"] == []
+
+
+def _errors_by_conftest(r: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The row's sweep and errors, recomputed with the test suite's own
+    reference and ulp code (independent of gelu_ext.accuracy's)."""
+    dtype = getattr(torch, r["dtype"])
+    x = accuracy.sweep(dtype, points=4001)
+    got = accuracy.IMPLS[r["impl"], r["direction"]](x, r["mode"]).double()
+    ref = (ref_gelu if r["direction"] == "fwd" else ref_gelu_grad)(x, r["mode"])
+    abs_err = torch.where(got == ref, 0.0, (got - ref).abs())
+    err = (abs_err - r["abs_allowance"]).clamp_min(0.0) / ulp(ref, dtype)
+    return x, err.nan_to_num(nan=math.inf, posinf=math.inf)
+
+
+def test_accuracy_maxima_match_an_independent_recount(accuracy_json):
+    for r in accuracy_json["rows"]:
+        x, err = _errors_by_conftest(r)
+        assert r["points"] == x.numel()
+        worst = float(err.max())
+        reported = float(r["max_ulp"])  # "inf" (a NaN result) reads back as inf
+        assert reported == pytest.approx(worst, rel=1e-6), r
+        i = int(torch.nonzero(x.double() == r["max_ulp_x"])[0])
+        assert float(err[i]) == pytest.approx(worst, rel=1e-6), r
+
+
+def test_accuracy_float64_reference_agrees_with_float64_formulas():
+    x = torch.linspace(-5, 5, 41, dtype=torch.float64)
+    for mode in ("none", "tanh"):
+        f, df = accuracy.reference(x, mode)  # 40-digit mpmath for float64
+        torch.testing.assert_close(f, ref_gelu(x, mode), rtol=1e-14, atol=1e-300)
+        torch.testing.assert_close(df, ref_gelu_grad(x, mode), rtol=1e-13, atol=1e-15)
+
+
+def test_special_value_check_catches_a_textbook_gelu():
+    def textbook(x: torch.Tensor, mode: str) -> torch.Tensor:
+        return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+    bad = accuracy.special_failures(textbook, torch.float32, "none", "fwd")
+    assert any(b.startswith("gelu(-inf)") for b in bad), bad
+    good = accuracy.special_failures(accuracy.IMPLS["gelu_ext", "fwd"], torch.float32, "none",
+                                     "fwd")
+    assert good == []
+
+
+# ---------------------------------------------------------------------------
+# plot
+# ---------------------------------------------------------------------------
+def test_plot_writes_readable_pngs(capsys, tmp_path):
+    import matplotlib.image
+
+    rc, out, err = run_cli(capsys, "plot", "--out", str(tmp_path / "figs"), "--dpi", "60")
+    assert rc == 0, err
+    paths = out.split()
+    assert [os.path.basename(p) for p in paths] == [f"{n}.png" for n in gelu_ext.plots.FIGURES]
+    for p in paths:
+        img = matplotlib.image.imread(p)
+        h, w = img.shape[:2]
+        assert 200 <= h <= 2000 and 300 <= w <= 3000 and w > h, (p, img.shape)
+        assert float(img[..., :3].std()) > 0.05, f"{p} looks blank"
+
+
+@pytest.fixture(scope="module")
+def figures() -> dict:
+    return {name: build() for name, build in gelu_ext.plots.FIGURES.items()}
+
+
+def _expected(gid: str, x: np.ndarray) -> np.ndarray:
+    """The curve a gid promises, recomputed here from the ops."""
+    _, what, mode = gid.split(":")
+    xt = torch.from_numpy(np.ascontiguousarray(x))
+    if what == "gelu":
+        return torch.ops.gelu_ext.gelu(xt, mode).numpy()
+    if what == "gelu_over_x":
+        return (torch.ops.gelu_ext.gelu(xt, mode) / xt).numpy()
+    if what == "gelu_backward":
+        return torch.ops.gelu_ext.gelu_backward(torch.ones_like(xt), xt, mode).numpy()
+    if what == "second":
+        xg = xt.clone().requires_grad_(True)
+        d1 = torch.ops.gelu_ext.gelu_backward(torch.ones_like(xg), xg, mode)
+        (d2,) = torch.autograd.grad(d1, xg, torch.ones_like(d1))
+        return d2.numpy()
+    assert what == "abs_tanh_minus_exact", gid
+    diff = (torch.ops.gelu_ext.gelu(xt, "tanh") - torch.ops.gelu_ext.gelu(xt, "none")).abs()
+    return torch.where(diff > 0, diff, math.nan).numpy()
+
+
+def test_plotted_curves_are_the_ops_output(figures):
+    seen = set()
+    for name, fig in figures.items():
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                gid = line.get_gid()
+                if not gid or not gid.startswith("op:"):
+                    continue
+                seen.add(gid)
+                x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+                np.testing.assert_array_equal(y, _expected(gid, x), err_msg=f"{name}: {gid}")
+    assert seen == {
+        "op:gelu_over_x:none", "op:gelu:none", "op:gelu:tanh", "op:gelu_backward:none",
+        "op:gelu_backward:tanh", "op:second:none", "op:second:tanh",
+        "op:abs_tanh_minus_exact:both",
+    }
+
+
+def test_second_derivative_matches_closed_form(figures):
+    lines = [line for line in figures["gelu_second_derivative"].axes[0].get_lines()
+             if (line.get_gid() or "").startswith("op:second:")]
+    assert len(lines) == 2
+    for line in lines:
+        mode = line.get_gid().split(":")[2]
+        x = torch.from_numpy(np.asarray(line.get_xdata()))
+        np.testing.assert_allclose(line.get_ydata(), ref_gelu_grad2(x, mode).numpy(), rtol=0,
+                                   atol=1e-12, err_msg=mode)
+
+
+def test_derivative_figure_overlays_the_article_formula(figures):
+    ax = figures["gelu_derivative"].axes[0]
+    article = next(line for line in ax.get_lines() if "closed-form" in line.get_label())
+    x = np.asarray(article.get_xdata())
+    assert len(x) >= 20 and x.min() <= -5 and x.max() >= 5
+    ours = _expected("op:gelu_backward:tanh", x)
+    np.testing.assert_allclose(article.get_ydata(), ours, rtol=0, atol=1e-12)
+
+
+def test_tanh_error_maximum_is_marked_from_the_data(figures):
+    ax = figures["tanh_minus_exact"].axes[0]
+    assert ax.get_yscale() == "log"
+    curve = next(line for line in ax.get_lines() if line.get_gid() == "op:abs_tanh_minus_exact:both")
+    marker = next(line for line in ax.get_lines() if line.get_gid() == "max")
+    x, y = np.asarray(curve.get_xdata()), np.asarray(curve.get_ydata())
+    mx, my = np.asarray(marker.get_xdata()), np.asarray(marker.get_ydata())
+    assert my[0] == np.nanmax(y) and mx[0] == x[np.nanargmax(y)]
+    # The design notes' reference facts: 4.73e-4 at |x| ~ 2.70, on both sides.
+    assert my[0] == pytest.approx(4.73e-4, rel=2e-3)
+    assert abs(mx[0]) == pytest.approx(2.70, abs=0.01) and mx[1] == pytest.approx(-mx[0], abs=2e-3)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert f"{my[0]:.3g}" in texts
+
+
+def test_every_figure_is_labelled(figures):
+    for name, fig in figures.items():
+        assert fig.get_suptitle(), name
+        for ax in fig.axes:
+            assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel(), name
+            assert any(g.get_visible() for g in ax.get_xgridlines()), f"{name}: no grid"
+            curves = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+            if len(curves) > 1:
+                assert ax.get_legend() is not None, f"{name}: {len(curves)} curves, no legend"
+
+
+# ---------------------------------------------------------------------------
+# demo
+# ---------------------------------------------------------------------------
+def test_demo_without_a_command(capsys, tmp_path):
+    out_dir = tmp_path / "demo"
+    rc, out, err = run_cli(capsys, "--out", str(out_dir), "--min-time", "0.01")
+    assert rc == 0, err
+    for section in ("== gelu_ext info ==", "== accuracy", "== speed on the CPU", "== figures ==",
+                    "== summary"):
+        assert section in out, section
+    summary = out.split("== summary")[1].splitlines()[1:]
+    assert len(summary) == 6, summary
+    for line, start in zip(summary, ["exact fwd float32", "exact bwd float32", "tanh fwd float32",
+                                     "tanh bwd float32", "bfloat16"]):
+        assert line.startswith(start) and "PyTorch's speed" in line and "max error" in line, line
+    assert summary[5] == f"figures: {out_dir}/ (5 PNG files)"
+    assert sorted(os.listdir(out_dir)) == sorted(f"{n}.png" for n in gelu_ext.plots.FIGURES)
+
+
+def test_python_dash_m_entry_point():
+    bad = run_module("gelu_ext", "bench", "--sizes", "lots")
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "--sizes" in bad.stderr, bad.stderr
