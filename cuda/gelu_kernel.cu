@@ -1,0 +1,313 @@
+// CUDA kernels for gelu and gelu_backward: validation (shared with the CPU),
+// output allocation with the same layout rules as the CPU, and one flat
+// elementwise kernel with 128-bit vector loads/stores and 64-bit indexing.
+//
+// The numerics are csrc/gelu_math.h, instantiated with the same Precision
+// variants per dtype as the CPU loops (csrc/cpu/gelu_loops.h Io policies):
+// float32 and float16/bfloat16 results are meant to be bitwise equal to the
+// CPU's (the header places every FMA explicitly, and nvcc runs with
+// --fmad=false, IEEE division and denormals kept); float64 goes through the
+// device's exp/erfc, which differ from the host libm by a few ulp.
+//
+// Only c10's CUDA headers are used (not ATen/cuda/CUDAContext.h, which pulls
+// in cuBLAS/cuSPARSE headers that a minimal toolkit lacks).
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAMacros.h>
+#include <c10/cuda/CUDAStream.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+#include <torch/library.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "../csrc/gelu.h"
+#include "../csrc/gelu_checks.h"
+#include "../csrc/gelu_math.h"
+
+namespace gelu_ext {
+namespace cuda {
+namespace {
+
+// Threads per block, and 128-bit packs per thread per loop trip (so that
+// every thread has several independent loads in flight). Chosen by reasoning
+// about occupancy, not yet tuned on a GPU: `python -m gelu_ext.benchmark_cuda`
+// is the benchmark to tune them with.
+constexpr int kThreads = 256;
+constexpr int kBytesPerPack = 16;
+
+template <class T>
+constexpr int unroll_for() {
+  // 16-bit types carry 8 elements per pack and the most arithmetic each.
+  return sizeof(T) == 2 ? 2 : 4;
+}
+
+// Compute type and accuracy variant per storage type: the same choice as
+// the CPU's I/O policies (precise float for float32, float64 in float64, the
+// "half" variants where the result is rounded to a 16-bit type; the
+// derivative stays precise for float16, whose results near the root of f'
+// are subnormal).
+template <class T>
+struct Policy;
+template <>
+struct Policy<float> {
+  using Acc = float;
+  static constexpr bool kPrecise = true;
+  static constexpr bool kPreciseDerivative = true;
+};
+template <>
+struct Policy<double> {
+  using Acc = double;
+  static constexpr bool kPrecise = true;
+  static constexpr bool kPreciseDerivative = true;
+};
+template <>
+struct Policy<c10::BFloat16> {
+  using Acc = float;
+  static constexpr bool kPrecise = false;
+  static constexpr bool kPreciseDerivative = false;
+};
+template <>
+struct Policy<c10::Half> {
+  using Acc = float;
+  static constexpr bool kPrecise = false;
+  static constexpr bool kPreciseDerivative = true;
+};
+
+// y = f(x), widened to the compute type and rounded once.
+template <class T, Approximation kApprox>
+struct Forward {
+  static constexpr int kInputs = 1;
+  __device__ __forceinline__ T operator()(T x) const {
+    using P = Policy<T>;
+    const auto v = static_cast<typename P::Acc>(x);
+    if constexpr (kApprox == Approximation::Tanh) {
+      return static_cast<T>(math::gelu_tanh<P::kPrecise>(v));
+    } else {
+      return static_cast<T>(math::gelu_exact<P::kPrecise>(v));
+    }
+  }
+};
+
+// grad_input = g * f'(x), the product formed in the compute type and rounded
+// once (as on the CPU).
+template <class T, Approximation kApprox>
+struct Backward {
+  static constexpr int kInputs = 2;
+  __device__ __forceinline__ T operator()(T g, T x) const {
+    using P = Policy<T>;
+    using Acc = typename P::Acc;
+    const auto v = static_cast<Acc>(x);
+    Acc d;
+    if constexpr (kApprox == Approximation::Tanh) {
+      d = math::gelu_tanh_derivative<P::kPreciseDerivative>(v);
+    } else {
+      d = math::gelu_exact_derivative<P::kPreciseDerivative>(v);
+    }
+    return static_cast<T>(static_cast<Acc>(g) * d);
+  }
+};
+
+template <class T, int kN>
+struct alignas(kBytesPerPack) Pack {
+  T v[kN];
+};
+
+template <class T, int kInputs>
+struct Inputs {
+  const T* ptr[kInputs];
+};
+
+template <class Op, class T>
+__device__ __forceinline__ T apply(const Op& op, const T (&in)[1]) {
+  return op(in[0]);
+}
+template <class Op, class T>
+__device__ __forceinline__ T apply(const Op& op, const T (&in)[2]) {
+  return op(in[0], in[1]);
+}
+
+// out[i] = op(in0[i], ...) for i in [0, n), all operands dense with the same
+// layout (so one flat index serves all). kN > 1: every pointer is 16-byte
+// aligned and handled as packs of kN elements; the last n % kN elements
+// (fewer than one pack) are done one by one after the loop. Grid-stride over
+// blocks of kThreads * kUnroll packs; thread t of a block takes packs
+// t, t + kThreads, ... so that each load instruction of a warp is coalesced.
+template <int kN, int kUnroll, class Op, class T>
+__global__ void __launch_bounds__(kThreads)
+    elementwise_kernel(Inputs<T, Op::kInputs> in, T* __restrict__ out, int64_t n, Op op) {
+  using P = Pack<T, kN>;
+  constexpr int kIn = Op::kInputs;
+  const int64_t packs = n / kN;
+  const int64_t block_span = static_cast<int64_t>(kThreads) * kUnroll;
+  const int64_t grid_span = block_span * gridDim.x;
+  for (int64_t base = block_span * blockIdx.x + threadIdx.x; base < packs; base += grid_span) {
+    P a[kUnroll][kIn];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t i = base + static_cast<int64_t>(u) * kThreads;
+      if (i < packs) {
+#pragma unroll
+        for (int k = 0; k < kIn; ++k) a[u][k] = reinterpret_cast<const P*>(in.ptr[k])[i];
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int64_t i = base + static_cast<int64_t>(u) * kThreads;
+      if (i < packs) {
+        P r;
+#pragma unroll
+        for (int j = 0; j < kN; ++j) {
+          T e[kIn];
+#pragma unroll
+          for (int k = 0; k < kIn; ++k) e[k] = a[u][k].v[j];
+          r.v[j] = apply(op, e);
+        }
+        reinterpret_cast<P*>(out)[i] = r;
+      }
+    }
+  }
+  if (kN > 1) {
+    const int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+    const int64_t i = packs * kN + t;
+    if (i < n) {
+      T e[kIn];
+#pragma unroll
+      for (int k = 0; k < kIn; ++k) e[k] = in.ptr[k][i];
+      out[i] = apply(op, e);
+    }
+  }
+}
+
+using ResidentCache = std::array<std::atomic<int64_t>, C10_COMPILE_TIME_MAX_GPUS>;
+
+// Blocks of `kernel` the current device keeps resident at once, from the
+// occupancy calculator (register use differs per instantiation). Cached per
+// kernel (the caller owns `cache`) and device: a runtime query per call would
+// show in small calls.
+template <class Kernel>
+int64_t resident_blocks(Kernel kernel, ResidentCache& cache) {
+  const c10::DeviceIndex dev = c10::cuda::current_device();
+  int64_t blocks = cache[dev].load(std::memory_order_relaxed);
+  if (blocks == 0) {
+    int sms = 0;
+    int per_sm = 0;
+    C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
+    blocks = static_cast<int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
+    cache[dev].store(blocks, std::memory_order_relaxed);
+  }
+  return blocks;
+}
+
+template <int kN, class Op, class T>
+void launch_kernel(const Inputs<T, Op::kInputs>& in, T* out, int64_t n, const Op& op) {
+  constexpr int kUnroll = unroll_for<T>();
+  const int64_t work = (n / kN > 0 ? n / kN : 1);
+  const int64_t wanted = (work + kThreads * kUnroll - 1) / (kThreads * kUnroll);
+  // Never more blocks than the device keeps resident: the grid-stride loop
+  // covers the rest without paying for block scheduling again.
+  const auto kernel = &elementwise_kernel<kN, kUnroll, Op, T>;
+  static ResidentCache cache{};
+  const int64_t resident = resident_blocks(kernel, cache);
+  const int64_t blocks = wanted < resident ? wanted : resident;
+  kernel<<<static_cast<unsigned>(blocks), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
+      in, out, n, op);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+bool aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kBytesPerPack == 0; }
+
+// Vector path when every operand is 16-byte aligned (a fresh allocation
+// always is; a view with a storage offset may not be), else one by one.
+template <class Op, class T>
+void launch(const Inputs<T, Op::kInputs>& in, T* out, int64_t n, const Op& op) {
+  bool all_aligned = aligned(out);
+  for (int k = 0; k < Op::kInputs; ++k) all_aligned = all_aligned && aligned(in.ptr[k]);
+  if (all_aligned) {
+    launch_kernel<kBytesPerPack / static_cast<int>(sizeof(T))>(in, out, n, op);
+  } else {
+    launch_kernel<1>(in, out, n, op);
+  }
+}
+
+// `t` itself when it has the memory layout of `out` (a dense tensor: same
+// strides wherever a size is above 1), else a copy of `t` in that layout.
+// Then one flat index addresses the same element in every operand. Inputs
+// that are strided, expanded or laid out unlike the output pay one copy
+// (speed there is secondary); the result keeps the output's layout, which
+// follows the CPU's (and ATen's) rules.
+at::Tensor with_layout_of(const at::Tensor& t, const at::Tensor& out) {
+  const auto sizes = out.sizes();
+  const auto want = out.strides();
+  const auto have = t.strides();
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    if (sizes[d] != 1 && want[d] != have[d]) return at::empty_like(out).copy_(t);
+  }
+  return t;
+}
+
+at::Tensor gelu_cuda(const at::Tensor& self, c10::string_view approximate) {
+  constexpr const char* op = "gelu_ext::gelu";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_input(self, op, "self");
+  TORCH_CHECK(self.is_cuda(), op, ": self must be a CUDA tensor for the CUDA kernel, got ",
+              self.device());
+  const c10::cuda::CUDAGuard guard(self.device());
+  at::Tensor out = at::empty_like(self);
+  const int64_t n = out.numel();
+  if (n == 0) return out;
+  TORCH_INTERNAL_ASSERT(out.is_non_overlapping_and_dense());
+  const at::Tensor x = with_layout_of(self, out);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, self.scalar_type(), "gelu_cuda", [&] {
+    const Inputs<scalar_t, 1> in{{x.const_data_ptr<scalar_t>()}};
+    scalar_t* y = out.mutable_data_ptr<scalar_t>();
+    if (approx == Approximation::Tanh) {
+      launch(in, y, n, Forward<scalar_t, Approximation::Tanh>{});
+    } else {
+      launch(in, y, n, Forward<scalar_t, Approximation::None>{});
+    }
+  });
+  return out;
+}
+
+at::Tensor gelu_backward_cuda(const at::Tensor& grad_output, const at::Tensor& self,
+                              c10::string_view approximate) {
+  constexpr const char* op = "gelu_ext::gelu_backward";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_backward_inputs(grad_output, self);
+  TORCH_CHECK(self.is_cuda(), op, ": self must be a CUDA tensor for the CUDA kernel, got ",
+              self.device());
+  const c10::cuda::CUDAGuard guard(self.device());
+  at::Tensor out = at::empty_like(detail::backward_layout_source(grad_output, self));
+  const int64_t n = out.numel();
+  if (n == 0) return out;
+  TORCH_INTERNAL_ASSERT(out.is_non_overlapping_and_dense());
+  const at::Tensor g = with_layout_of(grad_output, out);
+  const at::Tensor x = with_layout_of(self, out);
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, self.scalar_type(), "gelu_backward_cuda", [&] {
+        const Inputs<scalar_t, 2> in{{g.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>()}};
+        scalar_t* gi = out.mutable_data_ptr<scalar_t>();
+        if (approx == Approximation::Tanh) {
+          launch(in, gi, n, Backward<scalar_t, Approximation::Tanh>{});
+        } else {
+          launch(in, gi, n, Backward<scalar_t, Approximation::None>{});
+        }
+      });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(gelu_ext, CUDA, m) {
+  m.impl("gelu", &gelu_cuda);
+  m.impl("gelu_backward", &gelu_backward_cuda);
+}
+
+}  // namespace cuda
+}  // namespace gelu_ext
