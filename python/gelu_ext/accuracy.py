@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from ._cliutil import DTYPE_NAMES, MODES, Parser, choice_list, fmt_ulp, run_guarded
+from ._cliutil import DTYPE_NAMES, MODES, Parser, Progress, choice_list, fmt_ulp, run_guarded
 
 TAIL_FROM = -4.0
 _SQRT1_2 = math.sqrt(0.5)
@@ -123,8 +123,11 @@ def _reference_mp(x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tenso
             s, one_minus_s = 1 / (1 + ctx.exp(-2 * u)), 1 / (1 + ctx.exp(2 * u))
             fs.append(xv * s)
             dfs.append(s + 2 * xv * c * (1 + 3 * kappa * xv * xv) * s * one_minus_s)
-    as_tensor = lambda vals: torch.tensor([float(v) for v in vals], dtype=torch.float64)  # noqa: E731
-    return as_tensor(fs), as_tensor(dfs)
+    return _float64(fs), _float64(dfs)
+
+
+def _float64(values: list[object]) -> torch.Tensor:
+    return torch.tensor([float(v) for v in values], dtype=torch.float64)
 
 
 def ulp(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -236,9 +239,19 @@ def measure(dtype_name: str, mode: str, quick: bool = False,
 
 
 def run(dtypes: Sequence[str], modes: Sequence[str], quick: bool = False,
-        points: int | None = None) -> list[AccuracyRow]:
-    """All rows for the given dtypes and modes."""
-    return [row for d in dtypes for m in modes for row in measure(d, m, quick, points)]
+        points: int | None = None, progress: bool = True) -> list[AccuracyRow]:
+    """All rows for the given dtypes and modes (a progress line on stderr
+    once the run has taken a couple of seconds)."""
+    cases = [(d, m) for d in dtypes for m in modes]
+    bar = Progress(len(cases), enabled=progress)
+    rows = []
+    try:
+        for i, (d, m) in enumerate(cases):
+            bar.update(i, f"{d} {m}")
+            rows += measure(d, m, quick, points)
+    finally:
+        bar.close()
+    return rows
 
 
 # ---------------------------------------------------------------------------
@@ -260,7 +273,8 @@ def format_table(rows: Sequence[AccuracyRow]) -> str:
         cells = []
         for impl in ("gelu_ext", "torch"):
             r = by_impl[impl]
-            cells.append(f"{fmt_ulp(r.max_ulp):>12} {r.max_ulp_x:>10.5g} {_fmt_rel(r.tail_max_rel):>8}")
+            cells.append(f"{fmt_ulp(r.max_ulp):>12} {r.max_ulp_x:>10.5g} "
+                         f"{_fmt_rel(r.tail_max_rel):>8}")
         points = next(iter(by_impl.values())).points
         lines.append(f"{dtype:<8} {mode:<4} {direction:<3} {points:>8} | {cells[0]} | {cells[1]}")
     lines += special_summary(rows)
@@ -291,7 +305,8 @@ def special_summary(rows: Sequence[AccuracyRow]) -> list[str]:
 LEGEND = (
     "max error in ulps of the dtype vs a float64 reference (float64 itself: 40-digit mpmath);\n"
     "bwd = gelu_backward with grad 1, counted beyond 2^-26 (float32) / 2^-55 (float64)\n"
-    f"absolute near the root of f' at x = -0.75; tail rel = largest relative error for x <= {TAIL_FROM:g}"
+    "absolute near the root of f' at x = -0.75; "
+    f"tail rel = largest relative error for x <= {TAIL_FROM:g}"
 )
 
 

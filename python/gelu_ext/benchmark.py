@@ -1,9 +1,9 @@
 """Benchmark gelu_ext against PyTorch's own GELU, in one run, as ratios.
 
-    python -m gelu_ext bench                           # CPU, float32+bfloat16, 16M, all torch threads
-    python -m gelu_ext bench --quick                   # 1M elements, 0.1 s per measurement
+    python -m gelu_ext bench                  # CPU, float32+bfloat16, 16M, torch's threads
+    python -m gelu_ext bench --quick          # 1M elements, 0.1 s per measurement
     python -m gelu_ext bench --sizes 4096,64K,16M --threads 1,2 --json out.json
-    python -m gelu_ext bench --device all              # CPU, then the GPU when there is one
+    python -m gelu_ext bench --device all     # CPU, then the GPU when there is one
 
 (``python -m gelu_ext.benchmark`` takes the same options.) Forward compares
 ``gelu_ext.gelu`` with ``torch.nn.functional.gelu``; backward compares

@@ -58,14 +58,15 @@ def summary_lines(
     """
 
     def speeds(rows: Sequence[Any], dtype: str, modes: Sequence[str],
-               directions: Sequence[str]) -> str:
+               directions: Sequence[str]) -> tuple[str, bool]:
+        """The speed-up (range) of the matching rows, and whether any was noisy."""
         as_dicts = [r if isinstance(r, dict) else asdict(r) for r in rows]
         picked = [r for r in as_dicts if r["dtype"] == dtype and r["approximate"] in modes
                   and r["direction"] in directions]
         if not picked:
-            return ""
+            return "", False
         noisy = any(r.get("noise", 0.0) > benchmark.NOISY for r in picked)
-        return _fmt_speed([r["speedup"] for r in picked]) + (" (noisy)" if noisy else "")
+        return _fmt_speed([r["speedup"] for r in picked]), noisy
 
     def errors(impl: str, dtype: str, modes: Sequence[str], directions: Sequence[str]) -> float:
         return max(r.max_ulp for r in acc_rows if r.impl == impl and r.dtype == dtype
@@ -76,10 +77,13 @@ def summary_lines(
     groups.append(("bfloat16, both modes, fwd+bwd", "bfloat16", list(MODES), list(DIRECTIONS)))
     lines = []
     for label, dtype, modes, directions in groups:
-        speed = f"{speeds(cpu_rows, dtype, modes, directions)} PyTorch's speed on the CPU"
-        gpu = speeds(gpu_rows, dtype, modes, directions)
+        cpu, noisy = speeds(cpu_rows, dtype, modes, directions)
+        speed = f"{cpu} PyTorch's speed on the CPU"
+        gpu, gpu_noisy = speeds(gpu_rows, dtype, modes, directions)
         if gpu:
             speed += f", {gpu} on the GPU"
+        if noisy or gpu_noisy:
+            speed += " (noisy timings)"
         ours, theirs = errors("gelu_ext", dtype, modes, directions), errors("torch", dtype, modes,
                                                                            directions)
         lines.append(f"{label}: {speed}; max error {_fmt_err(ours)} ulp "
@@ -175,7 +179,8 @@ def build_parser() -> Parser:
                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="command")
     for name, (summary, add_arguments, _) in COMMANDS.items():
-        module_doc = {"bench": benchmark.__doc__, "accuracy": accuracy.__doc__}.get(name)
+        module_doc = {"bench": benchmark.__doc__, "accuracy": accuracy.__doc__,
+                      "plot": plots.DESCRIPTION}.get(name)
         sp = sub.add_parser(name, help=summary, description=module_doc or summary,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
         add_arguments(sp)

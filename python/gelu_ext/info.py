@@ -81,14 +81,16 @@ def format_info(info: dict[str, Any]) -> str:
     devices = [f"cpu: {info['cpu']}, {info['cpu_count']} logical cores, "
                f"torch uses {info['torch_threads']} threads"]
     for d in info["cuda_devices"]:
-        devices.append(f"cuda:{d['index']}: {d['name']} (sm {d['capability']}, {d['memory_gib']} GiB)")
+        devices.append(f"cuda:{d['index']}: {d['name']} "
+                       f"(sm {d['capability']}, {d['memory_gib']} GiB)")
     if not info["cuda_devices"]:
         devices.append(f"cuda: none visible (torch CUDA runtime: {info['torch_cuda'] or 'none'})")
     rows = [
         ("gelu_ext", f"{info['gelu_ext']}  ({info['op_library']})"),
         ("PyTorch", torch_line),
         ("CUDA kernels", cuda),
-        ("CPU SIMD path", f"{info['simd_selected']} (supported: {', '.join(info['simd_supported'])}; "
+        ("CPU SIMD path", f"{info['simd_selected']} "
+                          f"(supported: {', '.join(info['simd_supported'])}; "
                           f"compiled: {', '.join(info['simd_compiled'])}; "
                           f"PyTorch's own: {info['torch_cpu_capability']})"),
         ("devices", devices[0]),

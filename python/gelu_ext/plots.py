@@ -32,6 +32,15 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DEFAULT_OUT = "gelu_ext_plots"
+DESCRIPTION = """\
+Write PNG figures computed by the gelu_ext kernels (float64) and print their paths:
+
+  normal_distribution.png     the N(0, 1) density and CDF Phi, with GELU(x)/x from the op
+  gelu.png                    exact and tanh GELU with ReLU, on [-4, 4] and [-8, 8]
+  gelu_derivative.png         GELU' from gelu_backward, the article's closed form on top
+  tanh_minus_exact.png        |tanh - exact| on a log scale, its maximum marked
+  gelu_second_derivative.png  GELU'' by double backward through the op
+"""
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 # Colours: exact and tanh GELU keep theirs in every figure.
 EXACT, TANH, OTHER = "tab:blue", "tab:orange", "0.45"
@@ -157,7 +166,7 @@ def figure_gelu() -> Figure:
         _finish(ax, f"x in [{-span:g}, {span:g}]", "x", "GELU(x)", legend="upper left")
     xmin, ymin = minimum_of_gelu("none")
     axes[0].plot([xmin], [ymin], "o", color="black", ms=5)
-    axes[0].annotate(f"minimum {ymin:.5f}\nat x = {xmin:.4f}", xy=(xmin, ymin),
+    axes[0].annotate(f"exact minimum {ymin:.5f}\nat x = {xmin:.4f}", xy=(xmin, ymin),
                      xytext=(-3.8, 1.2), arrowprops={"arrowstyle": "->", "color": "black"})
     return fig
 
@@ -185,7 +194,7 @@ def figure_derivative() -> Figure:
     ax.axhline(0.0, color=OTHER, lw=0.8)
     ax.axhline(1.0, color=OTHER, lw=0.8)
     diff = float(np.max(np.abs(tanh - article)))
-    ax.text(0.98, 0.05, f"tanh: max |gelu_backward - closed form| = {diff:.1e} on [-6, 6]",
+    ax.text(0.98, 0.3, f"tanh, largest |gelu_backward - closed form|\non [-6, 6]: {diff:.1e}",
             transform=ax.transAxes, ha="right", va="bottom", fontsize=9,
             bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
     _finish(ax, "derivative of exact and tanh GELU", "x", "dGELU/dx", legend="upper left")

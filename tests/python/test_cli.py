@@ -381,8 +381,8 @@ def test_derivative_figure_overlays_the_article_formula(figures):
 def test_tanh_error_maximum_is_marked_from_the_data(figures):
     ax = figures["tanh_minus_exact"].axes[0]
     assert ax.get_yscale() == "log"
-    curve = next(line for line in ax.get_lines() if line.get_gid() == "op:abs_tanh_minus_exact:both")
-    marker = next(line for line in ax.get_lines() if line.get_gid() == "max")
+    by_gid = {line.get_gid(): line for line in ax.get_lines()}
+    curve, marker = by_gid["op:abs_tanh_minus_exact:both"], by_gid["max"]
     x, y = np.asarray(curve.get_xdata()), np.asarray(curve.get_ydata())
     mx, my = np.asarray(marker.get_xdata()), np.asarray(marker.get_ydata())
     assert my[0] == np.nanmax(y) and mx[0] == x[np.nanargmax(y)]
