@@ -91,6 +91,7 @@ struct Stats {
   // `subnormal`, in units of 2^-149).
   uint64_t ulp_count = 0;
   Worst max_ulp;
+  Worst max_ulp_finite;  // the same over finite results only (overflow and NaN aside)
   uint64_t above_1 = 0, above_2 = 0, above_4 = 0;
   uint64_t subnormal_count = 0;
   Worst subnormal;
@@ -108,6 +109,7 @@ struct Stats {
     finite += o.finite;
     ulp_count += o.ulp_count;
     max_ulp.merge(o.max_ulp);
+    max_ulp_finite.merge(o.max_ulp_finite);
     above_1 += o.above_1;
     above_2 += o.above_2;
     above_4 += o.above_4;

@@ -140,6 +140,7 @@ void check(Stats& s, const Format& fmt, Direction dir, uint32_t p, double x, dou
     ++s.ulp_count;
     const double u = err / ulp(ref, fmt);
     s.max_ulp.update(u, p, x, out, ref);
+    if (std::isfinite(out)) s.max_ulp_finite.update(u, p, x, out, ref);
     s.above_1 += u > 1;
     s.above_2 += u > 2;
     s.above_4 += u > 4;
