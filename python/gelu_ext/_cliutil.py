@@ -108,6 +108,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def check_writable(path: str | None) -> None:
+    """Fails early (before a long run) when ``path`` cannot be written."""
+    if path is None:
+        return
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as e:
+        raise CliError(f"cannot write {path}: {e.strerror}") from None
+
+
 class Progress:
     """A progress line on stderr that appears only once a run has lasted
     ``after`` seconds, so short runs stay quiet. On a terminal the line is

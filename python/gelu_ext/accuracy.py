@@ -37,7 +37,16 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from ._cliutil import DTYPE_NAMES, MODES, Parser, Progress, choice_list, fmt_ulp, run_guarded
+from ._cliutil import (
+    DTYPE_NAMES,
+    MODES,
+    Parser,
+    Progress,
+    check_writable,
+    choice_list,
+    fmt_ulp,
+    run_guarded,
+)
 
 TAIL_FROM = -4.0
 _SQRT1_2 = math.sqrt(0.5)
@@ -327,6 +336,7 @@ def command(args: argparse.Namespace) -> int:
     """Runs ``accuracy`` with parsed arguments."""
     if args.points is not None and args.points < 2:
         raise ValueError(f"--points must be at least 2, got {args.points}")
+    check_writable(args.json)
     rows = run(args.dtype, args.mode, args.quick, args.points)
     print(LEGEND)
     print(format_table(rows))

@@ -40,6 +40,7 @@ from ._cliutil import (
     CliError,
     Parser,
     Progress,
+    check_writable,
     choice_list,
     positive_float,
     positive_int_list,
@@ -300,6 +301,7 @@ def command(args: argparse.Namespace) -> int:
         args.min_time = 0.1 if args.quick else 0.3
     if args.threads is None:
         args.threads = [torch.get_num_threads()]
+    check_writable(args.json)
     progress = not args.no_progress
     skipped = None
     if args.device in ("cuda", "all"):

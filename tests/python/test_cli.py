@@ -108,10 +108,12 @@ def test_bad_values_exit_1_with_one_line(capsys, argv, message):
     assert err.count("\n") == 1 and message in err, err
 
 
-def test_unwritable_output_is_one_line_error(capsys, tmp_path):
+@pytest.mark.parametrize("command", ["plot --only gelu --out", "bench --json", "accuracy --json",
+                                     "info --json"])
+def test_unwritable_output_is_one_line_error(capsys, tmp_path, command):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    rc, out, err = run_cli(capsys, "plot", "--out", str(blocker / "sub"), "--only", "gelu")
+    rc, out, err = run_cli(capsys, *command.split(), str(blocker / "sub"))
     assert rc == 1
     assert err.count("\n") == 1 and "error:" in err, err
 
@@ -193,6 +195,52 @@ def test_bench_gpu_part(capsys, tmp_path):
         assert f"GPU part skipped: {reason}" in out
         assert rc_cuda == 1
         assert err_cuda.count("\n") == 1 and reason in err_cuda
+
+
+def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
+    """The GPU half of --device all through the benchmark_cuda contract (run /
+    format_table), with a stand-in module so that it runs without a GPU."""
+    import types
+
+    calls = []
+
+    def fake_run(dtypes, modes, sizes, directions, *, min_time, progress):
+        calls.append((dtypes, modes, sizes, directions, min_time))
+        return [{"device": "cuda", "direction": d, "dtype": t, "approximate": m, "n": n,
+                 "ours_us": 1.0, "native_us": 2.0, "copy_us": 1.0, "ours_gbps": 8.0,
+                 "native_gbps": 4.0, "speedup": 2.0}
+                for t in dtypes for m in modes for n in sizes for d in directions]
+
+    fake = types.ModuleType("gelu_ext.benchmark_cuda")
+    fake.run = fake_run
+    fake.format_table = lambda rows: f"GPU TABLE {len(rows)} rows"
+    monkeypatch.setitem(sys.modules, "gelu_ext.benchmark_cuda", fake)
+    monkeypatch.setattr(gelu_ext, "benchmark_cuda", fake, raising=False)
+    monkeypatch.setattr(benchmark, "cuda_unavailable_reason", lambda: None)
+    path = tmp_path / "all.json"
+    rc, out, err = run_cli(capsys, "bench", "--device", "all", "--sizes", "4K", "--dtype",
+                           "float32", "--mode", "none", "--min-time", "0.005", "--json", str(path))
+    assert rc == 0, err
+    assert calls == [(["float32"], ["none"], [4096], ["fwd", "bwd"], 0.005)]
+    assert "GPU TABLE 2 rows" in out
+    rows = json.loads(path.read_text())["rows"]
+    assert [r["device"] for r in rows] == ["cpu", "cpu", "cuda", "cuda"]
+
+
+def test_summary_has_five_lines_with_gpu_speeds():
+    acc = [accuracy.AccuracyRow(d, m, r, impl, 10, 1.0 if impl == "gelu_ext" else 99.0, 0.0, 0.0,
+                                0.0, 0.0, None, None)
+           for d in ("float32", "bfloat16") for m in ("none", "tanh") for r in ("fwd", "bwd")
+           for impl in ("gelu_ext", "torch")]
+    cpu = [benchmark.Row("cpu", r, d, m, 1 << 20, 2, 1.0, 1.5, 1.0, 1.0, 1.0, 1.5)
+           for d in ("float32", "bfloat16") for m in ("none", "tanh") for r in ("fwd", "bwd")]
+    gpu = [{"device": "cuda", "direction": r, "dtype": d, "approximate": m, "speedup": 3.0}
+           for d in ("float32", "bfloat16") for m in ("none", "tanh") for r in ("fwd", "bwd")]
+    lines = cli.summary_lines(acc, cpu, gpu)
+    assert len(lines) == 5
+    assert lines[0] == ("exact fwd float32: 1.50x PyTorch's speed on the CPU, 3.00x on the GPU; "
+                        "max error 1.0 ulp vs PyTorch's 99")
+    assert lines[4].startswith("bfloat16, both modes, fwd+bwd: 1.50x")
 
 
 def test_progress_only_for_long_runs():
