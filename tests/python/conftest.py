@@ -301,3 +301,26 @@ def pytest_report_header(config):
         f"simd supported {_C.simd_supported()}, selected {_C.simd_selected()}; "
         f"cuda compiled {_C.cuda_compiled()}, cuda available {torch.cuda.is_available()}"
     )
+
+
+# ---------------------------------------------------------------------------
+# Hypothesis profiles (test_properties.py). "ci" (the default) is
+# derandomized: the same examples on every run and machine. "long" draws
+# fresh random examples, many more of them:
+#     HYPOTHESIS_PROFILE=long python -m pytest tests/python/test_properties.py
+# Neither keeps an example database (nothing is written into the tree).
+# ---------------------------------------------------------------------------
+import os as _os  # noqa: E402
+
+from hypothesis import HealthCheck as _HealthCheck  # noqa: E402
+from hypothesis import settings as _settings  # noqa: E402
+
+_settings.register_profile(
+    "ci", derandomize=True, max_examples=150, deadline=None, database=None, print_blob=True,
+    suppress_health_check=[_HealthCheck.too_slow, _HealthCheck.data_too_large],
+)
+_settings.register_profile(
+    "long", max_examples=3000, deadline=None, database=None, print_blob=True,
+    suppress_health_check=[_HealthCheck.too_slow, _HealthCheck.data_too_large],
+)
+_settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))
