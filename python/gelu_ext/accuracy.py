@@ -152,7 +152,7 @@ def ulp(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 def ulp_error(got: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype,
               allowance: float = 0.0) -> torch.Tensor:
-    """|got - ref| beyond ``allowance``, in ulps of dtype at ref (inf where got is NaN)."""
+    """|got - ref| beyond ``allowance``, in ulps of dtype at ref; inf for an inf/NaN ``got``."""
     g = got.double()
     err = (g - ref).abs()
     err = torch.where(g == ref, torch.zeros_like(err), err)
@@ -348,7 +348,8 @@ def command(args: argparse.Namespace) -> int:
 
 def write_json(path: str, rows: Sequence[AccuracyRow]) -> None:
     """``{"tail_from": -4.0, "rows": [AccuracyRow fields...]}``; an infinite
-    error (a NaN result) is written as the string "inf"."""
+    error (an infinite or NaN result for a finite reference) is written as
+    the string "inf"."""
     with open(path, "w") as f:
         json.dump({"tail_from": TAIL_FROM, "rows": [_finite(asdict(r)) for r in rows]}, f,
                   indent=1, allow_nan=False)

@@ -43,7 +43,7 @@ def _fmt_speed(ratios: list[float]) -> str:
 
 
 def _fmt_err(value: float) -> str:
-    return "inf (NaN results)" if value == float("inf") else fmt_ulp(value)
+    return "inf (non-finite results)" if value == float("inf") else fmt_ulp(value)
 
 
 def summary_lines(
