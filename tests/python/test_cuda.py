@@ -5,12 +5,14 @@ tensors with more than 2^31 elements.
 
 These run on a machine with a CUDA device and a build with CUDA kernels
 (``scripts/gpu_check.sh`` runs this file, the ``huge`` tests as their own step,
-and ``test_sanitizer_smoke`` under compute-sanitizer). Elsewhere every test is
-skipped with the reason shown in the test summary (``pytest -rs``).
+and ``test_sanitizer_smoke`` under compute-sanitizer). Elsewhere these tests
+are skipped with the reason shown in the test summary (``pytest -rs``); the
+GPU benchmark module's pure-Python parts are tested everywhere.
 """
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -29,10 +31,12 @@ from conftest import (
     bits,
     dtype_id,
     random_values,
+    ref_gelu,
+    ref_gelu_grad,
     special_values,
     ulp,
 )
-from gelu_ext import _C
+from gelu_ext import _C, benchmark_cuda
 from test_compile import _eager_and_compiled
 from test_compile import fn as compile_fn
 from test_layouts import _MIXED_BUILD, _STRIDE_MISMATCH, LAYOUTS, MIXED
@@ -41,13 +45,14 @@ from test_opcheck import _check, _make
 from test_values import F64_LOWER, TOL, _mp_reference, reference
 from test_values import run as run_op
 
-pytestmark = [
-    pytest.mark.skipif(
-        not _C.cuda_compiled(),
-        reason="gelu_ext was built without CUDA kernels (_C.cuda_compiled() is False)",
-    ),
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device available"),
-]
+if not _C.cuda_compiled():
+    _NO_CUDA = "gelu_ext was built without CUDA kernels (_C.cuda_compiled() is False)"
+elif not torch.cuda.is_available():
+    _NO_CUDA = "no CUDA device available"
+else:
+    _NO_CUDA = ""
+# Every test here but the benchmark module's pure-Python helpers needs a GPU.
+needs_cuda = pytest.mark.skipif(bool(_NO_CUDA), reason=_NO_CUDA)
 
 GELU = torch.ops.gelu_ext.gelu.default
 GELU_BACKWARD = torch.ops.gelu_ext.gelu_backward.default
@@ -122,6 +127,7 @@ def cpu_cuda_inputs(dtype: torch.dtype, seed: int) -> torch.Tensor:
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=dtype_id)
+@needs_cuda
 def test_values_match_float64_reference(dtype, mode, direction):
     """The DESIGN.md contract on the GPU (16-bit types: all finite inputs)."""
     x = accuracy_inputs(dtype)
@@ -133,6 +139,7 @@ def test_values_match_float64_reference(dtype, mode, direction):
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("mode", MODES)
+@needs_cuda
 def test_float64_vs_high_precision(mode, direction):
     """float64 on the GPU: <= 4 ulp against mpmath, dense range and tails."""
     x = torch.cat([
@@ -148,6 +155,7 @@ def test_float64_vs_high_precision(mode, direction):
 @pytest.mark.parametrize("direction", DIRECTIONS)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@needs_cuda
 def test_values_vs_native(dtype, mode, direction):
     """Against PyTorch's CUDA GELU: finite wherever native is, equal within the
     dtype's usual tolerance where native does not cancel (-3 <= x), and never a
@@ -175,6 +183,7 @@ def test_values_vs_native(dtype, mode, direction):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@needs_cuda
 def test_special_values(dtype, mode):
     x = special_values(dtype).cuda()
     y = gelu_ext.gelu(x, mode).cpu()
@@ -195,6 +204,7 @@ def test_special_values(dtype, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@needs_cuda
 def test_cpu_and_cuda_agree(dtype, mode):
     """DESIGN.md: CPU vs CUDA float32 within 2 ulp (other dtypes: see
     assert_cpu_cuda_close), forward and backward with a random grad_output."""
@@ -208,6 +218,7 @@ def test_cpu_and_cuda_agree(dtype, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=dtype_id)
+@needs_cuda
 def test_cpu_and_cuda_bitwise(dtype, mode):
     """The stronger goal the kernels are written for: float32 and the 16-bit
     types bit for bit equal to the CPU (same formulas, explicit FMAs, no
@@ -227,6 +238,7 @@ def test_cpu_and_cuda_bitwise(dtype, mode):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@needs_cuda
 def test_sizes_around_the_vector_width(dtype):
     """Every length from 0 to 40 and some past a block's span: the 128-bit
     packs, the scalar tail and the grid-stride loop all give the CPU's values."""
@@ -240,6 +252,7 @@ def test_sizes_around_the_vector_width(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@needs_cuda
 def test_misaligned_views(dtype):
     """Views that start 1..15 bytes past a 16-byte boundary take the
     element-wise kernel; their values equal the aligned (vector) path's."""
@@ -263,6 +276,7 @@ def test_misaligned_views(dtype):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 @pytest.mark.parametrize("layout", list(LAYOUTS))
+@needs_cuda
 def test_layouts(layout, dtype, mode):
     x = on_cuda(LAYOUTS[layout](dtype, 0))
     g = on_cuda(LAYOUTS[layout](dtype, 1))
@@ -281,6 +295,7 @@ def test_layouts(layout, dtype, mode):
 
 @pytest.mark.parametrize("x_layout", MIXED)
 @pytest.mark.parametrize("g_layout", MIXED)
+@needs_cuda
 def test_backward_mixed_layouts(g_layout, x_layout):
     g, x = on_cuda(_MIXED_BUILD[g_layout](1)), on_cuda(_MIXED_BUILD[x_layout](0))
     for mode in MODES:
@@ -291,6 +306,7 @@ def test_backward_mixed_layouts(g_layout, x_layout):
             assert out.stride() == torch.ops.aten.gelu_backward(g, x, approximate=mode).stride()
 
 
+@needs_cuda
 def test_strided_view_reads_only_its_elements():
     base = torch.full((8, 16), float("nan"), device="cuda")
     view = base[::2, ::4]
@@ -322,6 +338,7 @@ def _grad_inputs(seed: int) -> torch.Tensor:
 
 @pytest.mark.usefixtures("seeded_rng")
 @pytest.mark.parametrize("mode", MODES)
+@needs_cuda
 def test_gradcheck_and_gradgradcheck(mode):
     x = _grad_inputs(0).requires_grad_()
     g = _grad_inputs(1).requires_grad_()
@@ -337,6 +354,7 @@ def test_gradcheck_and_gradgradcheck(mode):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@needs_cuda
 def test_autograd_grad_is_gelu_backward(dtype, mode):
     x = random_values(dtype, 999, seed=4).cuda().requires_grad_()
     g = random_values(dtype, 999, seed=5).cuda()
@@ -348,6 +366,7 @@ def test_autograd_grad_is_gelu_backward(dtype, mode):
 @pytest.mark.parametrize("requires_grad", [False, True], ids=["nograd", "grad"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@needs_cuda
 def test_opcheck_dtypes(dtype, mode, requires_grad):
     x = _make("contiguous", dtype, 0).cuda().requires_grad_(requires_grad)
     g = _make("contiguous", dtype, 1).cuda().requires_grad_(requires_grad)
@@ -356,6 +375,7 @@ def test_opcheck_dtypes(dtype, mode, requires_grad):
 
 
 @pytest.mark.parametrize("layout", OPCHECK_LAYOUTS)
+@needs_cuda
 def test_opcheck_layouts(layout):
     for mode in MODES:
         x = on_cuda(_make(layout, torch.float32, 0)).detach().requires_grad_()
@@ -373,6 +393,7 @@ def fresh_dynamo():
 
 @pytest.mark.usefixtures("fresh_dynamo")
 @pytest.mark.parametrize("mode", MODES)
+@needs_cuda
 def test_compile_aot_eager(mode):
     compiled = torch.compile(compile_fn, backend="aot_eager", fullgraph=True)
     x = torch.randn(33, 5, device="cuda")
@@ -384,6 +405,7 @@ def test_compile_aot_eager(mode):
 
 @pytest.mark.usefixtures("fresh_dynamo")
 @pytest.mark.parametrize("mode", MODES)
+@needs_cuda
 def test_compile_inductor(mode):
     """Default backend (Triton kernels around our op), forward and backward."""
     from torch.utils._triton import has_triton
@@ -400,6 +422,7 @@ def test_compile_inductor(mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@needs_cuda
 def test_cuda_graph_capture_and_replay(mode):
     """Capture needs every launch on the capturing (current) stream: a launch
     on the legacy default stream would make capture fail. Replays see new
@@ -431,6 +454,7 @@ def test_cuda_graph_capture_and_replay(mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@needs_cuda
 def test_side_stream(mode):
     """Work queued on a non-default stream sees the inputs written there."""
     side = torch.cuda.Stream()
@@ -447,6 +471,7 @@ def test_side_stream(mode):
 # ---------------------------------------------------------------------------
 # Devices and errors
 # ---------------------------------------------------------------------------
+@needs_cuda
 def test_mixed_devices_are_refused():
     x = torch.randn(3, 4, device="cuda")
     msg = "gelu_ext::gelu_backward: grad_output and self must be on the same device"
@@ -458,6 +483,7 @@ def test_mixed_devices_are_refused():
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs at least 2 CUDA devices")
 @pytest.mark.parametrize("mode", MODES)
+@needs_cuda
 def test_second_device(mode):
     """Tensors on cuda:1 while cuda:0 is current: the device guard puts the
     output and the launch there, and leaves the current device alone."""
@@ -475,6 +501,7 @@ def test_second_device(mode):
         gelu_ext.gelu_backward(g.to("cuda:0"), x)
 
 
+@needs_cuda
 def test_errors_match_the_cpu():
     """Bad input fails with the CPU's exception type and message."""
     cases = [
@@ -496,6 +523,7 @@ def test_errors_match_the_cpu():
 # ---------------------------------------------------------------------------
 # Memory: out-of-memory, more than 2^31 elements
 # ---------------------------------------------------------------------------
+@needs_cuda
 def test_out_of_memory_raises_and_process_stays_usable():
     """An output larger than the free memory raises torch.OutOfMemoryError
     (nothing is launched), and the next calls work with the memory back."""
@@ -545,6 +573,7 @@ def _check_rows(out: torch.Tensor, row: torch.Tensor, what: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
+@needs_cuda
 def test_huge_tensor_forward(mode):
     """More than 2^31 bfloat16 elements (64-bit indexing): every element
     equals the result of the same input in a small tensor. Also a view that
@@ -565,6 +594,7 @@ def test_huge_tensor_forward(mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@needs_cuda
 def test_huge_tensor_backward(mode):
     _require_free_bytes(24 * 2**30)
     row = all_16bit_values(torch.bfloat16).cuda()
@@ -580,6 +610,7 @@ def test_huge_tensor_backward(mode):
 # ---------------------------------------------------------------------------
 # The short run for compute-sanitizer (memcheck, racecheck, initcheck)
 # ---------------------------------------------------------------------------
+@needs_cuda
 def test_sanitizer_smoke():
     """Each kernel instantiation once, small: every dtype and mode, forward
     and backward, aligned (vector packs + scalar tail) and misaligned
@@ -593,3 +624,62 @@ def test_sanitizer_smoke():
                                       "forward")
                 assert_cpu_cuda_close(gelu_ext.gelu_backward(g.cpu(), x.cpu(), mode),
                                       gelu_ext.gelu_backward(g, x, mode), "backward")
+
+
+# ---------------------------------------------------------------------------
+# The GPU benchmark module (gelu_ext.benchmark_cuda)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+def test_benchmark_seed_formulas(mode):
+    """The seed composites compute GELU and g * GELU' (where they do not cancel)."""
+    x = torch.linspace(-3.0, 3.0, 1001, dtype=torch.float64)
+    g = torch.linspace(-2.0, 2.0, 1001, dtype=torch.float64)
+    torch.testing.assert_close(benchmark_cuda.seed_gelu(x, mode), ref_gelu(x, mode),
+                               rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(benchmark_cuda.seed_gelu_backward(g, x, mode),
+                               g * ref_gelu_grad(x, mode), rtol=1e-12, atol=1e-14)
+
+
+def _fake_row(n: int, direction: str) -> dict:
+    return {"device": "cuda", "gpu": "test", "direction": direction, "dtype": "bfloat16",
+            "approximate": "tanh", "n": n, "ours_us": 2.0, "native_us": 3.0, "seed_us": 20.0,
+            "copy_us": 1.8, "ours_gbps": 1.0, "native_gbps": 0.7, "copy_gbps": 1.1,
+            "pct_of_copy": 90.0, "native_pct_of_copy": 60.0, "speedup": 1.5,
+            "speedup_vs_seed": 10.0, "ours_host_us": 4.25, "native_host_us": 3.0,
+            "overhead_us": 1.25, "noise": 0.5}
+
+
+def test_benchmark_table():
+    rows = [_fake_row(4096, "fwd"), _fake_row(1 << 24, "bwd")]
+    lines = benchmark_cuda.format_table(rows).splitlines()
+    small = next(ln for ln in lines if ln.startswith("gelu ") and " 4K " in ln)
+    large = next(ln for ln in lines if ln.startswith("gelu_backward") and " 16M " in ln)
+    for line in (small, large):
+        assert "1.50x" in line and "10.0x" in line and "90%" in line and "60%" in line
+        assert line.endswith(" *")  # noise 0.5 > NOISY
+    assert "+1.25" in small and "+1.25" not in large  # launch overhead: small sizes only
+    assert any("spread" in ln for ln in lines)
+
+
+@pytest.mark.skipif(not _NO_CUDA, reason="checks the message shown where no GPU is usable")
+def test_benchmark_refuses_without_gpu(capsys):
+    assert benchmark_cuda.main(["--sizes", "4K", "--no-progress"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"python -m gelu_ext.benchmark_cuda: error: {benchmark_cuda.unavailable_reason()}")
+
+
+@needs_cuda
+def test_benchmark_run_on_gpu(tmp_path):
+    """A tiny run through the command line: the contract's fields, sane values."""
+    out = tmp_path / "bench.json"
+    assert benchmark_cuda.main(["--dtype", "float32,bfloat16", "--mode", "tanh", "--sizes",
+                                "4K,1M", "--min-time", "0.01", "--json", str(out),
+                                "--no-progress"]) == 0
+    data = json.loads(out.read_text())
+    rows = data["rows"]
+    assert len(rows) == 2 * 2 * 2 and data["environment"]["gpu"]
+    for r in rows:
+        for key in ("ours_us", "native_us", "seed_us", "copy_us"):
+            assert 0 < r[key] < 1e6, (key, r)
+        assert r["speedup"] == pytest.approx(r["native_us"] / r["ours_us"])
+        assert r["pct_of_copy"] == pytest.approx(100 * r["copy_us"] / r["ours_us"])
