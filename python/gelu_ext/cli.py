@@ -120,14 +120,20 @@ def demo(args: argparse.Namespace) -> int:
         print(f"(GPU part skipped: {reason})")
 
     _section("figures")
-    paths = plots.write_figures(args.out)
+    missing = plots.matplotlib_missing()
+    paths = [] if missing else plots.write_figures(args.out)
     for path in paths:
         print(path)
+    if missing:
+        print(f"(figures skipped: {missing})")
 
     _section(f"summary (ran in {time.perf_counter() - start:.0f} s)")
     for line in summary_lines(acc_rows, cpu_rows, gpu_rows):
         print(line)
-    print(f"figures: {os.path.abspath(args.out)}/ ({len(paths)} PNG files)")
+    if paths:
+        print(f"figures: {os.path.abspath(args.out)}/ ({len(paths)} PNG files)")
+    else:
+        print(f"figures: none ({missing})")
     return 0
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from ._cliutil import choice_list
+from ._cliutil import CliError, choice_list
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -252,8 +252,20 @@ FIGURES: dict[str, Callable[[], Figure]] = {
 }
 
 
+def matplotlib_missing() -> str | None:
+    """Why figures cannot be drawn here, or None when matplotlib is importable."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        return "matplotlib is not installed (pip install matplotlib)"
+    return None
+
+
 def write_figures(out_dir: str, dpi: int = 110, names: list[str] | None = None) -> list[str]:
     """Draws the figures (all, or ``names``) into ``out_dir`` as PNG; returns the paths."""
+    missing = matplotlib_missing()
+    if missing is not None:
+        raise CliError(missing)
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for name in names or list(FIGURES):

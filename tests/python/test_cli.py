@@ -350,14 +350,14 @@ def test_special_value_check_catches_a_textbook_gelu():
 # plot
 # ---------------------------------------------------------------------------
 def test_plot_writes_readable_pngs(capsys, tmp_path):
-    import matplotlib.image
+    matplotlib = pytest.importorskip("matplotlib.image", reason="matplotlib is not installed")
 
     rc, out, err = run_cli(capsys, "plot", "--out", str(tmp_path / "figs"), "--dpi", "60")
     assert rc == 0, err
     paths = out.split()
     assert [os.path.basename(p) for p in paths] == [f"{n}.png" for n in gelu_ext.plots.FIGURES]
     for p in paths:
-        img = matplotlib.image.imread(p)
+        img = matplotlib.imread(p)
         h, w = img.shape[:2]
         assert 200 <= h <= 2000 and 300 <= w <= 3000 and w > h, (p, img.shape)
         assert float(img[..., :3].std()) > 0.05, f"{p} looks blank"
@@ -365,6 +365,7 @@ def test_plot_writes_readable_pngs(capsys, tmp_path):
 
 @pytest.fixture(scope="module")
 def figures() -> dict:
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
     return {name: build() for name, build in gelu_ext.plots.FIGURES.items()}
 
 
@@ -456,6 +457,7 @@ def test_every_figure_is_labelled(figures):
 # demo
 # ---------------------------------------------------------------------------
 def test_demo_without_a_command(capsys, tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
     out_dir = tmp_path / "demo"
     rc, out, err = run_cli(capsys, "--out", str(out_dir), "--min-time", "0.01")
     assert rc == 0, err
