@@ -17,10 +17,10 @@ The reference for the other dtypes is float64 arithmetic in the stable forms
 of the design notes (Phi through erfc, the tanh form as x * sigmoid(2u)),
 accurate far beyond their precision. Errors are counted in ulps of the dtype
 at the reference value (the subnormal spacing below the normal range). The
-derivative crosses zero at x ~ -0.75, where no formula keeps a relative
-error; backward errors in float32/float64 are therefore counted beyond an
-absolute allowance of 2^-26 / 2^-55 (the float32 figure is the accuracy
-contract's). The negative tail (x <= -4) is where textbook formulas
+derivative crosses zero at x ~ -0.75, where its two terms cancel, so that a
+tiny absolute error is a large relative one; backward errors in
+float32/float64 are therefore counted beyond an absolute allowance of
+2^-26 / 2^-55 (the float32 figure is the accuracy contract's). The negative tail (x <= -4) is where textbook formulas
 cancel; its largest relative error is reported where the reference is a
 normal number of the dtype.
 """
