@@ -319,6 +319,9 @@ def command(args: argparse.Namespace) -> int:
         rows += [asdict(r) for r in cpu_rows]
     if args.device in ("cuda", "all"):
         if skipped is None:
+            from . import benchmark_cuda
+
+            env["gpu_environment"] = benchmark_cuda.environment()
             cuda_rows, table = run_cuda(args, progress)
             print(f"# GPU: {env['cuda_device']}")
             print(table)

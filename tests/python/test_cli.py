@@ -214,6 +214,7 @@ def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
     fake = types.ModuleType("gelu_ext.benchmark_cuda")
     fake.run = fake_run
     fake.format_table = lambda rows: f"GPU TABLE {len(rows)} rows"
+    fake.environment = lambda: {"gpu": "stand-in"}
     monkeypatch.setitem(sys.modules, "gelu_ext.benchmark_cuda", fake)
     monkeypatch.setattr(gelu_ext, "benchmark_cuda", fake, raising=False)
     monkeypatch.setattr(benchmark, "cuda_unavailable_reason", lambda: None)
@@ -223,8 +224,9 @@ def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
     assert rc == 0, err
     assert calls == [(["float32"], ["none"], [4096], ["fwd", "bwd"], 0.005)]
     assert "GPU TABLE 2 rows" in out
-    rows = json.loads(path.read_text())["rows"]
-    assert [r["device"] for r in rows] == ["cpu", "cpu", "cuda", "cuda"]
+    data = json.loads(path.read_text())
+    assert [r["device"] for r in data["rows"]] == ["cpu", "cpu", "cuda", "cuda"]
+    assert data["environment"]["gpu_environment"] == {"gpu": "stand-in"}
 
 
 def test_summary_has_five_lines_with_gpu_speeds():
