@@ -6,6 +6,7 @@
 #include <c10/util/Exception.h>
 #include <torch/library.h>
 
+#include "build_info.h"
 #include "gelu_checks.h"
 
 namespace gelu_ext {
@@ -59,6 +60,15 @@ const at::Tensor& backward_layout_source(const at::Tensor& grad_output, const at
 }
 
 }  // namespace detail
+
+const char* load() {
+  for (const char* name : {"gelu_ext::gelu", "gelu_ext::gelu_backward"}) {
+    TORCH_CHECK(c10::Dispatcher::singleton().findSchema({name, ""}).has_value(),
+                "gelu_ext::load: operator ", name,
+                " is not registered: the op library's static registrations did not run");
+  }
+  return gelu_ext_version();
+}
 
 at::Tensor gelu(const at::Tensor& self, c10::string_view approximate) {
   static auto op = c10::Dispatcher::singleton()

@@ -1,6 +1,7 @@
 // gelu_ext public C++ API. Every function calls through the PyTorch
 // dispatcher, so autograd, device dispatch and tracing apply as for any op.
-// Link the op library (CMake: gelu_ext::gelu_ext) so the ops are registered.
+// Link the op library (CMake: gelu_ext::gelu_ext) so the ops are registered;
+// installed, the header is <gelu_ext/gelu.h>.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -9,6 +10,12 @@
 #include "approximation.h"
 
 namespace gelu_ext {
+
+// Checks that gelu_ext's ops are registered with the dispatcher (throws
+// c10::Error naming the missing op otherwise) and returns the library's
+// version. Calling it also makes a program depend on the op library by
+// symbol, so no linker option can drop the library and its registrations.
+const char* load();
 
 // "none" or "tanh"; anything else throws c10::ValueError naming `op`.
 Approximation parse_approximation(c10::string_view approximate, const char* op);

@@ -14,6 +14,6 @@ echo "== pytest =="
 echo "== CMake + GoogleTest =="
 BUILD="${GELU_EXT_CMAKE_BUILD:-$ROOT/build/cmake}"
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DPython3_EXECUTABLE="$PY" >"$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
+  -DPython3_EXECUTABLE="$PY" -DGELU_EXT_DEPLOY_TESTS=ON >"$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log"; exit 1; }
 cmake --build "$BUILD" -j "$(nproc)"
 ctest --test-dir "$BUILD" --output-on-failure --no-tests=error
