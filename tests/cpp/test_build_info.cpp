@@ -1,6 +1,7 @@
 // The build facts C ABI (build_info.h) reports what CMake built.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -22,6 +23,14 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 TEST(BuildInfo, VersionIsTheVersionFile) {
   ASSERT_NE(gelu_ext_version(), nullptr);
   EXPECT_STREQ(gelu_ext_version(), GELU_EXT_EXPECTED_VERSION);
+}
+
+TEST(BuildInfo, TorchVersionIsTheHeadersVersion) {
+  const std::string want = std::to_string(TORCH_VERSION_MAJOR) + "." +
+                           std::to_string(TORCH_VERSION_MINOR) + "." +
+                           std::to_string(TORCH_VERSION_PATCH);
+  ASSERT_NE(gelu_ext_torch_version(), nullptr);
+  EXPECT_EQ(gelu_ext_torch_version(), want);
 }
 
 TEST(BuildInfo, CudaFactsMatchTheConfiguration) {
@@ -71,7 +80,7 @@ TEST(BuildInfo, LoadedLibraryExportsTheCAbi) {
   ASSERT_NE(lib, nullptr) << "libgelu_ext_ops.so is not loaded in this process";
   for (const char* sym : {"gelu_ext_version", "gelu_ext_cuda_compiled", "gelu_ext_cuda_archs",
                           "gelu_ext_simd_compiled", "gelu_ext_simd_supported",
-                          "gelu_ext_simd_selected", "gelu_ext_set_simd"}) {
+                          "gelu_ext_simd_selected", "gelu_ext_set_simd", "gelu_ext_torch_version"}) {
     EXPECT_NE(dlsym(lib, sym), nullptr) << sym;
   }
   using Fn = const char* (*)();
