@@ -10,9 +10,11 @@
 // device's exp/erfc, which differ from the host libm by a few ulp.
 //
 // Only c10's CUDA headers are used (not ATen/cuda/CUDAContext.h, which pulls
-// in cuBLAS/cuSPARSE headers that a minimal toolkit lacks).
-#include <ATen/ATen.h>
+// in cuBLAS/cuSPARSE headers that a minimal toolkit lacks), and only the ATen
+// headers needed (not ATen/ATen.h: a quarter less nvcc time).
 #include <ATen/Dispatch.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty_like.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAMacros.h>
