@@ -5,9 +5,9 @@
 #   1. build the op library in place against the installed torch, CUDA forced on
 #   2. run tests/python/test_cuda.py (all but the >2^31-element tests)
 #   3. run the >2^31-element tests (test_huge_*) on their own
-#   4. run compute-sanitizer --tool memcheck, racecheck and initcheck over a
+#   4. run the GPU benchmark (python -m gelu_ext.benchmark_cuda)
+#   5. run compute-sanitizer --tool memcheck, racecheck and initcheck over a
 #      short CUDA test (test_sanitizer_smoke); any report fails the step
-#   5. run the GPU benchmark (python -m gelu_ext.benchmark_cuda)
 #
 # Logs, summary.txt, the benchmark table and JSON go to $OUT (default
 # ./gpu_check_out). The script keeps going after a failed step, stops
@@ -197,7 +197,14 @@ step tests-huge 90 "${PYTEST[@]}" --junitxml="$OUT/tests-huge.xml" \
   tests/python/test_cuda.py -k huge
 check_not_skipped tests-huge
 
-# --- 4. compute-sanitizer ----------------------------------------------------
+# --- 4. benchmark ------------------------------------------------------------
+step benchmark 150 "$PY" -m gelu_ext.benchmark_cuda --sizes "$BENCH_SIZES" \
+  --min-time "$BENCH_MIN_TIME" --no-progress --json "$OUT/benchmark_cuda.json"
+if ((!DRY_RUN)) && [[ -s "$OUT/benchmark.log" ]]; then
+  sed 1d "$OUT/benchmark.log" >"$OUT/benchmark_cuda.txt"  # the table, without the command
+fi
+
+# --- 5. compute-sanitizer (last: its run time varies most) ---------------------
 # Without the caching allocator every tensor is its own cudaMalloc, so an
 # access past a tensor's end is outside any allocation and memcheck sees it.
 # --report-api-errors no: the checks are about kernels' memory accesses;
@@ -213,13 +220,6 @@ for tool in memcheck racecheck initcheck; do
   check_sanitizer_report "sanitizer-$tool"
   check_not_skipped "sanitizer-$tool"
 done
-
-# --- 5. benchmark ------------------------------------------------------------
-step benchmark 150 "$PY" -m gelu_ext.benchmark_cuda --sizes "$BENCH_SIZES" \
-  --min-time "$BENCH_MIN_TIME" --no-progress --json "$OUT/benchmark_cuda.json"
-if ((!DRY_RUN)) && [[ -s "$OUT/benchmark.log" ]]; then
-  sed 1d "$OUT/benchmark.log" >"$OUT/benchmark_cuda.txt"  # the table, without the command
-fi
 
 if ((DRY_RUN)); then
   say "dry run: nothing was built or run"
