@@ -254,8 +254,8 @@ def test_sizes_around_the_vector_width(dtype):
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 @needs_cuda
 def test_misaligned_views(dtype):
-    """Views that start 1..15 bytes past a 16-byte boundary take the
-    element-wise kernel; their values equal the aligned (vector) path's."""
+    """Views that start one or more elements past a 16-byte boundary take
+    the element-wise kernel; their values equal the aligned (vector) path's."""
     base = random_values(dtype, 5000, seed=7).cuda()
     per_pack = 16 // base.element_size()
     for offset in range(per_pack):
