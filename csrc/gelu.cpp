@@ -2,6 +2,7 @@
 // dispatcher-calling C++ API.
 #include "gelu.h"
 
+#include <ATen/MemoryOverlap.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
@@ -35,8 +36,7 @@ void check_input(const at::Tensor& t, const char* op, const char* arg) {
                    dtype);
 }
 
-void check_backward_inputs(const at::Tensor& grad_output, const at::Tensor& self) {
-  constexpr const char* op = "gelu_ext::gelu_backward";
+void check_backward_inputs(const at::Tensor& grad_output, const at::Tensor& self, const char* op) {
   check_input(grad_output, op, "grad_output");
   check_input(self, op, "self");
   TORCH_CHECK_TYPE(grad_output.scalar_type() == self.scalar_type(), op,
@@ -48,6 +48,71 @@ void check_backward_inputs(const at::Tensor& grad_output, const at::Tensor& self
   TORCH_CHECK(grad_output.sym_sizes() == self.sym_sizes(), op,
               ": grad_output and self must have the same shape, got ", grad_output.sym_sizes(),
               " and ", self.sym_sizes());
+}
+
+void check_output(const at::Tensor& out, const at::Tensor& like, const char* op, const char* arg) {
+  TORCH_CHECK(out.defined(), op, ": ", arg, " is an undefined tensor");
+  TORCH_CHECK_TYPE(out.scalar_type() == like.scalar_type(), op, ": ", arg, " must have dtype ",
+                   like.scalar_type(), " (the input's), got ", out.scalar_type());
+  TORCH_CHECK(out.device() == like.device(), op, ": ", arg, " must be on ", like.device(),
+              " (the input's device), got ", out.device());
+  TORCH_CHECK(out.sym_sizes() == like.sym_sizes(), op, ": ", arg, " must have shape ",
+              like.sym_sizes(), " (the input's; it is not resized), got ", out.sym_sizes());
+}
+
+namespace {
+
+// [first, last] byte addresses an element of t can occupy.
+std::pair<const char*, const char*> byte_extent(const at::Tensor& t) {
+  int64_t lo = 0, hi = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t span = (t.size(d) - 1) * t.stride(d);
+    (span < 0 ? lo : hi) += span;
+  }
+  const auto* base = static_cast<const char*>(t.data_ptr());
+  return {base + lo * t.element_size(), base + (hi + 1) * t.element_size() - 1};
+}
+
+// True unless out and input are provably safe for an elementwise kernel:
+// different memory, or exactly the same elements in the same order. Layouts
+// that ATen cannot decide ("too hard": both non-dense, interleaved) count as
+// overlapping when their byte extents intersect: a clear error rather than
+// an answer that depends on the order of the writes.
+bool may_overlap_partially(const at::Tensor& out, const at::Tensor& input) {
+  switch (at::get_overlap_status(out, input)) {
+    case at::MemOverlapStatus::Full:
+    case at::MemOverlapStatus::No:
+      return false;
+    case at::MemOverlapStatus::Partial:
+      return true;
+    case at::MemOverlapStatus::TooHard:
+      break;
+  }
+  if (out.numel() == 0 || input.numel() == 0 ||
+      !out.storage().is_alias_of(input.storage())) {
+    return false;
+  }
+  if (out.data_ptr() == input.data_ptr() && out.sizes() == input.sizes() &&
+      out.strides() == input.strides()) {
+    return false;
+  }
+  const auto [a0, a1] = byte_extent(out);
+  const auto [b0, b1] = byte_extent(input);
+  return a0 <= b1 && b0 <= a1;
+}
+
+}  // namespace
+
+void check_output_memory(const at::Tensor& out, const char* op, const char* arg,
+                         std::initializer_list<std::pair<const at::Tensor*, const char*>> inputs) {
+  TORCH_CHECK(at::has_internal_overlap(out) != at::MemOverlap::Yes, op, ": ", arg,
+              " has elements that share memory (e.g. an expanded tensor); every output "
+              "element needs memory of its own");
+  for (const auto& [input, name] : inputs) {
+    TORCH_CHECK(!may_overlap_partially(out, *input), op, ": ", arg, " overlaps ", name,
+                " in memory without being the same tensor layout; use separate memory, or ",
+                name, " itself");
+  }
 }
 
 const at::Tensor& backward_layout_source(const at::Tensor& grad_output, const at::Tensor& self) {
@@ -90,9 +155,38 @@ at::Tensor gelu_backward(const at::Tensor& grad_output, const at::Tensor& self,
   return op.call(grad_output, self, approximate);
 }
 
+at::Tensor& gelu_out(at::Tensor& out, const at::Tensor& self, c10::string_view approximate) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("gelu_ext::gelu", "out")
+                       .typed<at::Tensor&(const at::Tensor&, c10::string_view, at::Tensor&)>();
+  return op.call(self, approximate, out);
+}
+
+at::Tensor& gelu_(at::Tensor& self, c10::string_view approximate) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("gelu_ext::gelu_", "")
+                       .typed<at::Tensor&(at::Tensor&, c10::string_view)>();
+  return op.call(self, approximate);
+}
+
+at::Tensor& gelu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output,
+                              const at::Tensor& self, c10::string_view approximate) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("gelu_ext::gelu_backward", "grad_input")
+                       .typed<at::Tensor&(const at::Tensor&, const at::Tensor&,
+                                          c10::string_view, at::Tensor&)>();
+  return op.call(grad_output, self, approximate, grad_input);
+}
+
 TORCH_LIBRARY(gelu_ext, m) {
   m.def("gelu(Tensor self, str approximate=\"none\") -> Tensor");
   m.def("gelu_backward(Tensor grad_output, Tensor self, str approximate=\"none\") -> Tensor");
+  // Allocation-free variants: write into memory the caller owns.
+  m.def("gelu.out(Tensor self, str approximate=\"none\", *, Tensor(a!) out) -> Tensor(a!)");
+  m.def(
+      "gelu_backward.grad_input(Tensor grad_output, Tensor self, str approximate=\"none\", *, "
+      "Tensor(a!) grad_input) -> Tensor(a!)");
+  m.def("gelu_(Tensor(a!) self, str approximate=\"none\") -> Tensor(a!)");
 }
 
 }  // namespace gelu_ext

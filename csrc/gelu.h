@@ -30,4 +30,14 @@ at::Tensor gelu(const at::Tensor& self, Approximation approximate);
 at::Tensor gelu_backward(const at::Tensor& grad_output, const at::Tensor& self,
                          c10::string_view approximate = "none");
 
+// Allocation-free variants (ATen's argument order: the output first). `out`
+// and `grad_input` must already have the input's shape, dtype and device
+// (they are not resized) and may be the input itself. Not differentiable:
+// they refuse inputs that require grad while grad mode is on. gelu_ refuses
+// a `self` that requires grad (its backward needs the overwritten values).
+at::Tensor& gelu_out(at::Tensor& out, const at::Tensor& self, c10::string_view approximate = "none");
+at::Tensor& gelu_(at::Tensor& self, c10::string_view approximate = "none");
+at::Tensor& gelu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output,
+                              const at::Tensor& self, c10::string_view approximate = "none");
+
 }  // namespace gelu_ext

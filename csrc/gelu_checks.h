@@ -4,6 +4,9 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <initializer_list>
+#include <utility>
+
 namespace gelu_ext {
 namespace detail {
 
@@ -13,7 +16,19 @@ namespace detail {
 void check_input(const at::Tensor& t, const char* op, const char* arg);
 
 // grad_output and self: both valid inputs, same dtype, device and shape.
-void check_backward_inputs(const at::Tensor& grad_output, const at::Tensor& self);
+void check_backward_inputs(const at::Tensor& grad_output, const at::Tensor& self,
+                           const char* op = "gelu_ext::gelu_backward");
+
+// An output the caller provides (gelu.out's out, gelu_backward.grad_input's
+// grad_input, gelu_'s self): the dtype, device and shape of `like` (never
+// resized: a wrong shape is an error). Works on symbolic shapes (Meta).
+void check_output(const at::Tensor& out, const at::Tensor& like, const char* op, const char* arg);
+
+// `out` has no element stored twice (e.g. expanded), and overlaps no input
+// partially (the same memory with the same strides is fine: elementwise).
+// Real kernels only: it looks at data pointers.
+void check_output_memory(const at::Tensor& out, const char* op, const char* arg,
+                         std::initializer_list<std::pair<const at::Tensor*, const char*>> inputs);
 
 // The tensor whose layout gelu_backward's output copies (with empty_like):
 // grad_output, unless it is expanded (a stride-0 dimension), then self. That

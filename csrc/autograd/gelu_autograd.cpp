@@ -4,6 +4,7 @@
 // and re-dispatches; backward calls ops again so that it stays differentiable.
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/library.h>
 
 #include "../gelu.h"
@@ -96,11 +97,89 @@ at::Tensor gelu_backward_autograd(const at::Tensor& grad_output, const at::Tenso
   return GeluBackwardFunction::apply(grad_output, self, std::string(approximate));
 }
 
+// The allocation-free variants are not differentiable. Autograd key: refuse
+// when a graph would have to be recorded, then go on below autograd to the
+// ADInplaceOrView kernels, which bump the written tensor's version (so that
+// a backward that saved it notices the write) and call the backend.
+void refuse_grad(const char* op, const char* why,
+                 std::initializer_list<std::pair<const at::Tensor*, const char*>> tensors) {
+  if (!at::GradMode::is_enabled()) return;
+  for (const auto& [t, name] : tensors) {
+    TORCH_CHECK(!t->requires_grad(), op, ": ", name, " requires grad, but ", why,
+                "; use the functional op, or run under torch.no_grad()");
+  }
+}
+
+constexpr const char* kOutNoGrad = "out= variants do not support automatic differentiation";
+
+at::Tensor& gelu_out_autograd(const at::Tensor& self, c10::string_view approximate,
+                              at::Tensor& out) {
+  refuse_grad("gelu_ext::gelu.out", kOutNoGrad, {{&self, "self"}, {&out, "out"}});
+  at::AutoDispatchBelowAutograd guard;
+  return gelu_ext::gelu_out(out, self, approximate);
+}
+
+at::Tensor& gelu_inplace_autograd(at::Tensor& self, c10::string_view approximate) {
+  refuse_grad("gelu_ext::gelu_",
+              "its gradient would need the input values that the in-place op overwrites",
+              {{&self, "self"}});
+  at::AutoDispatchBelowAutograd guard;
+  return gelu_ext::gelu_(self, approximate);
+}
+
+at::Tensor& gelu_backward_out_autograd(const at::Tensor& grad_output, const at::Tensor& self,
+                                       c10::string_view approximate, at::Tensor& grad_input) {
+  refuse_grad("gelu_ext::gelu_backward.grad_input", kOutNoGrad,
+              {{&grad_output, "grad_output"}, {&self, "self"}, {&grad_input, "grad_input"}});
+  at::AutoDispatchBelowAutograd guard;
+  return gelu_ext::gelu_backward_out(grad_input, grad_output, self, approximate);
+}
+
+at::Tensor& gelu_out_inplace_or_view(const at::Tensor& self, c10::string_view approximate,
+                                     at::Tensor& out) {
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    gelu_ext::gelu_out(out, self, approximate);
+  }
+  torch::autograd::impl::bump_version(out);
+  return out;
+}
+
+at::Tensor& gelu_inplace_inplace_or_view(at::Tensor& self, c10::string_view approximate) {
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    gelu_ext::gelu_(self, approximate);
+  }
+  torch::autograd::impl::bump_version(self);
+  return self;
+}
+
+at::Tensor& gelu_backward_out_inplace_or_view(const at::Tensor& grad_output,
+                                              const at::Tensor& self,
+                                              c10::string_view approximate,
+                                              at::Tensor& grad_input) {
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    gelu_ext::gelu_backward_out(grad_input, grad_output, self, approximate);
+  }
+  torch::autograd::impl::bump_version(grad_input);
+  return grad_input;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gelu_ext, Autograd, m) {
   m.impl("gelu", &gelu_autograd);
   m.impl("gelu_backward", &gelu_backward_autograd);
+  m.impl("gelu.out", &gelu_out_autograd);
+  m.impl("gelu_", &gelu_inplace_autograd);
+  m.impl("gelu_backward.grad_input", &gelu_backward_out_autograd);
+}
+
+TORCH_LIBRARY_IMPL(gelu_ext, ADInplaceOrView, m) {
+  m.impl("gelu.out", &gelu_out_inplace_or_view);
+  m.impl("gelu_", &gelu_inplace_inplace_or_view);
+  m.impl("gelu_backward.grad_input", &gelu_backward_out_inplace_or_view);
 }
 
 }  // namespace gelu_ext

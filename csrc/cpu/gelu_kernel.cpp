@@ -125,19 +125,70 @@ void run(at::TensorIterator& iter, int64_t esize, const Contig& contig) {
       kGrainSize);
 }
 
-at::Tensor gelu_cpu(const at::Tensor& self, c10::string_view approximate) {
-  constexpr const char* op = "gelu_ext::gelu";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_input(self, op, "self");
-  TORCH_CHECK(self.device().is_cpu(), op, ": self must be a CPU tensor for the CPU kernel");
-  at::Tensor out = allocate_output(self);
-  if (self.numel() == 0) return out;
-  auto iter = at::TensorIteratorConfig().add_output(out).add_const_input(self).build();
+void check_cpu(const at::Tensor& t, const char* op, const char* arg) {
+  TORCH_CHECK(t.device().is_cpu(), op, ": ", arg, " must be a CPU tensor for the CPU kernel, got ",
+              t.device());
+}
+
+// out = f(self); out may be self. The TensorIterator keeps out's layout.
+void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation approx) {
+  if (self.numel() == 0) return;
+  auto iter = at::TensorIteratorConfig()
+                  .add_output(out)
+                  .add_const_input(self)
+                  .resize_outputs(false)
+                  .build();
   const Dtype dtype = to_dtype(self.scalar_type());
   const ContigKernels& k = kernels_for(dtype);
   run<1>(iter, self.element_size(),
          [&](char** p, int64_t n) { k.forward(p[1], p[0], n, dtype, approx); });
+}
+
+// out = grad_output * f'(self); out may be either input.
+void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const at::Tensor& self,
+                   Approximation approx) {
+  if (self.numel() == 0) return;
+  auto iter = at::TensorIteratorConfig()
+                  .add_output(out)
+                  .add_const_input(grad_output)
+                  .add_const_input(self)
+                  .resize_outputs(false)
+                  .build();
+  const Dtype dtype = to_dtype(self.scalar_type());
+  const ContigKernels& k = kernels_for(dtype);
+  run<2>(iter, self.element_size(),
+         [&](char** p, int64_t n) { k.backward(p[1], p[2], p[0], n, dtype, approx); });
+}
+
+at::Tensor gelu_cpu(const at::Tensor& self, c10::string_view approximate) {
+  constexpr const char* op = "gelu_ext::gelu";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_input(self, op, "self");
+  check_cpu(self, op, "self");
+  at::Tensor out = allocate_output(self);
+  forward_into(out, self, approx);
   return out;
+}
+
+at::Tensor& gelu_out_cpu(const at::Tensor& self, c10::string_view approximate, at::Tensor& out) {
+  constexpr const char* op = "gelu_ext::gelu.out";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_input(self, op, "self");
+  check_cpu(self, op, "self");
+  detail::check_output(out, self, op, "out");
+  detail::check_output_memory(out, op, "out", {{&self, "self"}});
+  forward_into(out, self, approx);
+  return out;
+}
+
+at::Tensor& gelu_inplace_cpu(at::Tensor& self, c10::string_view approximate) {
+  constexpr const char* op = "gelu_ext::gelu_";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_input(self, op, "self");
+  check_cpu(self, op, "self");
+  detail::check_output_memory(self, op, "self", {});
+  forward_into(self, self, approx);
+  return self;
 }
 
 at::Tensor gelu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& self,
@@ -145,24 +196,30 @@ at::Tensor gelu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& se
   const Approximation approx = parse_approximation(approximate, "gelu_ext::gelu_backward");
   detail::check_backward_inputs(grad_output, self);
   at::Tensor out = allocate_output(detail::backward_layout_source(grad_output, self));
-  if (self.numel() == 0) return out;
-  auto iter = at::TensorIteratorConfig()
-                  .add_output(out)
-                  .add_const_input(grad_output)
-                  .add_const_input(self)
-                  .build();
-  const Dtype dtype = to_dtype(self.scalar_type());
-  const ContigKernels& k = kernels_for(dtype);
-  run<2>(iter, self.element_size(),
-         [&](char** p, int64_t n) { k.backward(p[1], p[2], p[0], n, dtype, approx); });
+  backward_into(out, grad_output, self, approx);
   return out;
+}
+
+at::Tensor& gelu_backward_out_cpu(const at::Tensor& grad_output, const at::Tensor& self,
+                                  c10::string_view approximate, at::Tensor& grad_input) {
+  constexpr const char* op = "gelu_ext::gelu_backward.grad_input";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_backward_inputs(grad_output, self, op);
+  detail::check_output(grad_input, self, op, "grad_input");
+  detail::check_output_memory(grad_input, op, "grad_input",
+                              {{&grad_output, "grad_output"}, {&self, "self"}});
+  backward_into(grad_input, grad_output, self, approx);
+  return grad_input;
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gelu_ext, CPU, m) {
   m.impl("gelu", &gelu_cpu);
+  m.impl("gelu.out", &gelu_out_cpu);
+  m.impl("gelu_", &gelu_inplace_cpu);
   m.impl("gelu_backward", &gelu_backward_cpu);
+  m.impl("gelu_backward.grad_input", &gelu_backward_out_cpu);
 }
 
 }  // namespace cpu

@@ -23,11 +23,37 @@ at::Tensor gelu_backward_meta(const at::Tensor& grad_output, const at::Tensor& s
   return at::empty_like(detail::backward_layout_source(grad_output, self));
 }
 
+at::Tensor& gelu_out_meta(const at::Tensor& self, c10::string_view approximate, at::Tensor& out) {
+  constexpr const char* op = "gelu_ext::gelu.out";
+  parse_approximation(approximate, op);
+  detail::check_input(self, op, "self");
+  detail::check_output(out, self, op, "out");
+  return out;
+}
+
+at::Tensor& gelu_inplace_meta(at::Tensor& self, c10::string_view approximate) {
+  parse_approximation(approximate, "gelu_ext::gelu_");
+  detail::check_input(self, "gelu_ext::gelu_", "self");
+  return self;
+}
+
+at::Tensor& gelu_backward_out_meta(const at::Tensor& grad_output, const at::Tensor& self,
+                                   c10::string_view approximate, at::Tensor& grad_input) {
+  constexpr const char* op = "gelu_ext::gelu_backward.grad_input";
+  parse_approximation(approximate, op);
+  detail::check_backward_inputs(grad_output, self, op);
+  detail::check_output(grad_input, self, op, "grad_input");
+  return grad_input;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gelu_ext, Meta, m) {
   m.impl("gelu", &gelu_meta);
+  m.impl("gelu.out", &gelu_out_meta);
+  m.impl("gelu_", &gelu_inplace_meta);
   m.impl("gelu_backward", &gelu_backward_meta);
+  m.impl("gelu_backward.grad_input", &gelu_backward_out_meta);
 }
 
 }  // namespace gelu_ext

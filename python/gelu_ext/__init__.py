@@ -15,7 +15,7 @@ from ._library import library_path, load
 _C.bind(load())
 
 from .nn import GELU, replace_gelu  # noqa: E402
-from .ops import Approximate, gelu, gelu_backward  # noqa: E402
+from .ops import Approximate, gelu, gelu_, gelu_backward  # noqa: E402
 
 __version__: str = _C.version()
 
@@ -23,6 +23,7 @@ __all__ = [
     "GELU",
     "Approximate",
     "gelu",
+    "gelu_",
     "gelu_backward",
     "library_path",
     "replace_gelu",
