@@ -4,13 +4,19 @@
     python -m gelu_ext bench --quick          # 1M elements, 0.1 s per measurement
     python -m gelu_ext bench --sizes 4096,64K,16M --threads 1,2 --json out.json
     python -m gelu_ext bench --device all     # CPU, then the GPU when there is one
+    python -m gelu_ext bench --outputs both   # also kernel vs kernel into preallocated outputs
 
 (``python -m gelu_ext.benchmark`` takes the same options.) Forward compares
 ``gelu_ext.gelu`` with ``torch.nn.functional.gelu``; backward compares
 ``gelu_ext.gelu_backward`` with ``torch.ops.aten.gelu_backward``. Both
 sides are functional calls (each allocates its output), timed alternately in
 the same loop so that machine noise hits both alike; a ``copy_`` of the same
-bytes is measured beside them as the memory-bandwidth yardstick. Times are
+bytes is measured beside them as the memory-bandwidth yardstick. With
+``--outputs preallocated`` (or ``both``) both sides write into outputs
+allocated once (``gelu_ext::gelu.out`` against ``aten::gelu.out``,
+``gelu_ext::gelu_backward.grad_input`` against
+``aten::gelu_backward.grad_input``): kernel against kernel, without the
+first-touch page faults that a fresh large output costs. Times are
 medians; GB/s counts bytes read plus written; ratio = PyTorch's time /
 gelu_ext's (above 1: gelu_ext is faster). The GPU part is
 ``gelu_ext.benchmark_cuda`` (CUDA events), used when gelu_ext has CUDA
@@ -79,6 +85,7 @@ class Row:
     native_gbps: float
     speedup: float  # native time / ours time; > 1 means gelu_ext is faster
     noise: float = 0.0  # larger (q3 - q1) / median of the ours and native samples
+    outputs: str = "functional"  # or "preallocated": both sides write into existing outputs
 
 
 def _sync(device: str) -> None:
@@ -136,38 +143,54 @@ def run(
     directions: Sequence[str],
     min_time: float,
     progress: bool = True,
+    outputs: Sequence[str] = ("functional",),
 ) -> list[Row]:
     """Times every combination; ``progress`` shows a line on stderr once the
-    run has taken more than a couple of seconds."""
+    run has taken more than a couple of seconds. ``outputs``: "functional"
+    (each call allocates its result) and/or "preallocated" (out= variants)."""
     rows: list[Row] = []
     saved_threads = torch.get_num_threads()
     cases = [
-        (t, d, m, n, direction)
+        (t, d, m, n, direction, out_kind)
         for t in threads
         for d in dtypes
         for m in modes
         for n in sizes
         for direction in directions
+        for out_kind in outputs
     ]
     gen = torch.Generator(device="cpu").manual_seed(0)
     bar = Progress(len(cases), enabled=progress)
     try:
-        for idx, (t, dname, mode, n, direction) in enumerate(cases):
+        for idx, (t, dname, mode, n, direction, out_kind) in enumerate(cases):
             if device == "cpu":
                 torch.set_num_threads(t)
-            bar.update(idx, f"{direction} {dname} {mode} n={n} threads={t}")
+            bar.update(idx, f"{direction} {dname} {mode} n={n} threads={t} {out_kind}")
+            pre = out_kind == "preallocated"
             dtype = DTYPES[dname]
             x = (torch.randn(n, generator=gen) * 3).to(device=device, dtype=dtype)
             sink = torch.empty_like(x)
-            if direction == "fwd":
+            o1, o2 = (torch.empty_like(x), torch.empty_like(x)) if pre else (sink, sink)
+            if direction == "fwd" and pre:
+                ours = lambda: torch.ops.gelu_ext.gelu.out(x, mode, out=o1)  # noqa: E731
+                native = lambda: torch.ops.aten.gelu.out(x, approximate=mode, out=o2)  # noqa: E731
+            elif direction == "fwd":
                 ours = lambda: gelu_ext.gelu(x, mode)  # noqa: E731
                 native = lambda: F.gelu(x, approximate=mode)  # noqa: E731
+            if direction == "fwd":
                 nbytes = 2 * x.numel() * x.element_size()
                 copy = lambda: sink.copy_(x)  # noqa: E731
             else:
                 g = torch.randn(n, generator=gen).to(device=device, dtype=dtype)
-                ours = lambda: gelu_ext.gelu_backward(g, x, mode)  # noqa: E731
-                native = lambda: torch.ops.aten.gelu_backward(g, x, approximate=mode)  # noqa: E731
+                if pre:
+                    ours = lambda: torch.ops.gelu_ext.gelu_backward.grad_input(  # noqa: E731
+                        g, x, mode, grad_input=o1)
+                    native = lambda: torch.ops.aten.gelu_backward.grad_input(  # noqa: E731
+                        g, x, approximate=mode, grad_input=o2)
+                else:
+                    ours = lambda: gelu_ext.gelu_backward(g, x, mode)  # noqa: E731
+                    native = lambda: torch.ops.aten.gelu_backward(  # noqa: E731
+                        g, x, approximate=mode)
                 nbytes = 3 * x.numel() * x.element_size()
                 # The same bytes: read two tensors, write one.
                 copy = lambda: torch.add(g, x, out=sink)  # noqa: E731
@@ -189,6 +212,7 @@ def run(
                     native_gbps=nbytes / t_native / 1e9,
                     speedup=t_native / t_ours,
                     noise=noise,
+                    outputs=out_kind,
                 )
             )
     finally:
@@ -200,7 +224,7 @@ def run(
 def format_table(rows: Sequence[Row]) -> str:
     """The CPU rows as a table: op, dtype, mode, size, threads, times, GB/s, ratio."""
     head = (
-        f"{'op':<13} {'dtype':<8} {'mode':<4} {'size':>9} {'thr':>3} "
+        f"{'op':<13} {'dtype':<8} {'mode':<4} {'size':>9} {'thr':>3} {'out':<3} "
         f"{'gelu_ext us':>11} {'torch us':>10} {'gelu_ext GB/s':>13} {'torch GB/s':>10} "
         f"{'copy GB/s':>9} {'ratio':>6}"
     )
@@ -210,9 +234,12 @@ def format_table(rows: Sequence[Row]) -> str:
         copy_gbps = r.ours_gbps * r.ours_us / r.copy_us
         lines.append(
             f"{op:<13} {r.dtype:<8} {r.approximate:<4} {fmt_size(r.n):>9} {r.threads:>3} "
+            f"{'pre' if r.outputs == 'preallocated' else 'new':<3} "
             f"{r.ours_us:>11.1f} {r.native_us:>10.1f} {r.ours_gbps:>13.2f} {r.native_gbps:>10.2f} "
             f"{copy_gbps:>9.2f} {r.speedup:>5.2f}x" + (" *" if r.noise > NOISY else "")
         )
+    lines.append("out: new = functional calls (each allocates its output), pre = out= variants "
+                 "into outputs allocated once (kernel against kernel)")
     if any(r.noise > NOISY for r in rows):
         lines.append(f"* timings spread by more than {NOISY:.0%} (interquartile range / median): "
                      "the machine was busy; rerun for firm numbers")
@@ -288,6 +315,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"CPU thread counts (default: torch's, here {torch.get_num_threads()})")
     p.add_argument("--min-time", type=positive_float, default=None,
                    help="seconds per measurement (default 0.3; --quick: 0.1)")
+    p.add_argument("--outputs", choices=["functional", "preallocated", "both"],
+                   default="functional",
+                   help="functional calls (default), out= variants into preallocated outputs "
+                        "on both sides (kernel against kernel), or both (CPU)")
     p.add_argument("--quick", action="store_true", help="short run: 1M elements, 0.1 s per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.add_argument("--json", metavar="FILE", help="also write rows and environment as JSON")
@@ -313,8 +344,9 @@ def command(args: argparse.Namespace) -> int:
           f"SIMD {env['simd_selected']} (torch: {env['torch_cpu_capability']})")
     rows: list[dict[str, Any]] = []
     if args.device in ("cpu", "all"):
+        outputs = ["functional", "preallocated"] if args.outputs == "both" else [args.outputs]
         cpu_rows = run("cpu", args.dtype, args.mode, args.sizes, args.threads, args.direction,
-                       args.min_time, progress=progress)
+                       args.min_time, progress=progress, outputs=outputs)
         print(format_table(cpu_rows))
         rows += [asdict(r) for r in cpu_rows]
     if args.device in ("cuda", "all"):

@@ -176,6 +176,22 @@ def test_bench_table_and_json(capsys, tmp_path):
         ("gelu", "4K"), ("gelu_backward", "4K"), ("gelu", "5000"), ("gelu_backward", "5000")]
 
 
+def test_bench_preallocated_outputs(capsys, tmp_path):
+    """--outputs both: each cell twice, functional and kernel against kernel."""
+    path = tmp_path / "pre.json"
+    rc, out, err = run_cli(capsys, "bench", "--sizes", "4K", "--dtype", "bfloat16", "--mode",
+                           "none", "--min-time", "0.005", "--threads", "1", "--outputs", "both",
+                           "--json", str(path))
+    assert rc == 0, err
+    rows = json.loads(path.read_text())["rows"]
+    assert [(r["direction"], r["outputs"]) for r in rows] == [
+        ("fwd", "functional"), ("fwd", "preallocated"),
+        ("bwd", "functional"), ("bwd", "preallocated")]
+    assert all(0 < r["ours_us"] < 1e5 and 0 < r["native_us"] < 1e5 for r in rows)
+    table = [line.split() for line in out.splitlines() if line.startswith(("gelu ", "gelu_backward "))]
+    assert [cols[5] for cols in table] == ["new", "pre", "new", "pre"]
+
+
 def test_bench_gpu_part(capsys, tmp_path):
     """--device cuda fails with one line where the GPU part cannot run; --device
     all then still runs the CPU part and says the GPU part was skipped."""
