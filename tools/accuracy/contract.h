@@ -1,5 +1,5 @@
-// Output formats, ulp arithmetic and the accuracy contract of DESIGN.md, and
-// the statistics the sweep gathers for one (format, mode, direction, impl).
+// Output formats, ulp arithmetic and the accuracy contract (docs/ACCURACY.md),
+// and the statistics the sweep gathers for one (format, mode, direction, impl).
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -53,7 +53,7 @@ inline double abs_error(double out, double r) {
   return std::fabs(out - r);
 }
 
-// The largest |out - r| the contract allows (DESIGN.md, "Accuracy contract"):
+// The largest |out - r| the contract allows (docs/ACCURACY.md):
 //   float32 forward: 3 ulp where r is a normal float, 8 * 2^-149 where it is
 //                    subnormal (or zero);
 //   float32 backward (grad = 1): 4 ulp + 2^-26;

@@ -4,9 +4,10 @@
 // float16 pattern goes through gelu_ext's ops (via the dispatcher) and
 // through PyTorch's native at::gelu / at::gelu_backward (grad = 1), for both
 // modes; each result is compared with reference.h. Exit status: 0 when
-// gelu_ext meets the DESIGN.md contract everywhere swept, 1 when it does not
-// (native results are reported, never judged), 2 on a usage error or when
-// the run cannot be made (e.g. --device cuda without a CUDA device).
+// gelu_ext meets the contract of docs/ACCURACY.md everywhere swept, 1 when
+// it does not (native results are reported, never judged), 2 on a usage
+// error or when the run cannot be made (e.g. --device cuda without a CUDA
+// device).
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 
@@ -30,8 +31,8 @@ const char* kUsage = R"(usage: gelu_ext_accuracy [options]
 
 Sweeps gelu_ext's GELU and GELU' (grad = 1) and PyTorch's native ones over
 every float32, bfloat16 and float16 bit pattern and checks gelu_ext against
-the accuracy contract (DESIGN.md). Exit status 0: contract met; 1: broken;
-2: usage error or the run cannot be made.
+the accuracy contract (docs/ACCURACY.md). Exit status 0: contract met;
+1: broken; 2: usage error or the run cannot be made.
 
   --stride K        float32: every K-th bit pattern plus all special values
                     (default 1: all 2^32); 16-bit types are always swept in full

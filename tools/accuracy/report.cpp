@@ -197,6 +197,7 @@ namespace {
 std::string jnum(double v) {
   if (std::isnan(v)) return "\"nan\"";
   if (std::isinf(v)) return v > 0 ? "\"inf\"" : "\"-inf\"";
+  if (v == 0) return std::signbit(v) ? "-0.0" : "0.0";  // keeps the sign through parsers
   return fmt("%.17g", v);
 }
 
