@@ -123,7 +123,8 @@ check_sanitizer_report() {
   ((DRY_RUN)) && return 0
   if ! grep -Eq "(ERROR|RACECHECK) SUMMARY: " "$log"; then
     record "$name-report" FAIL 0 "no compute-sanitizer summary in $log"
-  elif grep -E "(ERROR|RACECHECK) SUMMARY: " "$log" | grep -Evq "SUMMARY: 0 (errors|hazards displayed \(0 errors, 0 warnings\))"; then
+  elif grep -E "(ERROR|RACECHECK) SUMMARY: " "$log" |
+    grep -Evq "SUMMARY: 0 (errors|hazards displayed \(0 errors, 0 warnings\))"; then
     record "$name-report" FAIL 0 "$(grep -E "SUMMARY: " "$log" | tail -1)"
   fi
 }
@@ -187,7 +188,10 @@ else
   ((DRY_RUN)) || rm -rf "$ROOT/build"
   step build 300 env GELU_EXT_CUDA=1 "$PY" setup.py build_ext --inplace
 fi
-step build-check 60 "$PY" -c "import gelu_ext; from gelu_ext import _C; print(gelu_ext.__file__, _C.version(), _C.cuda_archs()); assert _C.cuda_compiled(), 'no CUDA kernels in the build'"
+BUILD_CHECK="import gelu_ext; from gelu_ext import _C
+print(gelu_ext.__file__, _C.version(), _C.cuda_archs())
+assert _C.cuda_compiled(), 'no CUDA kernels in the build'"
+step build-check 60 "$PY" -c "$BUILD_CHECK"
 
 # --- 2-3. tests --------------------------------------------------------------
 step tests 240 "${PYTEST[@]}" --durations=15 --junitxml="$OUT/tests.xml" \

@@ -1,6 +1,6 @@
 """GPU benchmark: gelu_ext's CUDA kernels against PyTorch, in one run, as ratios.
 
-    python -m gelu_ext.benchmark_cuda                       # 3 dtypes, both modes, fwd+bwd, 4K..256M
+    python -m gelu_ext.benchmark_cuda                       # 3 dtypes, 2 modes, fwd+bwd, 4K..256M
     python -m gelu_ext.benchmark_cuda --sizes 4K,16M --dtype bfloat16 --json gpu.json
     python -m gelu_ext bench --device cuda ...              # the same rows through the CLI
 
