@@ -3,6 +3,10 @@
 // DESIGN.md against a long double reference, per dtype and mode.
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <string>
+#include <tuple>
+#include <vector>
+
 #include "test_util.h"
 
 namespace gelu_ext_test {
@@ -41,6 +45,65 @@ TEST(Registration, SchemasAsDesigned) {
     for (auto key : {c10::DispatchKey::CPU, c10::DispatchKey::Meta, c10::DispatchKey::Autograd}) {
       EXPECT_TRUE(h->hasKernelForDispatchKey(key)) << op << " has no kernel for " << key;
     }
+  }
+}
+
+// The allocation-free variants: schemas, their kernels (Autograd refuses,
+// ADInplaceOrView bumps the version, Functionalize serves torch.compile).
+TEST(Registration, AllocationFreeVariants) {
+  for (const auto& [op, overload, schema] :
+       std::vector<std::tuple<const char*, const char*, std::string>>{
+           {"gelu_ext::gelu", "out",
+            "gelu_ext::gelu.out(Tensor self, str approximate=\"none\", *, Tensor(a!) out) -> "
+            "Tensor(a!)"},
+           {"gelu_ext::gelu_backward", "grad_input",
+            "gelu_ext::gelu_backward.grad_input(Tensor grad_output, Tensor self, str "
+            "approximate=\"none\", *, Tensor(a!) grad_input) -> Tensor(a!)"},
+           {"gelu_ext::gelu_", "",
+            "gelu_ext::gelu_(Tensor(a!) self, str approximate=\"none\") -> Tensor(a!)"}}) {
+    SCOPED_TRACE(op);
+    auto h = c10::Dispatcher::singleton().findSchema({op, overload});
+    ASSERT_TRUE(h.has_value());
+    EXPECT_EQ(c10::toString(h->schema()), schema);
+    for (auto key : {c10::DispatchKey::CPU, c10::DispatchKey::Meta, c10::DispatchKey::Autograd,
+                     c10::DispatchKey::ADInplaceOrView, c10::DispatchKey::Functionalize}) {
+      EXPECT_TRUE(h->hasKernelForDispatchKey(key)) << op << " has no kernel for " << key;
+    }
+  }
+}
+
+// From C++: the same bits as the functional ops, into any layout; version
+// bumped; refused where autograd would need what is overwritten.
+TEST(Dispatcher, AllocationFreeVariantsFromCpp) {
+  const at::Tensor x = at::randn({37, 29}, at::kFloat) * 4;
+  const at::Tensor g = at::randn({37, 29}, at::kFloat);
+  for (const char* mode : {"none", "tanh"}) {
+    SCOPED_TRACE(mode);
+    at::Tensor out = at::empty({29, 37}, at::kFloat).t();  // a transposed output
+    EXPECT_TRUE(gelu_ext::gelu_out(out, x, mode).is_same(out));
+    EXPECT_TRUE(bitwise_equal(out, gelu_ext::gelu(x, mode)));
+    at::Tensor gi = at::empty_like(x);
+    gelu_ext::gelu_backward_out(gi, g, x, mode);
+    EXPECT_TRUE(bitwise_equal(gi, gelu_ext::gelu_backward(g, x, mode)));
+    at::Tensor y = x.clone();
+    const auto version = y._version();
+    EXPECT_TRUE(gelu_ext::gelu_(y, mode).is_same(y));
+    EXPECT_EQ(y._version(), version + 1);
+    EXPECT_TRUE(bitwise_equal(y, gelu_ext::gelu(x, mode)));
+  }
+  at::Tensor wrong = at::empty({3}, at::kFloat);
+  EXPECT_THROW(gelu_ext::gelu_out(wrong, x), c10::Error);
+  at::Tensor leaf = at::randn({4}).requires_grad_(true);
+  try {
+    gelu_ext::gelu_(leaf);
+    ADD_FAILURE() << "gelu_ on a tensor that requires grad must throw";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gelu_ext::gelu_: self requires grad"), std::string::npos)
+        << e.what();
+  }
+  {
+    at::NoGradGuard no_grad;
+    EXPECT_NO_THROW(gelu_ext::gelu_(leaf));
   }
 }
 
