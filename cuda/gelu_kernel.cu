@@ -1,5 +1,5 @@
-// CUDA kernels for gelu and gelu_backward: validation (shared with the CPU),
-// output allocation with the same layout rules as the CPU, and one flat
+// CUDA kernels for gelu, gelu_backward and their out=/in-place variants:
+// validation (shared with the CPU), outputs laid out as on the CPU, and one flat
 // elementwise kernel with 128-bit vector loads/stores and 64-bit indexing.
 //
 // The numerics are csrc/gelu_math.h, instantiated with the same Precision
@@ -134,14 +134,16 @@ __device__ __forceinline__ T apply(const Op& op, const T (&in)[2]) {
 }
 
 // out[i] = op(in0[i], ...) for i in [0, n), all operands dense with the same
-// layout (so one flat index serves all). kN > 1: every pointer is 16-byte
+// layout (so one flat index serves all); out may be an input (in place: each
+// element is read, then written, by the same thread, hence no __restrict__
+// and no read-only cache path). kN > 1: every pointer is 16-byte
 // aligned and handled as packs of kN elements; the last n % kN elements
 // (fewer than one pack) are done one by one after the loop. Grid-stride over
 // blocks of kThreads * kUnroll packs; thread t of a block takes packs
 // t, t + kThreads, ... so that each load instruction of a warp is coalesced.
 template <int kN, int kUnroll, class Op, class T>
 __global__ void __launch_bounds__(kThreads)
-    elementwise_kernel(Inputs<T, Op::kInputs> in, T* __restrict__ out, int64_t n, Op op) {
+    elementwise_kernel(Inputs<T, Op::kInputs> in, T* out, int64_t n, Op op) {
   using P = Pack<T, kN>;
   constexpr int kIn = Op::kInputs;
   const int64_t packs = n / kN;
@@ -253,17 +255,23 @@ at::Tensor with_layout_of(const at::Tensor& t, const at::Tensor& out) {
   return t;
 }
 
-at::Tensor gelu_cuda(const at::Tensor& self, c10::string_view approximate) {
-  constexpr const char* op = "gelu_ext::gelu";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_input(self, op, "self");
-  TORCH_CHECK(self.is_cuda(), op, ": self must be a CUDA tensor for the CUDA kernel, got ",
-              self.device());
-  const c10::cuda::CUDAGuard guard(self.device());
-  at::Tensor out = at::empty_like(self);
+void check_cuda(const at::Tensor& t, const char* op, const char* arg) {
+  TORCH_CHECK(t.is_cuda(), op, ": ", arg, " must be a CUDA tensor for the CUDA kernel, got ",
+              t.device());
+}
+
+// out = f(self). out may be self itself (gelu_); other overlaps were refused.
+// A dense out is written directly; any other (a strided out= view) gets the
+// result through a dense temporary and copy_.
+void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation approx) {
   const int64_t n = out.numel();
-  if (n == 0) return out;
-  TORCH_INTERNAL_ASSERT(out.is_non_overlapping_and_dense());
+  if (n == 0) return;
+  if (!out.is_non_overlapping_and_dense()) {
+    const at::Tensor dense = at::empty_like(out);
+    forward_into(dense, self, approx);
+    out.copy_(dense);
+    return;
+  }
   const at::Tensor x = with_layout_of(self, out);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, self.scalar_type(), "gelu_cuda", [&] {
     const Inputs<scalar_t, 1> in{{x.const_data_ptr<scalar_t>()}};
@@ -274,21 +282,20 @@ at::Tensor gelu_cuda(const at::Tensor& self, c10::string_view approximate) {
       launch(in, y, n, Forward<scalar_t, Approximation::None>{});
     }
   });
-  return out;
 }
 
-at::Tensor gelu_backward_cuda(const at::Tensor& grad_output, const at::Tensor& self,
-                              c10::string_view approximate) {
-  constexpr const char* op = "gelu_ext::gelu_backward";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_backward_inputs(grad_output, self);
-  TORCH_CHECK(self.is_cuda(), op, ": self must be a CUDA tensor for the CUDA kernel, got ",
-              self.device());
-  const c10::cuda::CUDAGuard guard(self.device());
-  at::Tensor out = at::empty_like(detail::backward_layout_source(grad_output, self));
+// out = grad_output * f'(self); out may be either input (same memory and
+// strides), as forward_into.
+void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const at::Tensor& self,
+                   Approximation approx) {
   const int64_t n = out.numel();
-  if (n == 0) return out;
-  TORCH_INTERNAL_ASSERT(out.is_non_overlapping_and_dense());
+  if (n == 0) return;
+  if (!out.is_non_overlapping_and_dense()) {
+    const at::Tensor dense = at::empty_like(out);
+    backward_into(dense, grad_output, self, approx);
+    out.copy_(dense);
+    return;
+  }
   const at::Tensor g = with_layout_of(grad_output, out);
   const at::Tensor x = with_layout_of(self, out);
   AT_DISPATCH_FLOATING_TYPES_AND2(
@@ -301,14 +308,76 @@ at::Tensor gelu_backward_cuda(const at::Tensor& grad_output, const at::Tensor& s
           launch(in, gi, n, Backward<scalar_t, Approximation::None>{});
         }
       });
+}
+
+at::Tensor gelu_cuda(const at::Tensor& self, c10::string_view approximate) {
+  constexpr const char* op = "gelu_ext::gelu";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_input(self, op, "self");
+  check_cuda(self, op, "self");
+  const c10::cuda::CUDAGuard guard(self.device());
+  at::Tensor out = at::empty_like(self);
+  forward_into(out, self, approx);
   return out;
+}
+
+at::Tensor& gelu_out_cuda(const at::Tensor& self, c10::string_view approximate, at::Tensor& out) {
+  constexpr const char* op = "gelu_ext::gelu.out";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_input(self, op, "self");
+  check_cuda(self, op, "self");
+  detail::check_output(out, self, op, "out");
+  detail::check_output_memory(out, op, "out", {{&self, "self"}});
+  const c10::cuda::CUDAGuard guard(self.device());
+  forward_into(out, self, approx);
+  return out;
+}
+
+at::Tensor& gelu_inplace_cuda(at::Tensor& self, c10::string_view approximate) {
+  constexpr const char* op = "gelu_ext::gelu_";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_input(self, op, "self");
+  check_cuda(self, op, "self");
+  detail::check_output_memory(self, op, "self", {});
+  const c10::cuda::CUDAGuard guard(self.device());
+  forward_into(self, self, approx);
+  return self;
+}
+
+at::Tensor gelu_backward_cuda(const at::Tensor& grad_output, const at::Tensor& self,
+                              c10::string_view approximate) {
+  constexpr const char* op = "gelu_ext::gelu_backward";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_backward_inputs(grad_output, self);
+  check_cuda(self, op, "self");
+  const c10::cuda::CUDAGuard guard(self.device());
+  at::Tensor out = at::empty_like(detail::backward_layout_source(grad_output, self));
+  backward_into(out, grad_output, self, approx);
+  return out;
+}
+
+at::Tensor& gelu_backward_out_cuda(const at::Tensor& grad_output, const at::Tensor& self,
+                                   c10::string_view approximate, at::Tensor& grad_input) {
+  constexpr const char* op = "gelu_ext::gelu_backward.grad_input";
+  const Approximation approx = parse_approximation(approximate, op);
+  detail::check_backward_inputs(grad_output, self, op);
+  check_cuda(self, op, "self");
+  detail::check_output(grad_input, self, op, "grad_input");
+  detail::check_output_memory(grad_input, op, "grad_input",
+                              {{&grad_output, "grad_output"}, {&self, "self"}});
+  const c10::cuda::CUDAGuard guard(self.device());
+  backward_into(grad_input, grad_output, self, approx);
+  return grad_input;
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gelu_ext, CUDA, m) {
   m.impl("gelu", &gelu_cuda);
+  m.impl("gelu.out", &gelu_out_cuda);
+  m.impl("gelu_", &gelu_inplace_cuda);
   m.impl("gelu_backward", &gelu_backward_cuda);
+  m.impl("gelu_backward.grad_input", &gelu_backward_out_cuda);
 }
 
 }  // namespace cuda

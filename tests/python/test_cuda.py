@@ -270,6 +270,43 @@ def test_misaligned_views(dtype):
                                      f"offsets {grad_offset}/{offset}")
 
 
+@needs_cuda
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_out_and_inplace_variants(dtype, mode):
+    """gelu.out, gelu_backward.grad_input and gelu_ give the functional
+    results bit for bit: dense, strided and misaligned outputs, an output that
+    is an input, and in place on views (the rest of the base untouched)."""
+    x = random_values(dtype, 3001, seed=11).cuda()
+    g = random_values(dtype, 3001, seed=12).cuda()
+    want, want_gi = gelu_ext.gelu(x, mode), gelu_ext.gelu_backward(g, x, mode)
+    out = torch.full_like(x, 7.0)
+    assert gelu_ext.gelu(x, mode, out=out).data_ptr() == out.data_ptr()
+    assert_bitwise_equal(out, want, "out")
+    gi = torch.full_like(x, 7.0)
+    assert gelu_ext.gelu_backward(g, x, mode, grad_input=gi).data_ptr() == gi.data_ptr()
+    assert_bitwise_equal(gi, want_gi, "grad_input")
+    for which in ("grad_output", "self"):  # grad_input is one of the inputs
+        g2, x2 = g.clone(), x.clone()
+        gelu_ext.gelu_backward(g2, x2, mode, grad_input=g2 if which == "grad_output" else x2)
+        assert_bitwise_equal(g2 if which == "grad_output" else x2, want_gi, f"into {which}")
+    pair = torch.stack([torch.zeros_like(x), g], 1)  # out = pair[:, 0], stride 2
+    gelu_ext.gelu(x, mode, out=pair[:, 0])
+    assert_bitwise_equal(pair[:, 0], want, "strided out")
+    assert_bitwise_equal(pair[:, 1], g, "next to the strided out")
+    y = x.clone()
+    assert gelu_ext.gelu_(y, mode).data_ptr() == y.data_ptr()
+    assert_bitwise_equal(y, want, "in place")
+    pair = torch.stack([x, g], 1)
+    gelu_ext.gelu_(pair[:, 0], mode)
+    assert_bitwise_equal(pair[:, 0], want, "in place, strided")
+    assert_bitwise_equal(pair[:, 1], g, "next to the strided view")
+    shifted = torch.cat([g[:1], x])  # shifted[1:] starts off a 16-byte boundary
+    gelu_ext.gelu_(shifted[1:], mode)
+    assert_bitwise_equal(shifted[1:], want, "in place, misaligned")
+    assert_bitwise_equal(shifted[:1], g[:1], "before the misaligned view")
+
+
 # ---------------------------------------------------------------------------
 # Layouts (the CPU suite's layouts, rebuilt on the GPU view for view)
 # ---------------------------------------------------------------------------
@@ -384,6 +421,22 @@ def test_opcheck_layouts(layout):
         _check(GELU_BACKWARD, (g, x, mode))
 
 
+@needs_cuda
+@pytest.mark.parametrize("mode", MODES)
+def test_opcheck_out_variants(mode):
+    x = torch.randn(5, 6, device="cuda")
+    g = torch.randn(5, 6, device="cuda")
+    ops = torch.ops.gelu_ext
+    for op, args, kwargs in [
+        (ops.gelu.out, (x, mode), {"out": torch.empty_like(x)}),
+        (ops.gelu.out, (x.t(), mode), {"out": torch.empty(6, 5, device="cuda")}),
+        (ops.gelu_.default, (x.clone(), mode), {}),
+        (ops.gelu_.default, (torch.randn(3, 4, device="cuda").bfloat16()[:, ::2], mode), {}),
+        (ops.gelu_backward.grad_input, (g, x, mode), {"grad_input": torch.empty_like(x)}),
+    ]:
+        torch.library.opcheck(op, args, kwargs)
+
+
 @pytest.fixture
 def fresh_dynamo():
     torch._dynamo.reset()
@@ -479,6 +532,8 @@ def test_mixed_devices_are_refused():
         gelu_ext.gelu_backward(x.cpu(), x)
     with pytest.raises(RuntimeError, match=msg):
         gelu_ext.gelu_backward(x, x.cpu())
+    with pytest.raises(RuntimeError, match="gelu_ext::gelu.out: out must be on cuda"):
+        gelu_ext.gelu(x, out=torch.empty(3, 4))
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs at least 2 CUDA devices")
@@ -510,6 +565,11 @@ def test_errors_match_the_cpu():
         lambda dev: gelu_ext.gelu_backward(torch.ones(3, device=dev),
                                            torch.ones(3, dtype=torch.float64, device=dev)),
         lambda dev: gelu_ext.gelu_backward(torch.ones(3, device=dev), torch.ones(4, device=dev)),
+        lambda dev: gelu_ext.gelu(torch.ones(3, device=dev), out=torch.ones(4, device=dev)),
+        lambda dev: gelu_ext.gelu_(torch.ones(1, device=dev).expand(3)),
+        lambda dev: gelu_ext.gelu_backward(
+            torch.ones(3, device=dev), torch.ones(3, device=dev),
+            grad_input=torch.ones(3, dtype=torch.float64, device=dev)),
     ]
     for case in cases:
         errors = []
