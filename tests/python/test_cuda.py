@@ -674,16 +674,17 @@ def test_huge_tensor_backward(mode):
 def test_sanitizer_smoke():
     """Each kernel instantiation once, small: every dtype and mode, forward
     and backward, aligned (vector packs + scalar tail) and misaligned
-    (element-wise), plus a strided input (copy, then kernel)."""
+    (element-wise), a strided input (copy, then kernel), and in place."""
     for dtype in DTYPES:
         base = random_values(dtype, 1 << 12, seed=9).cuda()
         for mode in MODES:
             for x in (base[:1027], base[1:1028], base.view(64, 64)[:, ::3]):
                 g = torch.ones_like(x)
-                assert_cpu_cuda_close(gelu_ext.gelu(x.cpu(), mode), gelu_ext.gelu(x, mode),
-                                      "forward")
+                want = gelu_ext.gelu(x.cpu(), mode)
+                assert_cpu_cuda_close(want, gelu_ext.gelu(x, mode), "forward")
                 assert_cpu_cuda_close(gelu_ext.gelu_backward(g.cpu(), x.cpu(), mode),
                                       gelu_ext.gelu_backward(g, x, mode), "backward")
+                assert_cpu_cuda_close(want, gelu_ext.gelu_(x.clone(), mode), "in place")
 
 
 # ---------------------------------------------------------------------------
