@@ -1,5 +1,7 @@
 """Bad inputs raise the documented Python exception with a message naming the
-op and the problem (csrc/gelu.cpp, csrc/gelu_checks.h); nothing crashes."""
+op and the problem (csrc/gelu.cpp, csrc/gelu_checks.h); nothing crashes.
+docs/ERRORS.md lists every case; test_error_catalogue.py checks each of its
+rows exactly, these tests sweep the same checks over many inputs."""
 
 from __future__ import annotations
 
@@ -132,9 +134,9 @@ def _sparse_inputs():
         return {"coo": x.to_sparse(), "csr": x.to_sparse_csr()}
 
 
-# The check in csrc/gelu.cpp ("must be a dense (strided) tensor") is never
-# reached for sparse inputs: the dispatcher already finds no Sparse* kernel.
-# Either message names the op and is a NotImplementedError.
+# The dispatcher finds no Sparse* kernel and says so, naming the op and the
+# backend (docs/ERRORS.md, rows L1-L4). A check of our own ("must be a dense
+# (strided) tensor") in the Autograd kernels would be accepted too.
 SPARSE_MSG = r"(must be a dense \(strided\) tensor|with arguments from the 'Sparse\w*' backend)"
 
 
