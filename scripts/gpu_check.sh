@@ -8,6 +8,8 @@
 #   4. run the GPU benchmark (python -m gelu_ext.benchmark_cuda)
 #   5. run compute-sanitizer --tool memcheck, racecheck and initcheck over a
 #      short CUDA test (test_sanitizer_smoke); any report fails the step
+#   6. build tools/accuracy with CMake and run its sweep on the GPU
+#      (--device cuda), if the budget allows
 #
 # Logs, summary.txt, the benchmark table and JSON go to $OUT (default
 # ./gpu_check_out). The script keeps going after a failed step, stops
@@ -20,6 +22,7 @@
 #   scripts/gpu_check.sh --keep-going  # run every step even without a usable GPU
 #
 # Environment: PYTHON (default python3), OUT, GPU_CHECK_BUDGET_S,
+# GPU_CHECK_ACCURACY_STRIDE (default 7),
 # GPU_CHECK_BENCH_SIZES (default 4K,16K,...,256M: every other power of 2),
 # GPU_CHECK_BENCH_MIN_TIME (default 0.03 s), TORCH_CUDA_ARCH_LIST (default
 # 9.0+PTX), MAX_JOBS (default: all cores), CUDA_HOME (to find compute-sanitizer).
@@ -224,6 +227,27 @@ for tool in memcheck racecheck initcheck; do
   check_sanitizer_report "sanitizer-$tool"
   check_not_skipped "sanitizer-$tool"
 done
+
+# --- 6. the exhaustive accuracy sweep on the GPU (docs/ACCURACY.md) ---------
+# tools/accuracy --device cuda: gelu_ext's and native CUDA results against
+# the reference, and gelu_ext's CUDA results against its CPU ones (float32
+# within 2 ulp). A CMake build of the op library and the tool (no GoogleTest
+# needed); every GPU_CHECK_ACCURACY_STRIDE-th float32 pattern (default 7; 1
+# is all 2^32) plus every special value and every bfloat16/float16 pattern.
+ACC_BUILD="$ROOT/build/cmake-gpu"
+ACC_STRIDE="${GPU_CHECK_ACCURACY_STRIDE:-7}"
+if ! command -v cmake >/dev/null && ((!DRY_RUN)); then
+  record accuracy-build MISSING 0 "cmake not found: the accuracy sweep needs a CMake build"
+else
+  GENERATOR=()
+  command -v ninja >/dev/null && GENERATOR=(-G Ninja)
+  step accuracy-configure 90 cmake -S "$ROOT" -B "$ACC_BUILD" "${GENERATOR[@]}" \
+    -DCMAKE_BUILD_TYPE=Release -DGELU_EXT_CUDA=ON -DGELU_EXT_BUILD_TESTS=OFF \
+    -DGELU_EXT_BUILD_EXAMPLES=OFF -DPython3_EXECUTABLE="$(command -v "$PY" || echo "$PY")" &&
+    step accuracy-build 240 cmake --build "$ACC_BUILD" --parallel --target gelu_ext_accuracy &&
+    step accuracy 180 "$ACC_BUILD/tools/accuracy/gelu_ext_accuracy" --device cuda \
+      --stride "$ACC_STRIDE" --json "$OUT/accuracy_cuda.json"
+fi
 
 if ((DRY_RUN)); then
   say "dry run: nothing was built or run"
