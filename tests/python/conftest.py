@@ -316,7 +316,7 @@ from hypothesis import HealthCheck as _HealthCheck  # noqa: E402
 from hypothesis import settings as _settings  # noqa: E402
 
 _settings.register_profile(
-    "ci", derandomize=True, max_examples=150, deadline=None, database=None, print_blob=True,
+    "ci", derandomize=True, max_examples=200, deadline=None, database=None, print_blob=True,
     suppress_health_check=[_HealthCheck.too_slow, _HealthCheck.data_too_large],
 )
 _settings.register_profile(
