@@ -312,9 +312,23 @@ GELU_EXT_HD DoubleWord<double> tail_ratio(Precision<kPrecise>, double y) {
   }
   return {0.5 * kInvSqrtPi / a * s, 0.0};
 }
-// Double: R from tail_ratio above (declared after the generic template on
-// purpose: name lookup in a non-template happens at its definition).
+// Double forward: Phi(-y) / 2^k = erfc(a) / 2 / 2^k directly, a = y/sqrt2,
+// with k chosen exactly as exp_half_sq chose it. (R (1 + s) would multiply
+// the errors of erfc and of two exponentials: up to ~5 ulp.) a is a
+// double-word a + al: rounding a alone would move erfc by 2 a^2 of its
+// ulps; erfc'(a) = -2/sqrt(pi) exp(-a^2) takes al into account. Past
+// a = 26, where erfc underflows, R (1 + s) with R's asymptotic series.
+// (Declared after the generic template on purpose: name lookup in a
+// non-template happens at its definition.)
 GELU_EXT_HD double tail_ratio_fwd(double y, double s) {
+  const double a = y * kInvSqrt2;
+  if (a < 26.0) {
+    constexpr double kInvSqrt2Lo = -0x1.bdd3413b26456p-55;  // 1/sqrt2 - kInvSqrt2
+    const double al = ::fma(y, kInvSqrt2, -a) + y * kInvSqrt2Lo;
+    const double e = ::erfc(a) - al * (2.0 * kInvSqrtPi) * ::exp(-(a * a));
+    const double k = ::rint(((y * -0.5) * y) * kLog2e);  // as in exp_half_sq
+    return ::ldexp(0.5 * e, -static_cast<int>(k));
+  }
   const double r = tail_ratio(Precision<true>{}, y).hi;
   return ::fma(r, s, r);
 }

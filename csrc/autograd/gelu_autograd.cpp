@@ -18,7 +18,8 @@ using torch::autograd::variable_list;
 
 // f''(x) from differentiable ATen ops (DESIGN.md, "Math"), used only by double
 // backward. Half types are widened to float (x^3 * u'^2 overflows float16 at
-// |x| ~ 22). Inputs are clamped where f'' is already 0, so the formulas never
+// |x| ~ 22), and the result stays float so that gg * g * f'' is formed in
+// float too (gg * g alone overflows float16 where the result does not). Inputs are clamped where f'' is already 0, so the formulas never
 // meet 0 * inf; NaN passes through clamp. s (1 - s) is formed as
 // sigma(2u) sigma(-2u) and 2s - 1 as tanh(u): no subtraction near 1.
 at::Tensor gelu_second_derivative(const at::Tensor& self, Approximation approx) {
@@ -40,7 +41,7 @@ at::Tensor gelu_second_derivative(const at::Tensor& self, Approximation approx) 
     const at::Tensor s_1ms = (2.0 * u).sigmoid() * (-2.0 * u).sigmoid();  // s (1 - s)
     out = 4.0 * s_1ms * (du + 0.5 * xc * d2u - xc * u.tanh() * du * du);
   }
-  return widen ? out.to(self.scalar_type()) : out;
+  return out;  // float for the half types: the caller narrows once
 }
 
 class GeluFunction : public torch::autograd::Function<GeluFunction> {
@@ -82,18 +83,34 @@ class GeluBackwardFunction : public torch::autograd::Function<GeluBackwardFuncti
     if (ctx->needs_input_grad(1)) {
       const Approximation approx =
           parse_approximation(approximate, "gelu_ext::gelu_backward (double backward)");
-      d_self = gg * grad_output * gelu_second_derivative(self, approx);
+      const at::Tensor f2 = gelu_second_derivative(self, approx);
+      d_self = f2.scalar_type() == self.scalar_type()
+                   ? gg * grad_output * f2
+                   : (gg.to(f2.scalar_type()) * grad_output.to(f2.scalar_type()) * f2)
+                         .to(self.scalar_type());
     }
     return {d_grad_output, d_self, at::Tensor()};
   }
 };
 
+// What must be refused before Function::apply, which reads the tensors'
+// devices and sizes: undefined tensors and nested tensors (whose sizes it
+// cannot ask for). The backends check the rest.
+void check_autograd_input(const at::Tensor& t, const char* op, const char* arg) {
+  TORCH_CHECK(t.defined(), op, ": ", arg, " is an undefined tensor");
+  TORCH_CHECK_NOT_IMPLEMENTED(!t.is_nested(), op, ": ", arg,
+                              " must be a dense (strided) tensor, got a nested tensor");
+}
+
 at::Tensor gelu_autograd(const at::Tensor& self, c10::string_view approximate) {
+  check_autograd_input(self, "gelu_ext::gelu", "self");
   return GeluFunction::apply(self, std::string(approximate));
 }
 
 at::Tensor gelu_backward_autograd(const at::Tensor& grad_output, const at::Tensor& self,
                                   c10::string_view approximate) {
+  check_autograd_input(grad_output, "gelu_ext::gelu_backward", "grad_output");
+  check_autograd_input(self, "gelu_ext::gelu_backward", "self");
   return GeluBackwardFunction::apply(grad_output, self, std::string(approximate));
 }
 
@@ -103,6 +120,7 @@ at::Tensor gelu_backward_autograd(const at::Tensor& grad_output, const at::Tenso
 // a backward that saved it notices the write) and call the backend.
 void refuse_grad(const char* op, const char* why,
                  std::initializer_list<std::pair<const at::Tensor*, const char*>> tensors) {
+  for (const auto& [t, name] : tensors) check_autograd_input(*t, op, name);
   if (!at::GradMode::is_enabled()) return;
   for (const auto& [t, name] : tensors) {
     TORCH_CHECK(!t->requires_grad(), op, ": ", name, " requires grad, but ", why,

@@ -21,17 +21,30 @@ inline void for_each_block(int64_t n, Body&& body, Tail&& tail) {
   if (i < n) tail(i, n - i);
 }
 
+inline bool isnan_(float a) { return a != a; }
+inline bool isnan_(double a) { return a != a; }
+
+// Every NaN result as one quiet NaN. Which NaN an IEEE operation returns
+// (sign, payload) depends on its operand order, which the compiler picks per
+// instruction form: without this, NaN bits could differ between the SIMD
+// paths, between a loop's body and its tail, and so with the thread count.
+template <class V>
+inline V canonical_nan(V r) {
+  using math::select;
+  return select(isnan_(r), V(__builtin_nanf("")), r);
+}
+
 template <class V, class Io, class T>
 void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation approx) {
   constexpr int kLanes = Io::kLanes;
   auto run = [&](auto f) {
     for_each_block<kLanes>(
-        n, [&](int64_t i) { io.store(y + i, f(io.load(x + i))); },
+        n, [&](int64_t i) { io.store(y + i, canonical_nan(f(io.load(x + i)))); },
         [&](int64_t i, int64_t rest) {
           T xb[kLanes] = {};
           T yb[kLanes];
           for (int64_t j = 0; j < rest; ++j) xb[j] = x[i + j];
-          io.store(yb, f(io.load(xb)));
+          io.store(yb, canonical_nan(f(io.load(xb))));
           for (int64_t j = 0; j < rest; ++j) y[i + j] = yb[j];
         });
   };
@@ -47,7 +60,8 @@ void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Appro
   constexpr int kLanes = Io::kLanes;
   auto run = [&](auto df) {
     for_each_block<kLanes>(
-        n, [&](int64_t i) { io.store(gi + i, io.load(g + i) * df(io.load(x + i))); },
+        n,
+        [&](int64_t i) { io.store(gi + i, canonical_nan(io.load(g + i) * df(io.load(x + i)))); },
         [&](int64_t i, int64_t rest) {
           T gb[kLanes] = {};
           T xb[kLanes] = {};
@@ -56,7 +70,7 @@ void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Appro
             gb[j] = g[i + j];
             xb[j] = x[i + j];
           }
-          io.store(ob, io.load(gb) * df(io.load(xb)));
+          io.store(ob, canonical_nan(io.load(gb) * df(io.load(xb))));
           for (int64_t j = 0; j < rest; ++j) gi[i + j] = ob[j];
         });
   };

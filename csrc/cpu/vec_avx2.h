@@ -36,6 +36,7 @@ static inline Vec operator/(Vec a, Vec b) { return _mm256_div_ps(a.v, b.v); }
 static inline Vec operator-(Vec a) { return _mm256_xor_ps(a.v, _mm256_set1_ps(-0.0f)); }
 static inline Mask operator>(Vec a, Vec b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_GT_OQ)}; }
 static inline Vec select(Mask m, Vec a, Vec b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
+static inline Mask isnan_(Vec a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
 static inline Vec fma_(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
 static inline Vec abs_(Vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
 static inline Vec copysign_(Vec mag, Vec sgn) {

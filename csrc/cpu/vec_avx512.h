@@ -40,6 +40,7 @@ static inline Vec operator-(Vec a) {
 }
 static inline Mask operator>(Vec a, Vec b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
 static inline Vec select(Mask m, Vec a, Vec b) { return _mm512_mask_blend_ps(m.m, b.v, a.v); }
+static inline Mask isnan_(Vec a) { return {_mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q)}; }
 static inline Vec fma_(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a.v, b.v, c.v); }
 static inline Vec abs_(Vec a) {
   return _mm512_castsi512_ps(

@@ -48,7 +48,14 @@ def replace_gelu(model: nn.Module) -> int:
 
     Returns:
         The number of modules replaced.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"gelu_ext.replace_gelu: model must be a torch.nn.Module, got {type(model).__name__}"
+        )
     count = 0
     for parent in model.modules():
         for name, child in list(parent.named_children()):

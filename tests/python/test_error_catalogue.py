@@ -29,6 +29,11 @@ DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "ERRORS.md")
 
 FLOAT_KINDS = "must be a floating-point tensor (float32, float64, bfloat16 or float16), got "
 APPROX = "approximate must be 'none' or 'tanh', got "
+SHAPE = "must have shape "
+NOT_RESIZED = " (the input's; it is not resized), got "
+SHARED = ("has elements that share memory (e.g. an expanded tensor); every output element needs "
+          "memory of its own")
+USE_FUNCTIONAL = "use the functional op, or run under torch.no_grad()"
 
 
 def _x(*shape: int, device: str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -125,7 +130,7 @@ ROWS: dict[str, Row] = {
                "contains"),
     "G14": Row(lambda: GELU(_x(3), mode="tanh"), RuntimeError,
                "Unknown keyword argument 'mode' for operator 'gelu_ext::gelu'.", "contains"),
-    "G15": Row(lambda: gelu_ext.gelu(None), RuntimeError,  # known defect, see ERRORS.md
+    "G15": Row(lambda: gelu_ext.gelu(None), RuntimeError,
                "gelu_ext::gelu: self is an undefined tensor"),
     # --- gelu_backward ---------------------------------------------------------
     "B1": Row(lambda: gelu_ext.gelu_backward(_x(3), _x(3), "sigmoid"), ValueError,
@@ -152,7 +157,7 @@ ROWS: dict[str, Row] = {
     "B9": Row(lambda: BWD.default(_x(3), 2.0), RuntimeError,
               "gelu_ext::gelu_backward() Expected a value of type 'Tensor' for argument 'self' "
               "but instead found type 'float'.", "begins"),
-    "B10": Row(lambda: gelu_ext.gelu_backward(None, _x(3)), RuntimeError,  # known defect
+    "B10": Row(lambda: gelu_ext.gelu_backward(None, _x(3)), RuntimeError,
                "gelu_ext::gelu_backward: grad_output is an undefined tensor"),
     # --- layouts -------------------------------------------------------------
     "L1": Row(lambda: gelu_ext.gelu(_x(2, 2).to_sparse()), NotImplementedError,
@@ -179,9 +184,39 @@ ROWS: dict[str, Row] = {
               "Could not run 'gelu_ext::gelu' with arguments from the 'MkldnnCPU' backend.",
               "begins"),
     "L8": Row(lambda: gelu_ext.gelu(_nested(torch.jagged)), NotImplementedError,
-              "gelu_ext.gelu.default"),
-    "L9": Row(lambda: gelu_ext.gelu(_nested()), NotImplementedError,  # known defect
               "gelu_ext::gelu: self must be a dense (strided) tensor, got a nested tensor"),
+    "L9": Row(lambda: gelu_ext.gelu(_nested()), NotImplementedError,
+              "gelu_ext::gelu: self must be a dense (strided) tensor, got a nested tensor"),
+    # --- allocation-free variants ----------------------------------------------
+    "O1": Row(lambda: gelu_ext.gelu(_x(4, 5), out=_x(3)), RuntimeError,
+              f"gelu_ext::gelu.out: out {SHAPE}[4, 5]{NOT_RESIZED}[3]"),
+    "O2": Row(lambda: gelu_ext.gelu(_x(4, 5), out=_x(4, 5, dtype=torch.float64)), TypeError,
+              "gelu_ext::gelu.out: out must have dtype Float (the input's), got Double"),
+    "O3": Row(lambda: gelu_ext.gelu(_x(4, 5), out=_x(4, 5, device="meta")), RuntimeError,
+              "gelu_ext::gelu.out: out must be on cpu (the input's device), got meta"),
+    "O4": Row(lambda: gelu_ext.gelu(_x(4, 5), out=_x(5).expand(4, 5)), RuntimeError,
+              f"gelu_ext::gelu.out: out {SHARED}"),
+    "O5": Row(lambda: _square(lambda x: gelu_ext.gelu(x, out=x.t())), RuntimeError,
+              "gelu_ext::gelu.out: out overlaps self in memory without being the same tensor "
+              "layout; use separate memory, or self itself"),
+    "O6": Row(lambda: gelu_ext.gelu(_x(3).requires_grad_(), out=_x(3)), RuntimeError,
+              "gelu_ext::gelu.out: self requires grad, but out= variants do not support "
+              f"automatic differentiation; {USE_FUNCTIONAL}"),
+    "O7": Row(lambda: _overlapping_grad_input(), RuntimeError,
+              "gelu_ext::gelu_backward.grad_input: grad_input overlaps grad_output in memory "
+              "without being the same tensor layout; use separate memory, or grad_output itself"),
+    "O8": Row(lambda: gelu_ext.gelu_backward(_x(4, 5), _x(4, 5), grad_input=_x(5, 4)),
+              RuntimeError,
+              f"gelu_ext::gelu_backward.grad_input: grad_input {SHAPE}[4, 5]{NOT_RESIZED}[5, 4]"),
+    "O9": Row(lambda: gelu_ext.gelu_(_x(3).requires_grad_()), RuntimeError,
+              "gelu_ext::gelu_: self requires grad, but its gradient would need the input values "
+              f"that the in-place op overwrites; {USE_FUNCTIONAL}"),
+    "O10": Row(lambda: gelu_ext.gelu_(_x(5).expand(4, 5)), RuntimeError,
+               f"gelu_ext::gelu_: self {SHARED}"),
+    "O11": Row(lambda: gelu_ext.gelu_(torch.arange(3)), TypeError,
+               f"gelu_ext::gelu_: self {FLOAT_KINDS}Long"),
+    "O12": Row(lambda: gelu_ext.gelu_(_x(3), "fast"), ValueError,  # type: ignore[arg-type]
+               f"gelu_ext::gelu_: {APPROX}'fast'"),
     # --- CUDA ----------------------------------------------------------------
     "D1": Row(lambda: gelu_ext.gelu(_x(3, device="cuda")), NotImplementedError,
               "Could not run 'gelu_ext::gelu' with arguments from the 'CUDA' backend.", "begins",
@@ -207,7 +242,7 @@ ROWS: dict[str, Row] = {
               f"gelu_ext::gelu: {APPROX}'sigmoid'"),
     "P4": Row(lambda: gelu_ext.replace_gelu(nn.Sequential(nn.GELU("bad"))), ValueError,
               "gelu_ext.GELU: approximate must be 'none' or 'tanh', got 'bad'"),
-    "P5": Row(lambda: gelu_ext.replace_gelu([nn.GELU()]), TypeError,  # known defect
+    "P5": Row(lambda: gelu_ext.replace_gelu([nn.GELU()]), TypeError,
               "gelu_ext.replace_gelu: model must be a torch.nn.Module, got list"),
     "P6": Row(lambda: _C.set_simd("sse2"), ValueError,
               "gelu_ext._C.set_simd: 'sse2' is not a SIMD path this CPU supports; supported: "
@@ -219,6 +254,15 @@ ROWS: dict[str, Row] = {
     "P9": Row(_no_library, FileNotFoundError, "gelu_ext: compiled op library not found next to ",
               "begins"),
 }
+
+
+def _square(call: Callable[[torch.Tensor], object]) -> object:
+    return call(_x(6, 6))
+
+
+def _overlapping_grad_input() -> object:
+    buf = _x(30)
+    return gelu_ext.gelu_backward(buf[:20].view(4, 5), _x(4, 5), grad_input=buf[5:25].view(4, 5))
 
 
 def _module_with_approximate(value: str) -> nn.Module:
