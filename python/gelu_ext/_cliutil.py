@@ -4,6 +4,7 @@ a progress line on stderr, and number formatting for reports."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from typing import Callable, NoReturn, Sequence, TextIO
@@ -117,6 +118,13 @@ def check_writable(path: str | None) -> None:
             pass
     except OSError as e:
         raise CliError(f"cannot write {path}: {e.strerror}") from None
+
+
+def write_json(path: str, data: object) -> None:
+    """Writes ``data`` to ``path`` as indented JSON and says so (a ``#`` line)."""
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1)
+    print(f"# wrote {path}")
 
 
 class Progress:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import platform
 import statistics
 import sys
@@ -52,6 +51,7 @@ from ._cliutil import (
     positive_int_list,
     run_guarded,
     size_list,
+    write_json,
 )
 from .info import cpu_model
 
@@ -361,9 +361,7 @@ def command(args: argparse.Namespace) -> int:
         else:
             print(f"# GPU part skipped: {skipped}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"environment": env, "rows": rows}, f, indent=1)
-        print(f"# wrote {args.json}")
+        write_json(args.json, {"environment": env, "rows": rows})
     return 0
 
 

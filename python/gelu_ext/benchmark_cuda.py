@@ -27,7 +27,6 @@ seed`` are their times over ours (above 1: gelu_ext is faster).
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import statistics
@@ -51,6 +50,7 @@ from ._cliutil import (
     positive_float,
     run_guarded,
     size_list,
+    write_json,
 )
 from .benchmark import fmt_size
 
@@ -311,9 +311,7 @@ def command(args: Any) -> int:
                progress=not args.no_progress)
     print(format_table(rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"environment": env, "rows": rows}, f, indent=1)
-        print(f"# wrote {args.json}")
+        write_json(args.json, {"environment": env, "rows": rows})
     return 0
 
 
