@@ -115,6 +115,71 @@ void check_output_memory(const at::Tensor& out, const char* op, const char* arg,
   }
 }
 
+namespace {
+
+void check_device(const at::Tensor& t, BackendDevice device, const char* op, const char* arg) {
+  if (!device) return;
+  TORCH_CHECK(t.device().type() == *device, op, ": ", arg, " must be a ",
+              c10::DeviceTypeName(*device), " tensor for the ", c10::DeviceTypeName(*device),
+              " kernel, got ", t.device());
+}
+
+}  // namespace
+
+Approximation check_gelu_call(const at::Tensor& self, c10::string_view approximate,
+                              BackendDevice device) {
+  constexpr const char* op = "gelu_ext::gelu";
+  const Approximation approx = parse_approximation(approximate, op);
+  check_input(self, op, "self");
+  check_device(self, device, op, "self");
+  return approx;
+}
+
+Approximation check_gelu_out_call(const at::Tensor& self, c10::string_view approximate,
+                                  const at::Tensor& out, BackendDevice device) {
+  constexpr const char* op = "gelu_ext::gelu.out";
+  const Approximation approx = parse_approximation(approximate, op);
+  check_input(self, op, "self");
+  check_device(self, device, op, "self");
+  check_output(out, self, op, "out");
+  if (device) check_output_memory(out, op, "out", {{&self, "self"}});
+  return approx;
+}
+
+Approximation check_gelu_inplace_call(const at::Tensor& self, c10::string_view approximate,
+                                      BackendDevice device) {
+  constexpr const char* op = "gelu_ext::gelu_";
+  const Approximation approx = parse_approximation(approximate, op);
+  check_input(self, op, "self");
+  check_device(self, device, op, "self");
+  if (device) check_output_memory(self, op, "self", {});
+  return approx;
+}
+
+Approximation check_gelu_backward_call(const at::Tensor& grad_output, const at::Tensor& self,
+                                       c10::string_view approximate, BackendDevice device) {
+  constexpr const char* op = "gelu_ext::gelu_backward";
+  const Approximation approx = parse_approximation(approximate, op);
+  check_backward_inputs(grad_output, self, op);
+  check_device(self, device, op, "self");
+  return approx;
+}
+
+Approximation check_gelu_backward_out_call(const at::Tensor& grad_output, const at::Tensor& self,
+                                           c10::string_view approximate,
+                                           const at::Tensor& grad_input, BackendDevice device) {
+  constexpr const char* op = "gelu_ext::gelu_backward.grad_input";
+  const Approximation approx = parse_approximation(approximate, op);
+  check_backward_inputs(grad_output, self, op);
+  check_device(self, device, op, "self");
+  check_output(grad_input, self, op, "grad_input");
+  if (device) {
+    check_output_memory(grad_input, op, "grad_input",
+                        {{&grad_output, "grad_output"}, {&self, "self"}});
+  }
+  return approx;
+}
+
 const at::Tensor& backward_layout_source(const at::Tensor& grad_output, const at::Tensor& self) {
   const auto sizes = grad_output.sym_sizes();
   const auto strides = grad_output.sym_strides();

@@ -4,8 +4,14 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <c10/core/DeviceType.h>
+#include <c10/util/string_view.h>
+
 #include <initializer_list>
+#include <optional>
 #include <utility>
+
+#include "approximation.h"
 
 namespace gelu_ext {
 namespace detail {
@@ -29,6 +35,23 @@ void check_output(const at::Tensor& out, const at::Tensor& like, const char* op,
 // Real kernels only: it looks at data pointers.
 void check_output_memory(const at::Tensor& out, const char* op, const char* arg,
                          std::initializer_list<std::pair<const at::Tensor*, const char*>> inputs);
+
+// Each op's checks, shared by its backend kernels (CPU, CUDA, Meta) so that a
+// bad call fails the same way on each; they return the parsed `approximate`.
+// `device`: the backend's device type, which self must have (std::nullopt for
+// Meta, which also skips check_output_memory: it needs data pointers).
+using BackendDevice = std::optional<c10::DeviceType>;
+Approximation check_gelu_call(const at::Tensor& self, c10::string_view approximate,
+                              BackendDevice device);
+Approximation check_gelu_out_call(const at::Tensor& self, c10::string_view approximate,
+                                  const at::Tensor& out, BackendDevice device);
+Approximation check_gelu_inplace_call(const at::Tensor& self, c10::string_view approximate,
+                                      BackendDevice device);
+Approximation check_gelu_backward_call(const at::Tensor& grad_output, const at::Tensor& self,
+                                       c10::string_view approximate, BackendDevice device);
+Approximation check_gelu_backward_out_call(const at::Tensor& grad_output, const at::Tensor& self,
+                                           c10::string_view approximate,
+                                           const at::Tensor& grad_input, BackendDevice device);
 
 // The tensor whose layout gelu_backward's output copies (with empty_like):
 // grad_output, unless it is expanded (a stride-0 dimension), then self. That

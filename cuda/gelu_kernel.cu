@@ -255,11 +255,6 @@ at::Tensor with_layout_of(const at::Tensor& t, const at::Tensor& out) {
   return t;
 }
 
-void check_cuda(const at::Tensor& t, const char* op, const char* arg) {
-  TORCH_CHECK(t.is_cuda(), op, ": ", arg, " must be a CUDA tensor for the CUDA kernel, got ",
-              t.device());
-}
-
 // out = f(self). out may be self itself (gelu_); other overlaps were refused.
 // A dense out is written directly; any other (a strided out= view) gets the
 // result through a dense temporary and copy_.
@@ -311,10 +306,7 @@ void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const a
 }
 
 at::Tensor gelu_cuda(const at::Tensor& self, c10::string_view approximate) {
-  constexpr const char* op = "gelu_ext::gelu";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_input(self, op, "self");
-  check_cuda(self, op, "self");
+  const Approximation approx = detail::check_gelu_call(self, approximate, at::kCUDA);
   const c10::cuda::CUDAGuard guard(self.device());
   at::Tensor out = at::empty_like(self);
   forward_into(out, self, approx);
@@ -322,23 +314,14 @@ at::Tensor gelu_cuda(const at::Tensor& self, c10::string_view approximate) {
 }
 
 at::Tensor& gelu_out_cuda(const at::Tensor& self, c10::string_view approximate, at::Tensor& out) {
-  constexpr const char* op = "gelu_ext::gelu.out";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_input(self, op, "self");
-  check_cuda(self, op, "self");
-  detail::check_output(out, self, op, "out");
-  detail::check_output_memory(out, op, "out", {{&self, "self"}});
+  const Approximation approx = detail::check_gelu_out_call(self, approximate, out, at::kCUDA);
   const c10::cuda::CUDAGuard guard(self.device());
   forward_into(out, self, approx);
   return out;
 }
 
 at::Tensor& gelu_inplace_cuda(at::Tensor& self, c10::string_view approximate) {
-  constexpr const char* op = "gelu_ext::gelu_";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_input(self, op, "self");
-  check_cuda(self, op, "self");
-  detail::check_output_memory(self, op, "self", {});
+  const Approximation approx = detail::check_gelu_inplace_call(self, approximate, at::kCUDA);
   const c10::cuda::CUDAGuard guard(self.device());
   forward_into(self, self, approx);
   return self;
@@ -346,10 +329,8 @@ at::Tensor& gelu_inplace_cuda(at::Tensor& self, c10::string_view approximate) {
 
 at::Tensor gelu_backward_cuda(const at::Tensor& grad_output, const at::Tensor& self,
                               c10::string_view approximate) {
-  constexpr const char* op = "gelu_ext::gelu_backward";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_backward_inputs(grad_output, self);
-  check_cuda(self, op, "self");
+  const Approximation approx =
+      detail::check_gelu_backward_call(grad_output, self, approximate, at::kCUDA);
   const c10::cuda::CUDAGuard guard(self.device());
   at::Tensor out = at::empty_like(detail::backward_layout_source(grad_output, self));
   backward_into(out, grad_output, self, approx);
@@ -358,13 +339,8 @@ at::Tensor gelu_backward_cuda(const at::Tensor& grad_output, const at::Tensor& s
 
 at::Tensor& gelu_backward_out_cuda(const at::Tensor& grad_output, const at::Tensor& self,
                                    c10::string_view approximate, at::Tensor& grad_input) {
-  constexpr const char* op = "gelu_ext::gelu_backward.grad_input";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_backward_inputs(grad_output, self, op);
-  check_cuda(self, op, "self");
-  detail::check_output(grad_input, self, op, "grad_input");
-  detail::check_output_memory(grad_input, op, "grad_input",
-                              {{&grad_output, "grad_output"}, {&self, "self"}});
+  const Approximation approx = detail::check_gelu_backward_out_call(grad_output, self, approximate,
+                                                                    grad_input, at::kCUDA);
   const c10::cuda::CUDAGuard guard(self.device());
   backward_into(grad_input, grad_output, self, approx);
   return grad_input;

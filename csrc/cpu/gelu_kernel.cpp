@@ -125,11 +125,6 @@ void run(at::TensorIterator& iter, int64_t esize, const Contig& contig) {
       kGrainSize);
 }
 
-void check_cpu(const at::Tensor& t, const char* op, const char* arg) {
-  TORCH_CHECK(t.device().is_cpu(), op, ": ", arg, " must be a CPU tensor for the CPU kernel, got ",
-              t.device());
-}
-
 // out = f(self); out may be self. The TensorIterator keeps out's layout.
 void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation approx) {
   if (self.numel() == 0) return;
@@ -161,40 +156,26 @@ void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const a
 }
 
 at::Tensor gelu_cpu(const at::Tensor& self, c10::string_view approximate) {
-  constexpr const char* op = "gelu_ext::gelu";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_input(self, op, "self");
-  check_cpu(self, op, "self");
+  const Approximation approx = detail::check_gelu_call(self, approximate, at::kCPU);
   at::Tensor out = allocate_output(self);
   forward_into(out, self, approx);
   return out;
 }
 
 at::Tensor& gelu_out_cpu(const at::Tensor& self, c10::string_view approximate, at::Tensor& out) {
-  constexpr const char* op = "gelu_ext::gelu.out";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_input(self, op, "self");
-  check_cpu(self, op, "self");
-  detail::check_output(out, self, op, "out");
-  detail::check_output_memory(out, op, "out", {{&self, "self"}});
-  forward_into(out, self, approx);
+  forward_into(out, self, detail::check_gelu_out_call(self, approximate, out, at::kCPU));
   return out;
 }
 
 at::Tensor& gelu_inplace_cpu(at::Tensor& self, c10::string_view approximate) {
-  constexpr const char* op = "gelu_ext::gelu_";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_input(self, op, "self");
-  check_cpu(self, op, "self");
-  detail::check_output_memory(self, op, "self", {});
-  forward_into(self, self, approx);
+  forward_into(self, self, detail::check_gelu_inplace_call(self, approximate, at::kCPU));
   return self;
 }
 
 at::Tensor gelu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& self,
                              c10::string_view approximate) {
-  const Approximation approx = parse_approximation(approximate, "gelu_ext::gelu_backward");
-  detail::check_backward_inputs(grad_output, self);
+  const Approximation approx =
+      detail::check_gelu_backward_call(grad_output, self, approximate, at::kCPU);
   at::Tensor out = allocate_output(detail::backward_layout_source(grad_output, self));
   backward_into(out, grad_output, self, approx);
   return out;
@@ -202,12 +183,8 @@ at::Tensor gelu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& se
 
 at::Tensor& gelu_backward_out_cpu(const at::Tensor& grad_output, const at::Tensor& self,
                                   c10::string_view approximate, at::Tensor& grad_input) {
-  constexpr const char* op = "gelu_ext::gelu_backward.grad_input";
-  const Approximation approx = parse_approximation(approximate, op);
-  detail::check_backward_inputs(grad_output, self, op);
-  detail::check_output(grad_input, self, op, "grad_input");
-  detail::check_output_memory(grad_input, op, "grad_input",
-                              {{&grad_output, "grad_output"}, {&self, "self"}});
+  const Approximation approx = detail::check_gelu_backward_out_call(grad_output, self, approximate,
+                                                                    grad_input, at::kCPU);
   backward_into(grad_input, grad_output, self, approx);
   return grad_input;
 }

@@ -11,38 +11,29 @@ namespace gelu_ext {
 namespace {
 
 at::Tensor gelu_meta(const at::Tensor& self, c10::string_view approximate) {
-  parse_approximation(approximate, "gelu_ext::gelu");
-  detail::check_input(self, "gelu_ext::gelu", "self");
+  detail::check_gelu_call(self, approximate, std::nullopt);
   return at::empty_like(self);
 }
 
 at::Tensor gelu_backward_meta(const at::Tensor& grad_output, const at::Tensor& self,
                               c10::string_view approximate) {
-  parse_approximation(approximate, "gelu_ext::gelu_backward");
-  detail::check_backward_inputs(grad_output, self);
+  detail::check_gelu_backward_call(grad_output, self, approximate, std::nullopt);
   return at::empty_like(detail::backward_layout_source(grad_output, self));
 }
 
 at::Tensor& gelu_out_meta(const at::Tensor& self, c10::string_view approximate, at::Tensor& out) {
-  constexpr const char* op = "gelu_ext::gelu.out";
-  parse_approximation(approximate, op);
-  detail::check_input(self, op, "self");
-  detail::check_output(out, self, op, "out");
+  detail::check_gelu_out_call(self, approximate, out, std::nullopt);
   return out;
 }
 
 at::Tensor& gelu_inplace_meta(at::Tensor& self, c10::string_view approximate) {
-  parse_approximation(approximate, "gelu_ext::gelu_");
-  detail::check_input(self, "gelu_ext::gelu_", "self");
+  detail::check_gelu_inplace_call(self, approximate, std::nullopt);
   return self;
 }
 
 at::Tensor& gelu_backward_out_meta(const at::Tensor& grad_output, const at::Tensor& self,
                                    c10::string_view approximate, at::Tensor& grad_input) {
-  constexpr const char* op = "gelu_ext::gelu_backward.grad_input";
-  parse_approximation(approximate, op);
-  detail::check_backward_inputs(grad_output, self, op);
-  detail::check_output(grad_input, self, op, "grad_input");
+  detail::check_gelu_backward_out_call(grad_output, self, approximate, grad_input, std::nullopt);
   return grad_input;
 }
 
