@@ -35,6 +35,31 @@ def test_out_matches_functional(dtype, mode):
     assert_bitwise_equal(y, gelu_ext.gelu(x, mode))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=dtype_id)
+def test_large_fresh_outputs_match_out(dtype, threads, restore_threads):
+    # Functional outputs of 4 MiB and more are populated in 1 MiB pieces
+    # before the kernel writes them (csrc/cpu/gelu_kernel.cpp); the pieces
+    # must cover every element once. An odd length leaves partial pages and
+    # a partial last piece; the transposed input gives a transposed output.
+    torch.set_num_threads(threads)
+    n = (3 << 20) // dtype.itemsize * 2 + 4099
+    x = random_values(dtype, n, seed=5)
+    g = random_values(dtype, n, seed=6)
+    shape = (1021, (9 << 19) // dtype.itemsize // 1021)  # 4.5 MiB
+    xt = x[: shape[0] * shape[1]].view(shape).t()
+    gt = g[: xt.numel()].view(shape).t()
+    for mode in MODES:
+        for inp, grad in ((x, g), (xt, gt)):
+            out = torch.full_like(inp, 7.0)
+            assert_bitwise_equal(gelu_ext.gelu(inp, mode), gelu_ext.gelu(inp, mode, out=out))
+            gi = torch.full_like(inp, 7.0)
+            assert_bitwise_equal(
+                gelu_ext.gelu_backward(grad, inp, mode),
+                gelu_ext.gelu_backward(grad, inp, mode, grad_input=gi),
+            )
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_strided_outputs_and_inputs(mode):
     x = torch.randn(64, 48)
