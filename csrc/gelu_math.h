@@ -201,29 +201,16 @@ GELU_EXT_HD ExpParts<V> exp_half_sq(V y) {
 // R(y) = exp(y^2/2) * Phi(-y) for y in [0, clamp]. With q = (y-K)/(y+K)
 // (Shepherd & Laframboise), G(q) = (1 + sqrt2*y) R(y) is smooth and bounded
 // on q in [-1, 1), so one polynomial covers the half-line (fits by
-// tools/fit_coefficients.py, y <= 16): precise, K = 2.5, degree 10, relative
-// error 8.0e-9 with the coefficients as rounded here; half, K = 3, degree 6,
-// 3.6e-6, with both divisions folded into one reciprocal.
+// tools/fit_coefficients.py, y <= 16): K = 2.5, degree 10, relative error
+// 8.0e-9 with the coefficients as rounded here. (Float results only: the
+// 16-bit types use the rationals of tail_ratio_coarse below.)
 template <class V>
 struct DoubleWord {
   V hi, lo;  // value = hi + lo, |lo| <= ulp(hi)
 };
 
-template <bool kPrecise, class V>
-GELU_EXT_HD DoubleWord<V> tail_ratio(Precision<kPrecise>, V y) {
-  if (!kPrecise) {
-    const V den = fma_(y, V(static_cast<float>(kSqrt2)), V(1.0f));
-    const V num = y + V(3.0f);
-    const V inv = V(1.0f) / (num * den);
-    const V q = (y - V(3.0f)) * den * inv;
-    V g = fma_(V(0x1.ddf006p-9f), q, V(-0x1.18bb8ep-16f));
-    g = fma_(g, q, V(-0x1.185cf2p-5f));
-    g = fma_(g, q, V(0x1.54a9b8p-4f));
-    g = fma_(g, q, V(-0x1.308a70p-4f));
-    g = fma_(g, q, V(-0x1.a20428p-5f));
-    g = fma_(g, q, V(0x1.462c2cp-1f));
-    return {g * num * inv, V(0.0f)};
-  }
+template <class V>
+GELU_EXT_HD DoubleWord<V> tail_ratio(Precision<true>, V y) {
   const V q = (y - V(2.5f)) / (y + V(2.5f));
   V g = fma_(V(-0x1.957c3ep-14f), q, V(-0x1.55f8acp-12f));
   g = fma_(g, q, V(0x1.47a442p-14f));
@@ -294,8 +281,7 @@ GELU_EXT_HD V tail_ratio_fwd(V y, V s) {
 // and exp(a^2) in opposite directions, so the product stays accurate; a^2
 // is split so that exp sees it exactly. Past a = 26, erfc underflows and
 // the asymptotic series of erfcx takes over.
-template <bool kPrecise>
-GELU_EXT_HD DoubleWord<double> tail_ratio(Precision<kPrecise>, double y) {
+GELU_EXT_HD DoubleWord<double> tail_ratio(Precision<true>, double y) {
   const double a = y * kInvSqrt2;
   if (a < 26.0) {
     const double h = a * a;
@@ -333,6 +319,58 @@ GELU_EXT_HD double tail_ratio_fwd(double y, double s) {
   return ::fma(r, s, r);
 }
 
+// Exact GELU for results rounded to bfloat16/float16 (forward; backward for
+// bfloat16), where a relative error of 1e-4 in float stays under a quarter
+// ulp of float16: Phi(-y) = e * 2^k * R(y) with
+//   t = -y^2/2 log2(e) rounded in float (absolute error below 2^-16 at the
+//   clamp, a relative error of 5e-6 in 2^t), k = rint(t), e = 2^(t-k) on
+//   [-1/2, 1/2] by a degree-4 polynomial (2.9e-6);
+//   R(y) = P(y) / Q(y), a rational with positive coefficients, so Horner's
+//   rule has no cancellation: degrees 2/3 for the forward (2.8e-5 on
+//   [0, 16], float evaluation included), 3/4 for the derivative (7.3e-7:
+//   near the root of f' R is compared with y/sqrt(2 pi), and a bfloat16
+//   result there, about 8e-4, has an ulp of 4e-6).
+// Fits: tools/fit_coefficients.py (fit_exp2, fit_rational).
+template <class V>
+struct HalfTail {
+  V e, k, yc;  // exp(-yc^2/2) = e * 2^k
+};
+
+template <class V>
+GELU_EXT_HD HalfTail<V> exp_half_sq_coarse(V x) {
+  using S = decltype(scalar_of(x));
+  const V yc = clamp_hi(abs_(x), V(Clamp<S>::kExact));
+  const V t = (yc * yc) * V(static_cast<S>(-0.5 * kLog2e));
+  const V k = rint_(t);
+  const V r = t - k;  // exact
+  V e = fma_(V(S(0x1.3a02cap-7)), r, V(S(0x1.c9fc46p-5)));
+  e = fma_(e, r, V(S(0x1.ec0378p-3)));
+  e = fma_(e, r, V(S(0x1.62e12cp-1)));
+  return {fma_(e, r, V(S(1))), k, yc};
+}
+
+template <class V>
+GELU_EXT_HD V tail_ratio_fwd_coarse(V y) {
+  using S = decltype(scalar_of(y));
+  V num = fma_(V(S(0x1.04d660p-4)), y, V(S(0x1.1fba82p-2)));
+  num = fma_(num, y, V(S(0x1.0001cap-1)));
+  V den = fma_(V(S(0x1.469a7cp-3)), y, V(S(0x1.6afc5cp-1)));
+  den = fma_(den, y, V(S(0x1.5c5610p+0)));
+  return num / fma_(den, y, V(S(1)));
+}
+
+template <class V>
+GELU_EXT_HD V tail_ratio_coarse(V y) {
+  using S = decltype(scalar_of(y));
+  V num = fma_(V(S(0x1.1ed514p-6)), y, V(S(0x1.f17d58p-4)));
+  num = fma_(num, y, V(S(0x1.7612cep-2)));
+  num = fma_(num, y, V(S(0x1.fffff0p-2)));
+  V den = fma_(V(S(0x1.678624p-5)), y, V(S(0x1.3793a8p-2)));
+  den = fma_(den, y, V(S(0x1.ecde62p-1)));
+  den = fma_(den, y, V(S(0x1.874a1cp+0)));
+  return num / fma_(den, y, V(S(1)));
+}
+
 // Shared first stage of exact GELU: Phi(-y) = p * R * 2^k,
 // phi(y) = C0 * p * 2^k, with yc = min(|x|, clamp) and R = Rh + Rl.
 template <class V>
@@ -340,14 +378,14 @@ struct NormalTail {
   V p, plo, k, Rh, Rl, yc;
 };
 
-template <bool kPrecise, class V>
+template <class V>
 GELU_EXT_HD NormalTail<V> normal_tail(V x) {
   using S = decltype(scalar_of(x));
   const V yc = clamp_hi(abs_(x), V(Clamp<S>::kExact));
   const V h = yc * yc;
-  const V l = kPrecise ? fma_(yc, yc, -h) : V(S(0));
-  const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, h * V(S(-0.5)), l * V(S(-0.5)));
-  const DoubleWord<V> r = tail_ratio(Precision<kPrecise>{}, yc);
+  const V l = fma_(yc, yc, -h);
+  const ExpParts<V> e = exp_parts(Precision<true>{}, h * V(S(-0.5)), l * V(S(-0.5)));
+  const DoubleWord<V> r = tail_ratio(Precision<true>{}, yc);
   return {e.p, e.plo, e.k, r.hi, r.lo, yc};
 }
 
@@ -364,9 +402,9 @@ GELU_EXT_HD V gelu_exact(V x) {
     pr = tail_ratio_fwd(yc, e.s);
     k = e.k;
   } else {
-    const NormalTail<V> t = normal_tail<false>(x);
+    const HalfTail<V> t = exp_half_sq_coarse(x);
     yc = t.yc;
-    pr = t.p * t.Rh;
+    pr = t.e * tail_ratio_fwd_coarse(yc);
     k = t.k;
   }
   // x < 0: f = -y Phi(-y), scaled last so that a subnormal result rounds
@@ -386,14 +424,15 @@ GELU_EXT_HD V gelu_exact(V x) {
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_exact_derivative(V x) {
   using S = decltype(scalar_of(x));
-  const NormalTail<V> t = normal_tail<kPrecise>(x);
   V w;
   if (kPrecise) {
+    const NormalTail<V> t = normal_tail(x);
     // D = (R_h - y C0_hi) + (R_l - y C0_lo): exact enough at the root.
     const V d = fma_(-t.yc, V(Const<S>::kC0Hi), t.Rh) + fma_(-t.yc, V(Const<S>::kC0Lo), t.Rl);
     w = scale_pow2(fma_(t.p, d, t.plo * d), t.k);
   } else {
-    w = scale_pow2(t.p * fma_(-t.yc, V(Const<S>::kC0Hi), t.Rh), t.k);
+    const HalfTail<V> t = exp_half_sq_coarse(x);
+    w = scale_pow2(t.e * fma_(-t.yc, V(Const<S>::kC0Hi), tail_ratio_coarse(t.yc)), t.k);
   }
   return select(x > V(S(0)), V(S(1)) - w, w);
 }

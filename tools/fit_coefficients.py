@@ -2,7 +2,8 @@
 
 Run:  python tools/fit_coefficients.py
 
-Two approximations are fitted, each near-minimax in *relative* error
+For float32 results, two approximations are fitted, each near-minimax in
+*relative* error
 (Lawson's iteratively reweighted least squares on a dense Chebyshev grid):
 
 * ``exp(r)`` on |r| <= ln(2)/2 as 1 + r + r^2 * Q(r), for the range-reduced
@@ -11,6 +12,12 @@ Two approximations are fitted, each near-minimax in *relative* error
   (= erfcx(y / sqrt 2) / 2) and ``q = (y - K) / (y + K)``, the substitution of
   Shepherd and Laframboise (Math. Comp. 36, 1981) that maps y in [0, inf) to
   q in [-1, 1), so that one polynomial covers the whole half-line.
+
+For the 16-bit types' exact GELU (results rounded to bfloat16/float16):
+
+* ``2^r`` on |r| <= 1/2 as 1 + r * S(r) (``fit_exp2``);
+* ``R(y)`` on [0, 16] as a rational P(y) / Q(y) with float coefficients
+  (``fit_rational``; degrees 2/3 for the forward, 3/4 for the derivative).
 
 The reference values come from mpmath at 40 digits. The script prints the
 coefficients as C++ hex-float literals and the fitted maximum relative error.
@@ -115,12 +122,50 @@ def fit_p(K=3.5, degree=9, ymax=15.5, lam=0.75):
     return coeffs, (np.abs(basis @ coeffs - P) * weight).max()
 
 
+def fit_exp2(degree=4):
+    """2^r on |r| <= 1/2 as 1 + r S(r), S of degree - 1, near-minimax in
+    relative error (the 16-bit types' exact GELU, exp_half_sq_coarse)."""
+    n = 4000
+    r = 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    exact = np.array([float(mpmath.power(2, v)) for v in r])
+    c, err = lawson(np.vander(r, degree, increasing=True), (exact - 1) / r, r / exact, iters=100)
+    return c, err
+
+
+def fit_rational(m, d, ymax=16.0, iters=200):
+    """R(y) = erfcx(y / sqrt 2) / 2 on [0, ymax] as P(y) / Q(y), degrees m and
+    d, Q(0) = 1, near-minimax in relative error (Loeb's linearisation with
+    Lawson's weights; the best iterate is kept). Returns P, Q (low to high,
+    rounded to float32) and the relative error of the rounded rational."""
+    n = 3000
+    y = (np.cos(np.pi * (np.arange(n) + 0.5) / n) + 1) / 2 * ymax
+    R = np.array([float(g_of_y(v) / (1 + mpmath.sqrt(2) * v)) for v in y])
+    basis = np.hstack([np.vander(y, m + 1, increasing=True),
+                       -R[:, None] * np.vander(y, d + 1, increasing=True)[:, 1:]])
+    q_prev = np.ones(n)
+    w = np.ones(n)
+    best = None
+    for _ in range(iters):
+        sw = np.sqrt(w) / (R * q_prev)
+        c, *_ = np.linalg.lstsq(basis * sw[:, None], R * sw, rcond=None)
+        p, q = c[: m + 1], np.concatenate([[1.0], c[m + 1:]])
+        Q = np.polyval(q[::-1], y)
+        err = np.abs(np.polyval(p[::-1], y) / Q / R - 1)
+        if best is None or err.max() < best[0]:
+            best = (err.max(), p, q)
+        q_prev = Q
+        w = w * err
+        w /= w.sum()
+    p, q = np.float32(best[1]).astype(float), np.float32(best[2]).astype(float)
+    return p, q, np.abs(np.polyval(p[::-1], y) / np.polyval(q[::-1], y) / R - 1).max()
+
+
 def hexf(v):
     return float(np.float32(v)).hex()
 
 
 if __name__ == "__main__":
-    for degree in (6, 3):  # precise (float32) and half (bfloat16/float16) paths
+    for degree in (6, 3):  # precise (float32) and half (16-bit tanh GELU) paths
         c, err = fit_exp(degree)
         print(f"exp degree {degree}: 1 + r + r^2*Q(r), Q low to high, max rel err {err:.3e}")
         for v in c:
@@ -138,8 +183,12 @@ if __name__ == "__main__":
     print(f"P(h), K=3.5, degree 9, float coefficients, max rel err of G {err:.3e}; high to low")
     for v in c[::-1]:
         print("  ", hexf(v), f"// {np.float32(v)!r}")
-    for K, deg in ((3.0, 6),):  # half path
-        c, err = fit_g(K, deg, 16.0)
-        print(f"G(q), K={K}, degree {deg}, coefficients high to low, max rel err {err:.3e}")
-        for v in c[::-1]:
-            print("  ", hexf(v), f"// {np.float32(v)!r}")
+    c, err = fit_exp2(4)  # bfloat16/float16 exact GELU: 2^r = 1 + r S(r)
+    print(f"2^r degree 4: 1 + r S(r), S high to low, max rel err {err:.3e}")
+    for v in c[::-1]:
+        print("  ", hexf(v), f"// {np.float32(v)!r}")
+    for m, d in ((2, 3), (3, 4)):  # their forward and derivative R = P / Q
+        p, q, err = fit_rational(m, d)
+        print(f"R = P/Q, degrees {m}/{d}, float coefficients, max rel err {err:.3e}; high to low")
+        print("   P:", ", ".join(hexf(v) for v in p[::-1]))
+        print("   Q:", ", ".join(hexf(v) for v in q[::-1]))
