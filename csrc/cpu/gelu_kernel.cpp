@@ -70,16 +70,18 @@ at::Tensor allocate_output(const at::Tensor& like) {
   return out;
 }
 
-// A fresh output of many megabytes (the functional ops' own) is written into
-// pages the process has never touched, and the first write to each 4 KiB page
-// traps into the kernel: for 64 MB that costs about three times GELU's
-// arithmetic. Each thread instead asks the kernel to populate the pages of
-// the next kPopulateChunkBytes of its range in one call
-// (MADV_POPULATE_WRITE, Linux 5.14+), then computes them while they are
-// still in cache. Same memory, same results; about 20-30% less time per
-// call (`python -m gelu_ext bench --outputs both`, docs/PERFORMANCE.md).
-// Outputs given by the caller (out=, in place) are left alone: their pages
-// are usually resident already.
+// A fresh output of many megabytes (the functional ops' own) is often
+// written into pages the process has never touched: allocations of 32 MiB
+// and more come straight from mmap, and the first write to each 4 KiB page
+// traps into the kernel; for 64 MB that costs about three times GELU's
+// arithmetic. Each thread instead asks the kernel to populate the next
+// kPopulateChunkBytes of its range in one call (MADV_POPULATE_WRITE, Linux
+// 5.14+), then computes them while they are still in cache. Smaller
+// outputs usually reuse heap memory whose pages are resident, where the
+// call would only cost time, so each chunk first asks mincore whether its
+// last page is resident and skips the call if so. Same memory, same
+// results (`python -m gelu_ext bench --outputs both`: docs/PERFORMANCE.md).
+// Outputs given by the caller (out=, in place) are left alone.
 constexpr size_t kPopulateMinBytes = size_t{4} << 20;
 constexpr int64_t kPopulateChunkBytes = int64_t{1} << 20;
 
@@ -98,6 +100,10 @@ void populate_for_write(char* p, int64_t bytes) {
   const uintptr_t begin = (addr + kPage - 1) & ~(kPage - 1);
   const uintptr_t end = (addr + static_cast<uintptr_t>(bytes)) & ~(kPage - 1);
   if (end <= begin) return;
+  unsigned char resident = 0;
+  if (mincore(reinterpret_cast<void*>(end - kPage), kPage, &resident) == 0 && (resident & 1)) {
+    return;
+  }
   if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) != 0 &&
       errno == EINVAL) {
     populate_supported.store(false, std::memory_order_relaxed);
