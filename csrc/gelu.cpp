@@ -124,23 +124,38 @@ void check_device(const at::Tensor& t, BackendDevice device, const char* op, con
               " kernel, got ", t.device());
 }
 
-}  // namespace
-
-Approximation check_gelu_call(const at::Tensor& self, c10::string_view approximate,
-                              BackendDevice device) {
-  constexpr const char* op = "gelu_ext::gelu";
+// The forward ops' common part: `approximate`, then self's dtype/layout and
+// device, in that order.
+Approximation check_forward_self(const at::Tensor& self, c10::string_view approximate,
+                                 BackendDevice device, const char* op) {
   const Approximation approx = parse_approximation(approximate, op);
   check_input(self, op, "self");
   check_device(self, device, op, "self");
   return approx;
 }
 
+// The backward ops' common part: `approximate`, then the two inputs (dtype,
+// layout, shapes, devices against each other) and self's device.
+Approximation check_backward_pair(const at::Tensor& grad_output, const at::Tensor& self,
+                                  c10::string_view approximate, BackendDevice device,
+                                  const char* op) {
+  const Approximation approx = parse_approximation(approximate, op);
+  check_backward_inputs(grad_output, self, op);
+  check_device(self, device, op, "self");
+  return approx;
+}
+
+}  // namespace
+
+Approximation check_gelu_call(const at::Tensor& self, c10::string_view approximate,
+                              BackendDevice device) {
+  return check_forward_self(self, approximate, device, "gelu_ext::gelu");
+}
+
 Approximation check_gelu_out_call(const at::Tensor& self, c10::string_view approximate,
                                   const at::Tensor& out, BackendDevice device) {
   constexpr const char* op = "gelu_ext::gelu.out";
-  const Approximation approx = parse_approximation(approximate, op);
-  check_input(self, op, "self");
-  check_device(self, device, op, "self");
+  const Approximation approx = check_forward_self(self, approximate, device, op);
   check_output(out, self, op, "out");
   if (device) check_output_memory(out, op, "out", {{&self, "self"}});
   return approx;
@@ -149,29 +164,21 @@ Approximation check_gelu_out_call(const at::Tensor& self, c10::string_view appro
 Approximation check_gelu_inplace_call(const at::Tensor& self, c10::string_view approximate,
                                       BackendDevice device) {
   constexpr const char* op = "gelu_ext::gelu_";
-  const Approximation approx = parse_approximation(approximate, op);
-  check_input(self, op, "self");
-  check_device(self, device, op, "self");
+  const Approximation approx = check_forward_self(self, approximate, device, op);
   if (device) check_output_memory(self, op, "self", {});
   return approx;
 }
 
 Approximation check_gelu_backward_call(const at::Tensor& grad_output, const at::Tensor& self,
                                        c10::string_view approximate, BackendDevice device) {
-  constexpr const char* op = "gelu_ext::gelu_backward";
-  const Approximation approx = parse_approximation(approximate, op);
-  check_backward_inputs(grad_output, self, op);
-  check_device(self, device, op, "self");
-  return approx;
+  return check_backward_pair(grad_output, self, approximate, device, "gelu_ext::gelu_backward");
 }
 
 Approximation check_gelu_backward_out_call(const at::Tensor& grad_output, const at::Tensor& self,
                                            c10::string_view approximate,
                                            const at::Tensor& grad_input, BackendDevice device) {
   constexpr const char* op = "gelu_ext::gelu_backward.grad_input";
-  const Approximation approx = parse_approximation(approximate, op);
-  check_backward_inputs(grad_output, self, op);
-  check_device(self, device, op, "self");
+  const Approximation approx = check_backward_pair(grad_output, self, approximate, device, op);
   check_output(grad_input, self, op, "grad_input");
   if (device) {
     check_output_memory(grad_input, op, "grad_input",

@@ -144,6 +144,21 @@ GELU_EXT_HD double scale_pow2(double v, double k) {
 template <bool kPrecise>
 struct Precision {};
 
+// Which variant each result type takes: the one rule every backend's I/O
+// policy inherits (csrc/cpu/gelu_loops.h, gelu_kernel_scalar.cpp,
+// cuda/gelu_kernel.cu). float32 and float64 results take the precise
+// formulas; 16-bit results the shorter ones, except float16's derivative,
+// whose results near the root of f' are subnormal (gelu_exact_derivative).
+struct PreciseResults {
+  static constexpr bool kPrecise = true;
+  static constexpr bool kPreciseDerivative = true;
+};
+template <bool kBf16>
+struct HalfResults {
+  static constexpr bool kPrecise = false;
+  static constexpr bool kPreciseDerivative = !kBf16;
+};
+
 // e^(z + zlo) as (p + plo) * 2^k, |zlo| << 1 ulp(z), z <= 0. plo is the
 // rounding error of p's final addition (precise mode only, else 0).
 template <class V>
@@ -210,7 +225,7 @@ struct DoubleWord {
 };
 
 template <class V>
-GELU_EXT_HD DoubleWord<V> tail_ratio(Precision<true>, V y) {
+GELU_EXT_HD DoubleWord<V> tail_ratio(V y) {
   const V q = (y - V(2.5f)) / (y + V(2.5f));
   V g = fma_(V(-0x1.957c3ep-14f), q, V(-0x1.55f8acp-12f));
   g = fma_(g, q, V(0x1.47a442p-14f));
@@ -281,7 +296,7 @@ GELU_EXT_HD V tail_ratio_fwd(V y, V s) {
 // and exp(a^2) in opposite directions, so the product stays accurate; a^2
 // is split so that exp sees it exactly. Past a = 26, erfc underflows and
 // the asymptotic series of erfcx takes over.
-GELU_EXT_HD DoubleWord<double> tail_ratio(Precision<true>, double y) {
+GELU_EXT_HD DoubleWord<double> tail_ratio(double y) {
   const double a = y * kInvSqrt2;
   if (a < 26.0) {
     const double h = a * a;
@@ -315,7 +330,7 @@ GELU_EXT_HD double tail_ratio_fwd(double y, double s) {
     const double k = ::rint(((y * -0.5) * y) * kLog2e);  // as in exp_half_sq
     return ::ldexp(0.5 * e, -static_cast<int>(k));
   }
-  const double r = tail_ratio(Precision<true>{}, y).hi;
+  const double r = tail_ratio(y).hi;
   return ::fma(r, s, r);
 }
 
@@ -385,7 +400,7 @@ GELU_EXT_HD NormalTail<V> normal_tail(V x) {
   const V h = yc * yc;
   const V l = fma_(yc, yc, -h);
   const ExpParts<V> e = exp_parts(Precision<true>{}, h * V(S(-0.5)), l * V(S(-0.5)));
-  const DoubleWord<V> r = tail_ratio(Precision<true>{}, yc);
+  const DoubleWord<V> r = tail_ratio(yc);
   return {e.p, e.plo, e.k, r.hi, r.lo, yc};
 }
 
@@ -522,7 +537,8 @@ GELU_EXT_HD V gelu_tanh_derivative(V x) {
 }
 
 // ---------------------------------------------------------------------------
-// Entry points used by the kernels.
+// One value, the approximation chosen at run time (the C++ tests' scalar
+// reference; the kernels hoist that choice out of their loops).
 // ---------------------------------------------------------------------------
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu(V x, Approximation approx) {

@@ -48,36 +48,26 @@ constexpr int unroll_for() {
   return sizeof(T) == 2 ? 2 : 4;
 }
 
-// Compute type and accuracy variant per storage type: the same choice as
-// the CPU's I/O policies (precise float for float32, float64 in float64, the
-// "half" variants where the result is rounded to a 16-bit type; the
-// derivative stays precise for float16, whose results near the root of f'
-// are subnormal).
+// Compute type per storage type; the accuracy variant is the rule of
+// gelu_math.h (PreciseResults, HalfResults) that the CPU's I/O policies
+// follow too.
 template <class T>
 struct Policy;
 template <>
-struct Policy<float> {
+struct Policy<float> : math::PreciseResults {
   using Acc = float;
-  static constexpr bool kPrecise = true;
-  static constexpr bool kPreciseDerivative = true;
 };
 template <>
-struct Policy<double> {
+struct Policy<double> : math::PreciseResults {
   using Acc = double;
-  static constexpr bool kPrecise = true;
-  static constexpr bool kPreciseDerivative = true;
 };
 template <>
-struct Policy<c10::BFloat16> {
+struct Policy<c10::BFloat16> : math::HalfResults<true> {
   using Acc = float;
-  static constexpr bool kPrecise = false;
-  static constexpr bool kPreciseDerivative = false;
 };
 template <>
-struct Policy<c10::Half> {
+struct Policy<c10::Half> : math::HalfResults<false> {
   using Acc = float;
-  static constexpr bool kPrecise = false;
-  static constexpr bool kPreciseDerivative = true;
 };
 
 // y = f(x), widened to the compute type and rounded once.

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 #if defined(__linux__)
@@ -37,6 +38,20 @@ constexpr int64_t kGrainSize = 16384;
 // runs through the same contiguous kernel (bitwise equal results).
 constexpr int64_t kStageElems = 512;
 
+// Outputs the functional ops allocate themselves ("fresh") from this size
+// on get the page treatment below; smaller ones are left to the allocator.
+constexpr size_t kFreshOutputBytes = size_t{4} << 20;
+
+// The whole `align`-sized blocks inside [p, p + bytes): [begin, end), empty
+// when end <= begin.
+struct AlignedSpan {
+  uintptr_t begin, end;
+};
+AlignedSpan aligned_interior(const void* p, size_t bytes, uintptr_t align) {
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  return {(addr + align - 1) & ~(align - 1), (addr + bytes) & ~(align - 1)};
+}
+
 // Opt-in (GELU_EXT_HUGEPAGES=1): a fresh output of many megabytes costs more
 // in first-touch page faults (one per 4 KiB page) than GELU's arithmetic.
 // Asking for transparent huge pages on it before the kernel first writes it
@@ -44,8 +59,6 @@ constexpr int64_t kStageElems = 512;
 // by default because it is a memory-policy choice with costs of its own: the
 // first calls in a process can be slower while the kernel compacts memory
 // (`python -m gelu_ext.benchmark` with and without it: docs/PERFORMANCE.md).
-constexpr size_t kHugePageAdviceBytes = size_t{4} << 20;
-
 bool huge_page_advice_enabled() {
   static const bool enabled = [] {
     const char* env = std::getenv("GELU_EXT_HUGEPAGES");
@@ -57,32 +70,29 @@ bool huge_page_advice_enabled() {
 at::Tensor allocate_output(const at::Tensor& like) {
   at::Tensor out = at::empty_like(like);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  const size_t bytes = out.nbytes();
-  if (bytes >= kHugePageAdviceBytes && huge_page_advice_enabled()) {
-    constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-    const auto addr = reinterpret_cast<uintptr_t>(out.data_ptr());
-    const uintptr_t begin = (addr + kHuge - 1) & ~(kHuge - 1);
-    const uintptr_t end = (addr + bytes) & ~(kHuge - 1);
+  if (out.nbytes() >= kFreshOutputBytes && huge_page_advice_enabled()) {
+    const AlignedSpan s = aligned_interior(out.data_ptr(), out.nbytes(), uintptr_t{2} << 20);
     // Advice only: failure (e.g. THP disabled) leaves ordinary pages.
-    if (end > begin) (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+    if (s.end > s.begin) {
+      (void)madvise(reinterpret_cast<void*>(s.begin), s.end - s.begin, MADV_HUGEPAGE);
+    }
   }
 #endif
   return out;
 }
 
-// A fresh output of many megabytes (the functional ops' own) is often
-// written into pages the process has never touched: allocations of 32 MiB
-// and more come straight from mmap, and the first write to each 4 KiB page
-// traps into the kernel; for 64 MB that costs about three times GELU's
-// arithmetic. Each thread instead asks the kernel to populate the next
-// kPopulateChunkBytes of its range in one call (MADV_POPULATE_WRITE, Linux
-// 5.14+), then computes them while they are still in cache. Smaller
-// outputs usually reuse heap memory whose pages are resident, where the
-// call would only cost time, so each chunk first asks mincore whether its
-// last page is resident and skips the call if so. Same memory, same
-// results (`python -m gelu_ext bench --outputs both`: docs/PERFORMANCE.md).
-// Outputs given by the caller (out=, in place) are left alone.
-constexpr size_t kPopulateMinBytes = size_t{4} << 20;
+// A fresh output of many megabytes is often written into pages the process
+// has never touched: allocations of 32 MiB and more come straight from
+// mmap, and the first write to each 4 KiB page traps into the kernel; for
+// 64 MB that costs about three times GELU's arithmetic. Each thread instead
+// asks the kernel to populate the next kPopulateChunkBytes of its range in
+// one call (MADV_POPULATE_WRITE, Linux 5.14+), then computes them while they
+// are still in cache. Smaller outputs usually reuse heap memory whose pages
+// are resident, where the call would only cost time, so each chunk first
+// asks mincore whether its last page is resident and skips the call if so.
+// Same memory, same results (`python -m gelu_ext bench --outputs both`:
+// docs/PERFORMANCE.md). Outputs given by the caller (out=, in place) are
+// left alone.
 constexpr int64_t kPopulateChunkBytes = int64_t{1} << 20;
 
 #if defined(__linux__)
@@ -96,15 +106,13 @@ std::atomic<bool> populate_supported{true};
 void populate_for_write(char* p, int64_t bytes) {
   if (!populate_supported.load(std::memory_order_relaxed)) return;
   constexpr uintptr_t kPage = 4096;
-  const auto addr = reinterpret_cast<uintptr_t>(p);
-  const uintptr_t begin = (addr + kPage - 1) & ~(kPage - 1);
-  const uintptr_t end = (addr + static_cast<uintptr_t>(bytes)) & ~(kPage - 1);
-  if (end <= begin) return;
+  const AlignedSpan s = aligned_interior(p, static_cast<size_t>(bytes), kPage);
+  if (s.end <= s.begin) return;
   unsigned char resident = 0;
-  if (mincore(reinterpret_cast<void*>(end - kPage), kPage, &resident) == 0 && (resident & 1)) {
+  if (mincore(reinterpret_cast<void*>(s.end - kPage), kPage, &resident) == 0 && (resident & 1)) {
     return;
   }
-  if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) != 0 &&
+  if (madvise(reinterpret_cast<void*>(s.begin), s.end - s.begin, MADV_POPULATE_WRITE) != 0 &&
       errno == EINVAL) {
     populate_supported.store(false, std::memory_order_relaxed);
   }
@@ -144,6 +152,7 @@ void scatter(char* dst, int64_t stride, const char* src, int64_t n, int64_t esiz
 template <int kInputs, class Contig>
 void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& contig) {
   constexpr int kOps = kInputs + 1;
+  const bool populate = fresh && iter.output().nbytes() >= kFreshOutputBytes;
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t n0, int64_t n1) {
         alignas(64) char stage[kOps][kStageElems * 8];
@@ -152,7 +161,7 @@ void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& cont
         for (int64_t j = 0; j < n1; ++j) {
           char* ptr[kOps];
           for (int k = 0; k < kOps; ++k) ptr[k] = data[k] + j * strides[kOps + k];
-          if (contiguous && fresh && n0 * esize >= 2 * kPopulateChunkBytes) {
+          if (contiguous && populate && n0 * esize >= 2 * kPopulateChunkBytes) {
             const int64_t chunk = kPopulateChunkBytes / esize;
             for (int64_t i = 0; i < n0; i += chunk) {
               const int64_t n = std::min(chunk, n0 - i);
@@ -182,15 +191,20 @@ void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& cont
       kGrainSize);
 }
 
-// out = f(self); out may be self. The TensorIterator keeps out's layout.
+// A TensorIterator that writes `out` as it is (its layout kept) from `inputs`.
+at::TensorIterator iterator_into(const at::Tensor& out,
+                                 std::initializer_list<const at::Tensor*> inputs) {
+  at::TensorIteratorConfig config;
+  config.add_output(out).resize_outputs(false);
+  for (const at::Tensor* t : inputs) config.add_const_input(*t);
+  return config.build();
+}
+
+// out = f(self); out may be self.
 void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation approx,
                   bool fresh = false) {
   if (self.numel() == 0) return;
-  auto iter = at::TensorIteratorConfig()
-                  .add_output(out)
-                  .add_const_input(self)
-                  .resize_outputs(false)
-                  .build();
+  auto iter = iterator_into(out, {&self});
   const Dtype dtype = to_dtype(self.scalar_type());
   const ContigKernels& k = kernels_for(dtype);
   run<1>(iter, self.element_size(), fresh,
@@ -201,12 +215,7 @@ void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation a
 void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const at::Tensor& self,
                    Approximation approx, bool fresh = false) {
   if (self.numel() == 0) return;
-  auto iter = at::TensorIteratorConfig()
-                  .add_output(out)
-                  .add_const_input(grad_output)
-                  .add_const_input(self)
-                  .resize_outputs(false)
-                  .build();
+  auto iter = iterator_into(out, {&grad_output, &self});
   const Dtype dtype = to_dtype(self.scalar_type());
   const ContigKernels& k = kernels_for(dtype);
   run<2>(iter, self.element_size(), fresh,
@@ -216,7 +225,7 @@ void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const a
 at::Tensor gelu_cpu(const at::Tensor& self, c10::string_view approximate) {
   const Approximation approx = detail::check_gelu_call(self, approximate, at::kCPU);
   at::Tensor out = allocate_output(self);
-  forward_into(out, self, approx, out.nbytes() >= kPopulateMinBytes);
+  forward_into(out, self, approx, /*fresh=*/true);
   return out;
 }
 
@@ -235,7 +244,7 @@ at::Tensor gelu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& se
   const Approximation approx =
       detail::check_gelu_backward_call(grad_output, self, approximate, at::kCPU);
   at::Tensor out = allocate_output(detail::backward_layout_source(grad_output, self));
-  backward_into(out, grad_output, self, approx, out.nbytes() >= kPopulateMinBytes);
+  backward_into(out, grad_output, self, approx, /*fresh=*/true);
   return out;
 }
 

@@ -10,20 +10,16 @@ namespace gelu_ext {
 namespace cpu {
 namespace {
 
-template <class T, bool kIsPrecise>
-struct ScalarIo {
+template <class T>
+struct ScalarIo : math::PreciseResults {
   static constexpr int kLanes = 1;
-  static constexpr bool kPrecise = kIsPrecise;
-  static constexpr bool kPreciseDerivative = true;
   T load(const T* p) const { return *p; }
   void store(T* p, T v) const { *p = v; }
 };
 
 template <bool kBf16>
-struct ScalarHalfIo {
+struct ScalarHalfIo : math::HalfResults<kBf16> {
   static constexpr int kLanes = 1;
-  static constexpr bool kPrecise = false;
-  static constexpr bool kPreciseDerivative = !kBf16;  // see gelu_math.h
   float load(const uint16_t* p) const {
     return kBf16 ? c10::detail::f32_from_bits(*p) : c10::detail::fp16_ieee_to_fp32_value(*p);
   }
@@ -32,12 +28,12 @@ struct ScalarHalfIo {
   }
 };
 
-using FloatKernels = VecKernels<float, ScalarIo<float, true>, ScalarHalfIo>;
+using FloatKernels = VecKernels<float, ScalarIo<float>, ScalarHalfIo>;
 
 void forward(const void* x, void* y, int64_t n, Dtype dtype, Approximation approx) {
   if (dtype == Dtype::Double) {
     forward_loop<double>(static_cast<const double*>(x), static_cast<double*>(y), n,
-                         ScalarIo<double, true>{}, approx);
+                         ScalarIo<double>{}, approx);
   } else {
     FloatKernels::forward(x, y, n, dtype, approx);
   }
@@ -47,7 +43,7 @@ void backward(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
               Approximation approx) {
   if (dtype == Dtype::Double) {
     backward_loop<double>(static_cast<const double*>(g), static_cast<const double*>(x),
-                          static_cast<double*>(gi), n, ScalarIo<double, true>{}, approx);
+                          static_cast<double*>(gi), n, ScalarIo<double>{}, approx);
   } else {
     FloatKernels::backward(g, x, gi, n, dtype, approx);
   }

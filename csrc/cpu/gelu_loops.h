@@ -114,10 +114,8 @@ struct VecKernels {
 
 // I/O policies for a SIMD vector type with static load()/store() (vec_*.h).
 template <class V>
-struct SimdFloatIo {
+struct SimdFloatIo : math::PreciseResults {
   static constexpr int kLanes = V::kSize;
-  static constexpr bool kPrecise = true;
-  static constexpr bool kPreciseDerivative = true;
   V load(const float* p) const { return V::load(p); }
   void store(float* p, V v) const { V::store(p, v); }
 };
@@ -125,10 +123,8 @@ struct SimdFloatIo {
 template <class V>
 struct SimdHalfIo {
   template <bool kBf16>
-  struct Io {
+  struct Io : math::HalfResults<kBf16> {
     static constexpr int kLanes = V::kSize;
-    static constexpr bool kPrecise = false;
-    static constexpr bool kPreciseDerivative = !kBf16;  // see gelu_math.h
     V load(const uint16_t* p) const { return V::load(p, kBf16); }
     void store(uint16_t* p, V v) const { V::store(p, v, kBf16); }
   };
