@@ -38,6 +38,7 @@ static inline Mask operator>(Vec a, Vec b) { return {_mm256_cmp_ps(a.v, b.v, _CM
 static inline Vec select(Mask m, Vec a, Vec b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
 static inline Mask isnan_(Vec a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
 static inline Vec fma_(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
+static inline Vec fms_(Vec a, Vec b, Vec c) { return _mm256_fmsub_ps(a.v, b.v, c.v); }
 static inline Vec abs_(Vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
 static inline Vec copysign_(Vec mag, Vec sgn) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -48,6 +49,23 @@ static inline Vec rint_(Vec a) {
 }
 // min(lim, a) returning a when a is NaN (maxps/minps return the 2nd operand).
 static inline Vec clamp_hi(Vec a, Vec lim) { return _mm256_min_ps(lim.v, a.v); }
+static inline Vec abs_clamp(Vec a, Vec lim) { return clamp_hi(abs_(a), lim); }
+static inline Mask not_less(Vec a, Vec b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_NLT_UQ)}; }
+static inline Vec add_where(Mask m, Vec a, Vec b) { return select(m, a + b, a); }
+static inline Vec sub_where(Mask m, Vec a, Vec b) { return select(m, a - b, b); }
+
+// The tail tables' interval index and lookups (see tail_index in
+// gelu_math.h); AVX2 has no two-register permute, so the lookups gather.
+struct Index {
+  __m256i v;
+};
+static inline Index tail_index(Vec y) {
+  const __m256i b = _mm256_max_epi32(_mm256_castps_si256(y.v), _mm256_set1_epi32(0x3d800000));
+  return {_mm256_and_si256(_mm256_srli_epi32(b, 21), _mm256_set1_epi32(31))};
+}
+static inline Vec lookup(const float (&table)[32], Index j) {
+  return _mm256_i32gather_ps(table, j.v, 4);
+}
 
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h.
 static inline Vec scale_pow2(Vec v, Vec k) {
