@@ -55,16 +55,27 @@ static inline Vec add_where(Mask m, Vec a, Vec b) { return select(m, a + b, a); 
 static inline Vec sub_where(Mask m, Vec a, Vec b) { return select(m, a - b, b); }
 
 // The tail tables' interval index and lookups (see tail_index in
-// gelu_math.h); AVX2 has no two-register permute, so the lookups gather.
+// gelu_math.h). AVX2 permutes eight entries at a time, so a 32-entry lookup
+// is four permutes by the index's low three bits and three blends by its
+// bits 3 and 4 (kept as sign-bit masks, made once per vector). Gathers
+// would be fewer instructions but are several times slower on the cores
+// measured (docs/PERFORMANCE.md).
 struct Index {
   __m256i v;
+  __m256 bit3, bit4;
 };
 static inline Index tail_index(Vec y) {
   const __m256i b = _mm256_max_epi32(_mm256_castps_si256(y.v), _mm256_set1_epi32(0x3d800000));
-  return {_mm256_and_si256(_mm256_srli_epi32(b, 21), _mm256_set1_epi32(31))};
+  const __m256i j = _mm256_srli_epi32(b, 21);
+  return {j, _mm256_castsi256_ps(_mm256_slli_epi32(j, 28)),
+          _mm256_castsi256_ps(_mm256_slli_epi32(j, 27))};
 }
 static inline Vec lookup(const float (&table)[32], Index j) {
-  return _mm256_i32gather_ps(table, j.v, 4);
+  const __m256 a = _mm256_permutevar8x32_ps(_mm256_load_ps(table), j.v);
+  const __m256 b = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 8), j.v);
+  const __m256 c = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 16), j.v);
+  const __m256 d = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 24), j.v);
+  return _mm256_blendv_ps(_mm256_blendv_ps(a, b, j.bit3), _mm256_blendv_ps(c, d, j.bit3), j.bit4);
 }
 
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h.
