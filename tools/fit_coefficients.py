@@ -302,7 +302,99 @@ def hexf_short(v):
     return f"{mant}p{exp}"
 
 
+# ---------------------------------------------------------------------------
+# float64 (csrc/gelu_math_f64.h). Double coefficients need fits far beyond
+# float64 arithmetic, so these are done in mpmath throughout: Chebyshev
+# approximants (mpmath.chebyfit, near-minimax in absolute error) whose errors
+# are then measured, coefficients rounded to double, against 40-digit values.
+# ---------------------------------------------------------------------------
+F64_EXP_RMAX = 0.347  # ln(2)/2 = 0.34657..., with room for the rounding of k
+F64_TAIL_K = 4  # t = 1 / (y + K)
+F64_TAIL_PIECES = 8  # pieces in t, one coefficient per piece in a vector register
+F64_TAIL_SCALE = 31  # w = 31 t - 1/2, piece i = round(w) in 0..7, v = w - i in [-1/2, 1/2]
+F64_TAIL_YMAX = 40  # Clamp<double>::kExact
+
+
+def _dd(v):
+    """An mpf as a double pair (hi, lo)."""
+    hi = float(v)
+    return hi, float(v - hi)
+
+
+def fit_exp_f64(degree=11, nodes=400):
+    """e^r = 1 + r + r^2 Q(r) on |r| <= F64_EXP_RMAX with Q of degree
+    ``degree`` - 2, double coefficients. Returns Q (low to high) and the
+    largest relative error of 1 + r + r^2 Q(r) on a dense grid."""
+    def q_of(r):
+        return (mpmath.exp(r) - 1 - r) / r**2 if r != 0 else mpmath.mpf(0.5)
+    poly = mpmath.chebyfit(q_of, [-F64_EXP_RMAX, F64_EXP_RMAX], degree - 1)
+    q = [float(c) for c in poly[::-1]]
+    worst = mpmath.mpf(0)
+    for j in range(nodes + 1):
+        r = mpmath.mpf(F64_EXP_RMAX) * (2 * j - nodes) / nodes
+        approx = 1 + r + r**2 * mpmath.polyval([mpmath.mpf(c) for c in q[::-1]], r)
+        worst = max(worst, abs(approx / mpmath.exp(r) - 1))
+    return q, float(worst)
+
+
+def fit_tail_f64(degree=10, nodes=200):
+    """R(y) = exp(y^2/2) Phi(-y) = t H(t), t = 1/(y + K), on y in [0, YMAX]:
+    H = (y + K) R(y) piecewise in w = SCALE t - 1/2, a polynomial of degree
+    ``degree`` in v = w - i on each piece i (only the part of a piece that
+    y <= YMAX reaches is fitted). Returns per piece the coefficients (low to
+    high, the constant as a double pair) and the largest relative error of
+    H with the rounded coefficients."""
+    K, S = mpmath.mpf(F64_TAIL_K), mpmath.mpf(F64_TAIL_SCALE)
+
+    def h_of(w):
+        t = (w + mpmath.mpf(0.5)) / S
+        y = 1 / t - K
+        a = y / mpmath.sqrt(2)
+        return mpmath.erfc(a) * mpmath.exp(a * a) / 2 / t
+
+    wmin, wmax = S / (F64_TAIL_YMAX + K) - mpmath.mpf(0.5), S / K - mpmath.mpf(0.5)
+    pieces, worst = [], 0.0
+    for i in range(F64_TAIL_PIECES):
+        lo, hi = max(i - mpmath.mpf(0.5), wmin), min(i + mpmath.mpf(0.5), wmax)
+        poly = mpmath.chebyfit(lambda v: h_of(v + i), [lo - i, hi - i], degree + 1)
+        c = poly[::-1]
+        c0 = _dd(c[0])
+        coeffs = [c0] + [float(v) for v in c[1:]]
+        for j in range(nodes + 1):
+            v = lo - i + (hi - lo) * j / nodes
+            approx = (mpmath.mpf(c0[0]) + c0[1]
+                      + v * mpmath.polyval([mpmath.mpf(x) for x in coeffs[:0:-1]], v))
+            worst = max(worst, float(abs(approx / h_of(v + i) - 1)))
+        pieces.append(coeffs)
+    return pieces, worst
+
+
+def dhex(v):
+    return float(v).hex()
+
+
+def print_float64_fits():
+    q, err = fit_exp_f64()
+    print(f"float64 exp: 1 + r + r^2 Q(r), |r| <= {F64_EXP_RMAX}, max rel err {err:.3e};"
+          " Q high to low")
+    print("   " + ", ".join(dhex(v) for v in q[::-1]))
+    pieces, err = fit_tail_f64()
+    print(f"float64 tail: H(v) per piece, K={F64_TAIL_K}, w = {F64_TAIL_SCALE} t - 1/2,"
+          f" max rel err {err:.3e}; row j = coefficient of v^j (j = 10 .. 1), then c0 hi, lo,"
+          " entries = pieces 0..7")
+    n = len(pieces[0])
+    for j in range(n - 1, 0, -1):
+        print("   {" + ", ".join(dhex(p[j]) for p in pieces) + "},")
+    print("   {" + ", ".join(dhex(p[0][0]) for p in pieces) + "},")
+    print("   {" + ", ".join(dhex(p[0][1]) for p in pieces) + "},")
+
+
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--float64"]:
+        print_float64_fits()
+        sys.exit(0)
     for degree in (6, 3):  # precise (float32) and half (16-bit tanh GELU) paths
         c, err = fit_exp(degree)
         print(f"exp degree {degree}: 1 + r + r^2*Q(r), Q low to high, max rel err {err:.3e}")

@@ -22,8 +22,8 @@ struct ContigKernels {
 
 // Portable C++ (any CPU, every dtype).
 const ContigKernels& scalar_kernels();
-// nullptr where the path was not compiled (non-x86 builds). The SIMD tables
-// handle Float, BFloat16 and Half; Double always uses the scalar table.
+// nullptr where the path was not compiled (non-x86 builds). Every table
+// handles every dtype.
 const ContigKernels* avx2_kernels();
 const ContigKernels* avx512_kernels();
 

@@ -134,9 +134,7 @@ Dtype to_dtype(at::ScalarType t) {
   }
 }
 
-const ContigKernels& kernels_for(Dtype dtype) {
-  return dtype == Dtype::Double ? scalar_kernels() : selected_kernels();
-}
+const ContigKernels& kernels_for(Dtype) { return selected_kernels(); }
 
 void gather(char* dst, const char* src, int64_t stride, int64_t n, int64_t esize) {
   for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * esize, src + i * stride, esize);
