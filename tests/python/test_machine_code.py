@@ -46,7 +46,8 @@ def test_exact_mode_has_no_division(counts):
     for r in rows:
         if r["mode"] == "none":
             assert r["div"] == 0, r
-            assert r["perm"] == 7, r  # centre + six coefficients, one lookup each
+            if r["path"] == "avx512":
+                assert r["perm"] == 7, r  # centre + six coefficients, one permute each
 
 
 def test_counter_sees_a_longer_loop(counts, tmp_path):
