@@ -136,7 +136,9 @@ GELU_EXT_HD uint32_t tail_index(float y) {
   std::memcpy(&b, &y, sizeof b);
   return ((b > kTailIndexFloorBits ? b : kTailIndexFloorBits) >> kTailIndexShift) & 31u;
 }
-GELU_EXT_HD float lookup(const float (&table)[32], uint32_t j) { return table[j]; }
+GELU_EXT_HD TailTerms<float> lookup(const TailTable& t, uint32_t j) {
+  return {t.centre[j], {t.c[0][j], t.c[1][j], t.c[2][j], t.c[3][j], t.c[4][j], t.c[5][j]}};
+}
 
 GELU_EXT_HD float pow2i_(int32_t e) {  // 2^e for e in [-126, 127]
   const int32_t bits = (e + 127) << 23;
@@ -468,13 +470,13 @@ GELU_EXT_HD Exp2Parts<V> exp2_neg_half_sq(V y) {
 // FMA and once by the scaling where the result is subnormal.
 template <class V>
 GELU_EXT_HD V tail_product(const TailTable& t, V y) {
-  const auto j = tail_index(y);
-  const V d = y - lookup(t.centre, j);
-  V p = fma_(lookup(t.c[5], j), d, lookup(t.c[4], j));
-  p = fma_(p, d, lookup(t.c[3], j));
-  p = fma_(p, d, lookup(t.c[2], j));
-  p = fma_(p, d, lookup(t.c[1], j));
-  p = fma_(p, d, lookup(t.c[0], j));
+  const TailTerms<V> k = lookup(t, tail_index(y));
+  const V d = y - k.centre;
+  V p = fma_(k.c[5], d, k.c[4]);
+  p = fma_(p, d, k.c[3]);
+  p = fma_(p, d, k.c[2]);
+  p = fma_(p, d, k.c[1]);
+  p = fma_(p, d, k.c[0]);
   const Exp2Parts<V> e = exp2_neg_half_sq(y);
   return scale_pow2(fma_(p, e.s, p), e.k);
 }

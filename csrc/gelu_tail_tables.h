@@ -14,13 +14,36 @@
 namespace gelu_ext {
 namespace math {
 
-struct alignas(64) TailTable {
+// The coefficients as fitted (one array per term), and the table the kernels
+// read: the same arrays plus each interval's terms as one row of eight
+// floats (centre, c0..c5, 0), for 8-lane paths that load rows and transpose.
+struct TailCoeffs {
   float centre[32];
   float c[6][32];
 };
+struct alignas(64) TailTable {
+  float centre[32];
+  float c[6][32];
+  float row[32][8];
+};
+constexpr TailTable make_tail_table(const TailCoeffs& k) {
+  TailTable t{};
+  for (int j = 0; j < 32; ++j) {
+    t.centre[j] = t.row[j][0] = k.centre[j];
+    for (int i = 0; i < 6; ++i) t.c[i][j] = t.row[j][i + 1] = k.c[i][j];
+  }
+  return t;
+}
+
+// One interval's terms, as looked up for each lane.
+template <class V>
+struct TailTerms {
+  V centre;
+  V c[6];
+};
 
 // kTailForward: degree 5, max error relative to |f| + 0: 7.378e-09
-inline constexpr TailTable kTailForward = {
+inline constexpr TailTable kTailForward = make_tail_table({
     {0x1.1ffp+1f, 0x1.610ep+1f, 0x1.9f6fp+1f, 0x1.dfff8p+1f,
       0x1.1fb6p+2f, 0x1.60a5p+2f, 0x1.9fc78p+2f, 0x1.df74p+2f,
       0x1.20ca8p+3f, 0x1.5f0c8p+3f, 0x1.9f95p+3f, 0x1.cff28p+3f,
@@ -76,9 +99,9 @@ inline constexpr TailTable kTailForward = {
       -0x1.f600cap-2f, 0x1.4b510cp-1f, -0x1.e8ca34p-6f, 0x1.41de2ap-5f,
       -0x1.0a86cp-5f, -0x1.cecec4p-7f, -0x1.1a523ap-4f, -0x1.c76452p-6f,
       -0x1.175006p-6f, -0x1.760804p-7f, -0x1.06db6ap-7f, -0x1.d75d2p-8f,
-      -0x1.32e06p-8f, -0x1.740bccp-9f, -0x1.cbc72cp-10f, -0x1.1e331p-10f}}};
+      -0x1.32e06p-8f, -0x1.740bccp-9f, -0x1.cbc72cp-10f, -0x1.1e331p-10f}}});
 // kTailDerivative: degree 5, max error relative to |f| + 5.96046e-08: 1.338e-08
-inline constexpr TailTable kTailDerivative = {
+inline constexpr TailTable kTailDerivative = make_tail_table({
     {0x1.1e438p+1f, 0x1.5f25p+1f, 0x1.9ee8p+1f, 0x1.e11e8p+1f,
       0x1.1f018p+2f, 0x1.60b18p+2f, 0x1.9fc88p+2f, 0x1.e00f8p+2f,
       0x1.1ff28p+3f, 0x1.5ffe8p+3f, 0x1.a04c8p+3f, 0x1.d09bp+3f,
@@ -134,7 +157,7 @@ inline constexpr TailTable kTailDerivative = {
       -0x1.e84d7ap-2f, -0x1.26b8dep+0f, 0x1.8e6c76p-2f, -0x1.5e0a24p+0f,
       0x1.7b19c4p-6f, -0x1.9087fap-6f, 0x1.293b3p-4f, 0x1.5a9382p-4f,
       -0x1.ce4f2ep-8f, -0x1.43d218p-8f, -0x1.3a1d9ap-8f, -0x1.cf24fap-11f,
-      -0x1.691afp-9f, -0x1.c3d14p-10f, -0x1.2d2d0ap-10f, -0x1.983914p-11f}}};
+      -0x1.691afp-9f, -0x1.c3d14p-10f, -0x1.2d2d0ap-10f, -0x1.983914p-11f}}});
 
 }  // namespace math
 }  // namespace gelu_ext

@@ -284,9 +284,9 @@ def print_tail_table(name, centres, coeffs):
     def row(vals):
         out = [hexf_short(v) + "f" for v in vals]
         return ",\n      ".join(", ".join(out[i:i + 4]) for i in range(0, 32, 4))
-    print(f"inline constexpr TailTable {name} = {{")
+    print(f"inline constexpr TailTable {name} = make_tail_table({{")
     print(f"    {{{row(centres)}}},")
-    print("    {" + ",\n     ".join("{" + row(c) + "}" for c in coeffs) + "}};")
+    print("    {" + ",\n     ".join("{" + row(c) + "}" for c in coeffs) + "}});")
 
 
 def hexf(v):

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "../gelu_tail_tables.h"
+
 namespace gelu_ext {
 namespace cpu {
 namespace avx2 {
@@ -55,27 +57,42 @@ static inline Vec add_where(Mask m, Vec a, Vec b) { return select(m, a + b, a); 
 static inline Vec sub_where(Mask m, Vec a, Vec b) { return select(m, a - b, b); }
 
 // The tail tables' interval index and lookups (see tail_index in
-// gelu_math.h). AVX2 permutes eight entries at a time, so a 32-entry lookup
-// is four permutes by the index's low three bits and three blends by its
-// bits 3 and 4 (kept as sign-bit masks, made once per vector). Gathers
-// would be fewer instructions but are several times slower on the cores
-// measured (docs/PERFORMANCE.md).
+// gelu_math.h). AVX2 has no 32-entry permute, and its gathers are several
+// times slower than the arithmetic on the cores measured (docs/PERFORMANCE.md),
+// so each lane's row of terms (TailTable::row) is loaded and the 8 x 8 block
+// transposed: 16 half-row loads and 15 in-lane shuffles for all seven terms.
 struct Index {
   __m256i v;
-  __m256 bit3, bit4;
 };
 static inline Index tail_index(Vec y) {
   const __m256i b = _mm256_max_epi32(_mm256_castps_si256(y.v), _mm256_set1_epi32(0x3d800000));
-  const __m256i j = _mm256_srli_epi32(b, 21);
-  return {j, _mm256_castsi256_ps(_mm256_slli_epi32(j, 28)),
-          _mm256_castsi256_ps(_mm256_slli_epi32(j, 27))};
+  return {_mm256_and_si256(_mm256_srli_epi32(b, 21), _mm256_set1_epi32(31))};
 }
-static inline Vec lookup(const float (&table)[32], Index j) {
-  const __m256 a = _mm256_permutevar8x32_ps(_mm256_load_ps(table), j.v);
-  const __m256 b = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 8), j.v);
-  const __m256 c = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 16), j.v);
-  const __m256 d = _mm256_permutevar8x32_ps(_mm256_load_ps(table + 24), j.v);
-  return _mm256_blendv_ps(_mm256_blendv_ps(a, b, j.bit3), _mm256_blendv_ps(c, d, j.bit3), j.bit4);
+static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
+  alignas(32) int32_t idx[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(idx), j.v);
+  // m[i] = terms 0-3 of lanes i and i + 4, n[i] = terms 4-7: the lane
+  // crossing happens in the loads, so only in-lane 4 x 4 transposes remain.
+  __m256 m[4], n[4];
+  for (int i = 0; i < 4; ++i) {
+    const float* lo = t.row[idx[i]];
+    const float* hi = t.row[idx[i + 4]];
+    m[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_load_ps(lo)), _mm_load_ps(hi), 1);
+    n[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_load_ps(lo + 4)), _mm_load_ps(hi + 4),
+                                1);
+  }
+  const auto transpose4 = [](const __m256 (&v)[4], Vec* out, int count) {
+    const __m256 a0 = _mm256_unpacklo_ps(v[0], v[1]), a1 = _mm256_unpackhi_ps(v[0], v[1]);
+    const __m256 a2 = _mm256_unpacklo_ps(v[2], v[3]), a3 = _mm256_unpackhi_ps(v[2], v[3]);
+    out[0] = _mm256_shuffle_ps(a0, a2, 0x44);
+    out[1] = _mm256_shuffle_ps(a0, a2, 0xee);
+    out[2] = _mm256_shuffle_ps(a1, a3, 0x44);
+    if (count > 3) out[3] = _mm256_shuffle_ps(a1, a3, 0xee);
+  };
+  Vec col[8];
+  transpose4(m, col, 4);
+  transpose4(n, col + 4, 3);  // term 7 is padding
+  return {col[0], {col[1], col[2], col[3], col[4], col[5], col[6]}};
 }
 
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h.

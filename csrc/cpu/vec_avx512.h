@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "../gelu_tail_tables.h"
+
 namespace gelu_ext {
 namespace cpu {
 namespace avx512 {
@@ -72,9 +74,14 @@ static inline Index tail_index(Vec y) {
   const __m512i b = _mm512_max_epi32(_mm512_castps_si512(y.v), _mm512_set1_epi32(0x3d800000));
   return {_mm512_srli_epi32(b, 21)};
 }
-// table[j] for 32-entry tables: both halves stay in registers across a loop.
-static inline Vec lookup(const float (&table)[32], Index j) {
-  return _mm512_permutex2var_ps(_mm512_load_ps(table), j.v, _mm512_load_ps(table + 16));
+// A 32-entry array by index: both halves stay in registers across a loop.
+static inline Vec permute32(const float (&a)[32], Index j) {
+  return _mm512_permutex2var_ps(_mm512_load_ps(a), j.v, _mm512_load_ps(a + 16));
+}
+static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
+  return {permute32(t.centre, j),
+          {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j),
+           permute32(t.c[3], j), permute32(t.c[4], j), permute32(t.c[5], j)}};
 }
 
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h (integral
