@@ -1,12 +1,14 @@
-// The single source of gelu_ext's numerics.
+// gelu_ext's numerics for float32 and 16-bit results (float64 on the CPU:
+// gelu_math_f64.h).
 //
 // Every backend (scalar CPU, the SIMD CPU paths, CUDA) instantiates the
 // templates below with its own value type V: `float`, `double`, or a SIMD
 // vector of floats that provides the same free functions (found by ADL).
 // The formulas are written once, branch-free, so all backends compute the
-// same thing in the same order.
+// same thing in the same order (float32 exact GELU reads its piecewise
+// tables, gelu_tail_tables.h, on every backend).
 //
-// Notation (see DESIGN.md): y = |x|, Phi = standard normal CDF,
+// Notation (see docs/DESIGN.md): y = |x|, Phi = standard normal CDF,
 // phi = its density, C0 = 1/sqrt(2*pi).
 //
 // Exact GELU uses the tail factorisation
@@ -15,7 +17,9 @@
 // 1 + erf(...) cancellation), and for x > 0, f(x) = x - y*Phi(-y) with
 // Phi(-y) <= 1/2. exp(-y^2/2) is computed from y^2 split exactly with an
 // FMA (h + l); its result is kept as p * 2^k and scaled at the very end, so
-// subnormal outputs are rounded once.
+// subnormal outputs are rounded once. For float32 results R (times y, or
+// minus y C0 for the derivative) comes from piecewise tables; the 16-bit
+// types use short rationals, double (CUDA) libm's erfc.
 //
 // Tanh GELU uses f(x) = x * sigma(2u) with w = exp(-2|u|) in (0, 1]:
 // sigma(2u) = 1/(1+w) for x > 0 and w/(1+w) for x <= 0.
@@ -241,84 +245,11 @@ GELU_EXT_HD ExpParts<V> exp_half_sq(V y) {
   return exp_parts(Precision<true>{}, z, fma_(w, y, -z));
 }
 
-// R(y) = exp(y^2/2) * Phi(-y) for y in [0, clamp]. With q = (y-K)/(y+K)
-// (Shepherd & Laframboise), G(q) = (1 + sqrt2*y) R(y) is smooth and bounded
-// on q in [-1, 1), so one polynomial covers the half-line (fits by
-// tools/fit_coefficients.py, y <= 16): K = 2.5, degree 10, relative error
-// 8.0e-9 with the coefficients as rounded here. (Float results only: the
-// 16-bit types use the rationals of tail_ratio_coarse below.)
+// A value and its rounding error: value = hi + lo, |lo| <= ulp(hi).
 template <class V>
 struct DoubleWord {
   V hi, lo;  // value = hi + lo, |lo| <= ulp(hi)
 };
-
-template <class V>
-GELU_EXT_HD DoubleWord<V> tail_ratio(V y) {
-  const V q = (y - V(2.5f)) / (y + V(2.5f));
-  V g = fma_(V(-0x1.957c3ep-14f), q, V(-0x1.55f8acp-12f));
-  g = fma_(g, q, V(0x1.47a442p-14f));
-  g = fma_(g, q, V(0x1.fa298cp-10f));
-  g = fma_(g, q, V(0x1.82d9b0p-10f));
-  g = fma_(g, q, V(-0x1.40459cp-7f));
-  g = fma_(g, q, V(-0x1.4d9c44p-7f));
-  g = fma_(g, q, V(0x1.34799ep-4f));
-  g = fma_(g, q, V(-0x1.9a6d2ep-4f));
-  g = fma_(g, q, V(-0x1.1f2af2p-5f));
-  // Last Horner step and the division are carried as double-words: near the
-  // root of f' (y ~ 0.75) R is compared with y/sqrt(2 pi) and must be good
-  // to well under an ulp. The constant term is a float pair.
-  const V c0 = V(0x1.4832dcp-1f);
-  const V gh = fma_(g, q, c0);
-  const V gl = fma_(g, q, c0 - gh) + V(0x1.46a0c8p-26f);
-  const V s2 = V(static_cast<float>(kSqrt2));
-  const V dh = fma_(y, s2, V(1.0f));  // d = 1 + sqrt2 y
-  const V dl = fma_(y, s2, V(1.0f) - dh) +
-               y * V(static_cast<float>(kSqrt2 - static_cast<double>(static_cast<float>(kSqrt2))));
-  const V inv = V(1.0f) / dh;
-  const V r0 = gh * inv;
-  const V e = (fma_(-r0, dh, gh) + gl) - r0 * dl;  // residual of g - r0 d
-  return {r0, e * inv};
-}
-// Forward only: Phi(-y) / 2^k = R(y) (1 + s), given s from exp_half_sq, to
-// about 1.5 ulp, with two reciprocals and one correction step. (The derivative
-// keeps tail_ratio: D = R - y C0 needs R's double-word.) With u = 1/(y + 7/2),
-// t = y u and h = t - 1/2 in [-1/2, 0.32],
-//     G(y) = (3/4 + y) R(y) = 3/8 + t P(h),
-// where G is flat (3/8 at 0, 1/sqrt(2 pi) at infinity) and P, of degree 9, is
-// a near-minimax fit for the relative error of G with float coefficients
-// (tools/fit_coefficients.py, fit_p): 6.3e-9, y <= 15.5. The exact 3/8 keeps G
-// accurate near y = 0, where h is coarse. Then
-//     Phi(-y) / 2^k = N / d,   N = gh (1 + s),   d = 3/4 + y = dh + dl,
-// gh being G rounded and dl the rounding error of d, is evaluated as
-// q0 + (N - q0 d) / dh with q0 = N / dh (by the reciprocal).
-template <class V>
-GELU_EXT_HD V tail_ratio_fwd(V y, V s) {
-  const V u = V(1.0f) / (y + V(3.5f));
-  const V t = y * u;
-  const V h = t - V(0.5f);
-  V g = fma_(V(0x1.09ab08p-5f), h, V(0x1.7b3f60p-4f));
-  g = fma_(g, h, V(-0x1.e7057ep-6f));
-  g = fma_(g, h, V(-0x1.729ffep-3f));
-  g = fma_(g, h, V(0x1.0b3986p-3f));
-  g = fma_(g, h, V(0x1.1e42dcp-2f));
-  g = fma_(g, h, V(-0x1.667cd0p-1f));
-  g = fma_(g, h, V(0x1.8e3416p-1f));
-  g = fma_(g, h, V(-0x1.05ed92p-1f));
-  g = fma_(g, h, V(0x1.3b41a6p-3f));
-  const V gh = fma_(g, t, V(0.375f));
-  // -d = ndh + ndl exactly: both subtractions below are exact
-  const V ndh = V(-0.75f) - y;
-  const V ndl = (V(-0.75f) - ndh) - y;
-  const V n1 = gh * s;  // N = gh + n1
-  const V nh = gh + n1;
-  const V v = V(-1.0f) / ndh;
-  const V q0 = nh * v;
-  // rho = N - q0 d, the part gh - q0 dh (close to -n1) rounded once, by at
-  // most ulp(n1) / 2 < ulp(N) / 4, and n1 = gh s rounded (likewise).
-  V rho = fma_(q0, ndh, gh) + n1;
-  rho = fma_(q0, ndl, rho);
-  return fma_(rho, v, q0);
-}
 
 // Double: R = erfc(a) exp(a^2) / 2 with a = y/sqrt2. Rounding a shifts erfc
 // and exp(a^2) in opposite directions, so the product stays accurate; a^2
@@ -347,8 +278,6 @@ GELU_EXT_HD DoubleWord<double> tail_ratio(double y) {
 // double-word a + al: rounding a alone would move erfc by 2 a^2 of its
 // ulps; erfc'(a) = -2/sqrt(pi) exp(-a^2) takes al into account. Past
 // a = 26, where erfc underflows, R (1 + s) with R's asymptotic series.
-// (Declared after the generic template on purpose: name lookup in a
-// non-template happens at its definition.)
 GELU_EXT_HD double tail_ratio_fwd(double y, double s) {
   const double a = y * kInvSqrt2;
   if (a < 26.0) {
@@ -486,7 +415,7 @@ GELU_EXT_HD V tail_product(const TailTable& t, V y) {
 template <class V>
 GELU_EXT_HD V gelu_exact_tables(V x) {
   const V y = abs_clamp(x, V(Clamp<float>::kExact));  // NaN x: the sum below is NaN
-  const V sc = tail_product(kTailForward, y);
+  const V sc = tail_product(tail_forward_table(), y);
   return add_where(not_less(x, V(0.0f)), sc, x);
 }
 
@@ -496,18 +425,9 @@ GELU_EXT_HD V gelu_exact_tables(V x) {
 template <class V>
 GELU_EXT_HD V gelu_exact_derivative_tables(V x) {
   const V y = clamp_hi(abs_(x), V(Clamp<float>::kExact));  // NaN stays NaN, via w
-  const V w = tail_product(kTailDerivative, y);
+  const V w = tail_product(tail_derivative_table(), y);
   return sub_where(x > V(0.0f), V(1.0f), w);
 }
-
-// The table path serves float32 results (and float16 derivatives) on the
-// host; CUDA device code keeps the rational forms below, which need no
-// per-thread table reads.
-#if defined(__CUDA_ARCH__)
-constexpr bool kTailTables = false;
-#else
-constexpr bool kTailTables = true;
-#endif
 
 // ---------------------------------------------------------------------------
 // Exact GELU
@@ -515,28 +435,29 @@ constexpr bool kTailTables = true;
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_exact(V x) {
   using S = decltype(scalar_of(x));
-  if constexpr (kPrecise && kTailTables && std::is_same_v<S, float>) {
+  if constexpr (kPrecise && std::is_same_v<S, float>) {
     return gelu_exact_tables(x);
-  }
-  V yc, pr, k;  // pr = Phi(-y) / 2^k
-  if (kPrecise) {
-    yc = clamp_hi(abs_(x), V(Clamp<S>::kExact));
-    const ExpParts<V> e = exp_half_sq(yc);
-    pr = tail_ratio_fwd(yc, e.s);
-    k = e.k;
   } else {
-    const HalfTail<V> t = exp_half_sq_coarse(x);
-    yc = t.yc;
-    pr = t.e * tail_ratio_fwd_coarse(yc);
-    k = t.k;
+    V yc, pr, k;  // pr = Phi(-y) / 2^k
+    if constexpr (kPrecise) {  // double (CUDA; the CPU has gelu_math_f64.h)
+      yc = clamp_hi(abs_(x), V(Clamp<S>::kExact));
+      const ExpParts<V> e = exp_half_sq(yc);
+      pr = tail_ratio_fwd(yc, e.s);
+      k = e.k;
+    } else {
+      const HalfTail<V> t = exp_half_sq_coarse(x);
+      yc = t.yc;
+      pr = t.e * tail_ratio_fwd_coarse(yc);
+      k = t.k;
+    }
+    // x < 0: f = -y Phi(-y), scaled last so that a subnormal result rounds
+    // once; x >= 0 (and NaN): f = x - y Phi(-y) in one FMA. One scaling
+    // serves both. f(+-0) = +-0, f(-inf) = -0, f(+inf) = inf, NaN stays NaN.
+    const V ny = -yc;
+    const auto neg = V(S(0)) > x;
+    const V sc = scale_pow2(select(neg, ny * pr, pr), k);
+    return select(neg, sc, fma_(ny, sc, x));
   }
-  // x < 0: f = -y Phi(-y), scaled last so that a subnormal result rounds
-  // once; x >= 0 (and NaN): f = x - y Phi(-y) in one FMA. One scaling
-  // serves both. f(+-0) = +-0, f(-inf) = -0, f(+inf) = inf, NaN stays NaN.
-  const V ny = -yc;
-  const auto neg = V(S(0)) > x;
-  const V sc = scale_pow2(select(neg, ny * pr, pr), k);
-  return select(neg, sc, fma_(ny, sc, x));
 }
 
 // f'(x) = Phi(x) + x phi(x). With D = R - y*C0, Phi(-y) - y phi(y) = p D 2^k,
@@ -547,20 +468,22 @@ GELU_EXT_HD V gelu_exact(V x) {
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_exact_derivative(V x) {
   using S = decltype(scalar_of(x));
-  if constexpr (kPrecise && kTailTables && std::is_same_v<S, float>) {
+  if constexpr (kPrecise && std::is_same_v<S, float>) {
     return gelu_exact_derivative_tables(x);
-  }
-  V w;
-  if (kPrecise) {
-    const NormalTail<V> t = normal_tail(x);
-    // D = (R_h - y C0_hi) + (R_l - y C0_lo): exact enough at the root.
-    const V d = fma_(-t.yc, V(Const<S>::kC0Hi), t.Rh) + fma_(-t.yc, V(Const<S>::kC0Lo), t.Rl);
-    w = scale_pow2(fma_(t.p, d, t.plo * d), t.k);
   } else {
-    const HalfTail<V> t = exp_half_sq_coarse(x);
-    w = scale_pow2(t.e * fma_(-t.yc, V(Const<S>::kC0Hi), tail_ratio_coarse(t.yc)), t.k);
+    V w;
+    if constexpr (kPrecise) {  // double (CUDA; the CPU has gelu_math_f64.h)
+      const NormalTail<V> t = normal_tail(x);
+      // D = (R_h - y C0_hi) + (R_l - y C0_lo): exact enough at the root.
+      const V d =
+          fma_(-t.yc, V(Const<S>::kC0Hi), t.Rh) + fma_(-t.yc, V(Const<S>::kC0Lo), t.Rl);
+      w = scale_pow2(fma_(t.p, d, t.plo * d), t.k);
+    } else {
+      const HalfTail<V> t = exp_half_sq_coarse(x);
+      w = scale_pow2(t.e * fma_(-t.yc, V(Const<S>::kC0Hi), tail_ratio_coarse(t.yc)), t.k);
+    }
+    return select(x > V(S(0)), V(S(1)) - w, w);
   }
-  return select(x > V(S(0)), V(S(1)) - w, w);
 }
 
 // ---------------------------------------------------------------------------

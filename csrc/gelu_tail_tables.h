@@ -21,7 +21,7 @@ struct TailCoeffs {
   float centre[32];
   float c[6][32];
 };
-struct alignas(64) TailTable {
+struct alignas(128) TailTable {  // each 32-float array: one 128-byte line
   float centre[32];
   float c[6][32];
   float row[32][8];
@@ -158,6 +158,33 @@ inline constexpr TailTable kTailDerivative = make_tail_table({
       0x1.7b19c4p-6f, -0x1.9087fap-6f, 0x1.293b3p-4f, 0x1.5a9382p-4f,
       -0x1.ce4f2ep-8f, -0x1.43d218p-8f, -0x1.3a1d9ap-8f, -0x1.cf24fap-11f,
       -0x1.691afp-9f, -0x1.c3d14p-10f, -0x1.2d2d0ap-10f, -0x1.983914p-11f}}});
+
+// The tables where the running code can read them: CUDA device code reads a
+// copy in global memory (each 32-float array is one 128-byte line, so a
+// warp's lookup of one term is one cached transaction, whatever the lanes'
+// intervals), host code the constants above.
+#if defined(__CUDACC__)
+static __device__ const TailTable kTailForwardDevice = kTailForward;
+static __device__ const TailTable kTailDerivativeDevice = kTailDerivative;
+#define GELU_EXT_TAIL_HD static __host__ __device__ __forceinline__
+#else
+#define GELU_EXT_TAIL_HD inline
+#endif
+GELU_EXT_TAIL_HD const TailTable& tail_forward_table() {
+#if defined(__CUDA_ARCH__)
+  return kTailForwardDevice;
+#else
+  return kTailForward;
+#endif
+}
+GELU_EXT_TAIL_HD const TailTable& tail_derivative_table() {
+#if defined(__CUDA_ARCH__)
+  return kTailDerivativeDevice;
+#else
+  return kTailDerivative;
+#endif
+}
+#undef GELU_EXT_TAIL_HD
 
 }  // namespace math
 }  // namespace gelu_ext

@@ -16,7 +16,7 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// f''(x) from differentiable ATen ops (DESIGN.md, "Math"), used only by double
+// f''(x) from differentiable ATen ops (docs/DESIGN.md, "Math"), used only by double
 // backward. Half types are widened to float (x^3 * u'^2 overflows float16 at
 // |x| ~ 22), and the result stays float so that gg * g * f'' is formed in
 // float too (gg * g alone overflows float16 where the result does not). Inputs are clamped where f'' is already 0, so the formulas never

@@ -1,5 +1,5 @@
 // Autograd from C++ (no Python): gradients of gelu are gelu_backward, and
-// double backward follows the analytic f'' of DESIGN.md.
+// double backward follows the analytic f'' of docs/DESIGN.md.
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
 

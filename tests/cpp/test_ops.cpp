@@ -1,6 +1,6 @@
 // The ops as a LibTorch program sees them: registered schemas and kernels,
 // the dispatcher call and the C++ API agreeing, and the accuracy contract of
-// DESIGN.md against a long double reference, per dtype and mode.
+// docs/DESIGN.md against a long double reference, per dtype and mode.
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <string>
@@ -157,7 +157,7 @@ TEST(Dispatcher, MetaKernelsMatchCpuLayout) {
 }
 
 // ---------------------------------------------------------------------------
-// Accuracy (DESIGN.md, "Accuracy contract")
+// Accuracy (docs/DESIGN.md, "Accuracy contract")
 // ---------------------------------------------------------------------------
 
 // Finite float32 inputs: a stride through all 2^32 bit patterns (every
@@ -289,7 +289,7 @@ TEST(Accuracy, Float64DenseSweep) {
   }
 }
 
-// DESIGN.md's reference facts tie the reference to the published numbers.
+// docs/DESIGN.md's reference facts tie the reference to the published numbers.
 TEST(Accuracy, ReferenceFacts) {
   // max |tanh - exact| = 4.73e-4 at |x| ~ 2.70
   LD worst = 0, where = 0;

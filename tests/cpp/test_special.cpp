@@ -1,4 +1,4 @@
-// Limits that must hold exactly (DESIGN.md), empty and 0-dim tensors, and
+// Limits that must hold exactly (docs/DESIGN.md), empty and 0-dim tensors, and
 // strided inputs giving the contiguous result bit for bit.
 #include <cmath>
 

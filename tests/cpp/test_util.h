@@ -1,5 +1,5 @@
 // Shared helpers of the C++ tests: an independent long double reference of
-// the DESIGN.md formulas (not gelu_math.h: the reference must not share the
+// the docs/DESIGN.md formulas (not gelu_math.h: the reference must not share the
 // code it checks), ulp arithmetic, and tensor comparisons.
 #pragma once
 
@@ -41,7 +41,7 @@ inline const std::vector<at::ScalarType>& float_dtypes() {
 }
 
 // ---------------------------------------------------------------------------
-// Reference (DESIGN.md, "Math"), in long double.
+// Reference (docs/DESIGN.md, "Math"), in long double.
 // ---------------------------------------------------------------------------
 namespace ref {
 
@@ -124,7 +124,7 @@ inline at::Tensor all_finite_16bit(at::ScalarType dtype) {
 
 // Same dtype, shape and bytes, except that any NaN equals any NaN: IEEE 754
 // leaves the sign and payload of a computed NaN open (on x86 they follow the
-// operand order the compiler picked), and DESIGN.md asks only NaN in -> NaN out.
+// operand order the compiler picked), and docs/DESIGN.md asks only NaN in -> NaN out.
 inline ::testing::AssertionResult bitwise_equal(const at::Tensor& a, const at::Tensor& b) {
   if (a.scalar_type() != b.scalar_type()) {
     return ::testing::AssertionFailure()

@@ -1,11 +1,11 @@
 """Shared helpers for the gelu_ext pytest suite.
 
 * ``ref_gelu`` / ``ref_gelu_grad``: float64 references built from the
-  DESIGN.md formulas in forms that keep full relative accuracy in the
+  docs/DESIGN.md formulas in forms that keep full relative accuracy in the
   negative tail (Phi via erfc, the tanh form as x * sigmoid(2u)).
 * ``ulp`` / ``assert_ulp_close``: error measured in ulps of the *output*
   dtype at the reference value (subnormal spacing below the normal range),
-  as in the DESIGN.md accuracy contract.
+  as in the docs/DESIGN.md accuracy contract.
 * Sample inputs: special values, seeded random data, tail grids, every bit
   pattern of the 16-bit types.
 * Fixtures that restore global state the tests change (SIMD path, threads).
@@ -70,7 +70,7 @@ def ref_gelu(x: torch.Tensor, approximate: str) -> torch.Tensor:
 
 
 def ref_gelu_grad(x: torch.Tensor, approximate: str) -> torch.Tensor:
-    """float64 reference GELU'(x) (DESIGN.md "Math")."""
+    """float64 reference GELU'(x) (docs/DESIGN.md "Math")."""
     x = x.detach().to(torch.float64)
     # f' is exactly 0 / 1 (in float64) long before |x| = 60; clamping keeps
     # x^3 and u' finite for huge inputs. NaN passes through clamp.
@@ -87,7 +87,7 @@ def ref_gelu_grad(x: torch.Tensor, approximate: str) -> torch.Tensor:
 
 
 def ref_gelu_grad2(x: torch.Tensor, approximate: str) -> torch.Tensor:
-    """float64 reference GELU''(x) (DESIGN.md "Math")."""
+    """float64 reference GELU''(x) (docs/DESIGN.md "Math")."""
     x = x.detach().to(torch.float64).clamp(-60.0, 60.0)
     if approximate == "none":
         return _C0 * torch.exp(-0.5 * x * x) * (2.0 - x * x)

@@ -100,7 +100,7 @@ def assert_same_nans(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
 
 def assert_cpu_cuda_close(cpu: torch.Tensor, gpu: torch.Tensor, what: str) -> None:
     """CPU and CUDA results of the same op: NaN at the same places, and the
-    others within the DESIGN.md CPU-vs-CUDA bound (float32 <= 2 ulp; the
+    others within the docs/DESIGN.md CPU-vs-CUDA bound (float32 <= 2 ulp; the
     16-bit types are computed the same way in float, <= 1 ulp of the type;
     float64 <= 8 ulp: each device within its own 4-ulp contract, the device's
     exp/erfc being different code from the host libm's)."""
@@ -129,7 +129,7 @@ def cpu_cuda_inputs(dtype: torch.dtype, seed: int) -> torch.Tensor:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=dtype_id)
 @needs_cuda
 def test_values_match_float64_reference(dtype, mode, direction):
-    """The DESIGN.md contract on the GPU (16-bit types: all finite inputs)."""
+    """The docs/DESIGN.md contract on the GPU (16-bit types: all finite inputs)."""
     x = accuracy_inputs(dtype)
     out = run_op(direction, x.cuda(), mode)
     assert out.is_cuda and out.dtype == dtype and out.shape == x.shape
@@ -206,7 +206,7 @@ def test_special_values(dtype, mode):
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 @needs_cuda
 def test_cpu_and_cuda_agree(dtype, mode):
-    """DESIGN.md: CPU vs CUDA float32 within 2 ulp (other dtypes: see
+    """docs/DESIGN.md: CPU vs CUDA float32 within 2 ulp (other dtypes: see
     assert_cpu_cuda_close), forward and backward with a random grad_output."""
     x = cpu_cuda_inputs(dtype, seed=21)
     g = random_values(dtype, x.numel(), seed=22)
@@ -220,9 +220,10 @@ def test_cpu_and_cuda_agree(dtype, mode):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=dtype_id)
 @needs_cuda
 def test_cpu_and_cuda_bitwise(dtype, mode):
-    """The stronger goal the kernels are written for: float32 and the 16-bit
-    types bit for bit equal to the CPU (same formulas, explicit FMAs, no
-    contraction, IEEE division, one rounding). NaN payloads may differ."""
+    """What the kernels are written for, beyond the contract's 2 ulp / 1 ulp
+    (test_cpu_and_cuda_agree): float32 and the 16-bit types bit for bit equal
+    to the CPU (same formulas and tail tables, explicit FMAs, no contraction,
+    IEEE division, one rounding). NaN payloads may differ."""
     x = cpu_cuda_inputs(dtype, seed=23)
     g = random_values(dtype, x.numel(), seed=24)
     xc, gc = x.cuda(), g.cuda()

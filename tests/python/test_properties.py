@@ -7,13 +7,13 @@ over it (slices with steps, transposes, permutations, expands, overlapping
 ``unfold`` windows and ``as_strided`` layouts that read elements more than
 once). The op must then
 
-* match the float64 reference within the DESIGN.md accuracy contract
+* match the float64 reference within the docs/DESIGN.md accuracy contract
   (float64 itself against an mpmath reference),
 * give exactly the result of the same call on a contiguous copy,
 * keep ±0, ±inf and NaN behaviour (f(±0) = ±0, f(inf) = inf, f(-inf) = 0),
 * leave every input bit untouched,
 * differentiate twice: the first derivative is the backward op, the second
-  matches f''(x) of DESIGN.md within the rounding its formula allows.
+  matches f''(x) of docs/DESIGN.md within the rounding its formula allows.
 
 CI runs the fixed "ci" profile (derandomized, same examples every run);
 ``HYPOTHESIS_PROFILE=long`` runs many more random examples (profiles are
@@ -316,7 +316,7 @@ def assert_close_tol(got: torch.Tensor, ref: torch.Tensor, tol: torch.Tensor, ca
 
 
 def contract_tol_forward(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """DESIGN.md forward contract as an absolute tolerance per element."""
+    """docs/DESIGN.md forward contract as an absolute tolerance per element."""
     u = ulp(ref, dtype)
     fi = torch.finfo(dtype)
     if dtype in HALF_DTYPES:
@@ -327,7 +327,7 @@ def contract_tol_forward(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def contract_tol_derivative(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """DESIGN.md backward contract (grad_output = 1): float32 4 ulp + 2^-26,
+    """docs/DESIGN.md backward contract (grad_output = 1): float32 4 ulp + 2^-26,
     half types 1 ulp; float64 (no contract) 4 ulp + 2^-53, the float64
     analogue and the C++ suite's absolute floor."""
     u = ulp(ref, dtype)
@@ -404,7 +404,7 @@ def test_backward(data):
 
 
 def _second_derivative_scales(x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """f''(x) of DESIGN.md is E(x) * B(x): a Gaussian or logistic factor E
+    """f''(x) of docs/DESIGN.md is E(x) * B(x): a Gaussian or logistic factor E
     (phi(x), or 4 s (1 - s)) times a polynomial bracket B. Returns (|E| |B|_+,
     |B|_+), |B|_+ being the sum of the bracket's term magnitudes: the scale of
     the rounding error of any evaluation of the formula, and the factor by
@@ -497,7 +497,7 @@ def test_double_backward_half_grad_product_in_range(mode):
 
 
 def test_float64_forward_within_4_ulp_where_a_random_search_found_more():
-    """DESIGN.md: float64 forward within 4 ulp. A random search against the
+    """docs/DESIGN.md: float64 forward within 4 ulp. A random search against the
     mpmath reference (40 000 points in [-38, 10]) found 4.90 ulp in exact
     mode at this input."""
     x = torch.tensor([-2.525375374849462], dtype=torch.float64)

@@ -1,7 +1,7 @@
 """TorchScript: script and trace modules that use gelu_ext, save, load, run,
 differentiate.
 
-TorchScript is deprecated upstream (DESIGN.md). On torch 2.14 each
+TorchScript is deprecated upstream (docs/DESIGN.md). On torch 2.14 each
 ``torch.jit.script`` / ``trace`` / ``trace_method`` / ``load`` / ``save`` call
 emits ``FutureWarning: `torch.jit.<fn>` is deprecated. Please switch to
 `torch.compile` or `torch.export`.`` (DeprecationWarning on torch 2.10-2.13,

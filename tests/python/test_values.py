@@ -1,5 +1,5 @@
 """Forward and backward values against a float64 reference, torch.nn.functional
-and the DESIGN.md accuracy contract; special values; the negative tail."""
+and the docs/DESIGN.md accuracy contract; special values; the negative tail."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from conftest import (
     ulp_error,
 )
 
-# Tolerances: the DESIGN.md accuracy contract, in ulps of the output dtype at
+# Tolerances: the docs/DESIGN.md accuracy contract, in ulps of the output dtype at
 # the reference, plus an absolute allowance.
 TOL = {
     # <= 3 ulp; where the reference is subnormal, <= 8 * 2^-149 absolute.
@@ -99,7 +99,7 @@ def _mp_reference(xs: list[float], mode: str, derivative: bool, scale: float = 1
     """f or f' at xs (times ``scale``, before the rounding to float64)."""
     mpmath = pytest.importorskip("mpmath")
     with mpmath.workdps(40):
-        kappa = mpmath.mpf("0.044715")  # the decimal constant, as in DESIGN.md
+        kappa = mpmath.mpf("0.044715")  # the decimal constant, as in docs/DESIGN.md
         c = mpmath.sqrt(2 / mpmath.pi)
         out = []
         for v in xs:

@@ -2,7 +2,7 @@
 // type T wider than float32: double everywhere, long double near the root of
 // f' (see needs_long_double). Written independently of csrc/gelu_math.h, so
 // that the reference does not share the code it checks, and only from stable
-// forms (DESIGN.md, "Math"), with y = |x|:
+// forms (docs/DESIGN.md, "Math"), with y = |x|:
 //   exact: Phi(-y) = erfc(y/sqrt 2)/2, never 1 + erf(x/sqrt 2), which cancels
 //          for x < 0; phi(y) = exp(-y^2/2)/sqrt(2 pi) with y^2 = h + l split
 //          exactly, so exp sees its argument without rounding error;
