@@ -16,10 +16,11 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// f''(x) from differentiable ATen ops (docs/DESIGN.md, "Math"), used only by double
-// backward. Half types are widened to float (x^3 * u'^2 overflows float16 at
-// |x| ~ 22), and the result stays float so that gg * g * f'' is formed in
-// float too (gg * g alone overflows float16 where the result does not). Inputs are clamped where f'' is already 0, so the formulas never
+// f''(x) from differentiable ATen ops (docs/DESIGN.md, "Math"), used only by
+// double backward. Half types are widened to float (x^3 * u'^2 overflows
+// float16 at |x| ~ 22), and the result stays float so that gg * g * f'' is
+// formed in float too (gg * g alone overflows float16 where the result does
+// not). Inputs are clamped where f'' is already 0, so the formulas never
 // meet 0 * inf; NaN passes through clamp. s (1 - s) is formed as
 // sigma(2u) sigma(-2u) and 2s - 1 as tanh(u): no subtraction near 1.
 at::Tensor gelu_second_derivative(const at::Tensor& self, Approximation approx) {

@@ -301,7 +301,8 @@ def test_limits_and_signed_zero(dtype, mode):
     assert d[4].isnan()
     # NaN gradient in, NaN out; zero gradient at a finite point gives zero
     assert gelu_ext.gelu_backward(torch.full_like(x, nan), x, mode).isnan().all()
-    z = gelu_ext.gelu_backward(torch.zeros(3, dtype=dtype), torch.tensor([-2.0, 0.5, 3.0], dtype=dtype), mode)
+    z = gelu_ext.gelu_backward(torch.zeros(3, dtype=dtype),
+                               torch.tensor([-2.0, 0.5, 3.0], dtype=dtype), mode)
     assert (z == 0).all()
 
 
