@@ -1,26 +1,28 @@
-"""Fit the polynomial coefficients used by csrc/gelu_math.h.
+"""Fit the coefficients used by csrc/gelu_math.h, csrc/gelu_tail_tables.h and
+csrc/gelu_math_f64.h.
 
-Run:  python tools/fit_coefficients.py
+Run:  python tools/fit_coefficients.py            (float32 and 16-bit fits)
+      python tools/fit_coefficients.py --float64  (csrc/gelu_math_f64.h)
 
-For float32 results, two approximations are fitted, each near-minimax in
-*relative* error
-(Lawson's iteratively reweighted least squares on a dense Chebyshev grid):
+Near-minimax fits in *relative* error (Lawson's iteratively reweighted least
+squares on a dense Chebyshev grid), coefficients rounded to the compute type
+one at a time with the others refitted after each rounding:
 
-* ``exp(r)`` on |r| <= ln(2)/2 as 1 + r + r^2 * Q(r), for the range-reduced
-  exponential;
-* ``G(q) = (1 + sqrt(2) y) * R(y)`` with ``R(y) = exp(y^2/2) * Phi(-y)``
-  (= erfcx(y / sqrt 2) / 2) and ``q = (y - K) / (y + K)``, the substitution of
-  Shepherd and Laframboise (Math. Comp. 36, 1981) that maps y in [0, inf) to
-  q in [-1, 1), so that one polynomial covers the whole half-line.
+* float32 exact GELU (every backend): ``2^r`` on |r| <= 1/2 as 1 + r Q(r)
+  (``fit_exp2_precise``), and the piecewise tail tables of
+  csrc/gelu_tail_tables.h (``fit_tail_table``; see the comment above it);
+  the script prints the tables as they appear in that header;
+* the range-reduced ``exp(r)`` on |r| <= ln(2)/2 (``fit_exp``), used by the
+  tanh forms;
+* the 16-bit types' exact GELU: ``2^r`` on |r| <= 1/2 as 1 + r S(r)
+  (``fit_exp2``) and ``R(y)`` on [0, 16] as a rational P(y) / Q(y)
+  (``fit_rational``; degrees 2/3 forward, 3/4 derivative);
+* float64 on the CPU (``--float64``): in mpmath throughout (see that section).
 
-For the 16-bit types' exact GELU (results rounded to bfloat16/float16):
-
-* ``2^r`` on |r| <= 1/2 as 1 + r * S(r) (``fit_exp2``);
-* ``R(y)`` on [0, 16] as a rational P(y) / Q(y) with float coefficients
-  (``fit_rational``; degrees 2/3 for the forward, 3/4 for the derivative).
-
-The reference values come from mpmath at 40 digits. The script prints the
-coefficients as C++ hex-float literals and the fitted maximum relative error.
+``fit_g``, ``fit_g_float`` and ``fit_p`` fitted the rational forms of R that
+float32 used before the tail tables (the substitution q = (y - K)/(y + K) of
+Shepherd and Laframboise, Math. Comp. 36, 1981); they are kept for
+comparison. The reference values come from mpmath at 40 digits.
 """
 import math
 
