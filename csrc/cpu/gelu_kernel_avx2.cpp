@@ -21,7 +21,7 @@ namespace gelu_ext {
 namespace cpu {
 namespace {
 using V = avx2::Vec;
-using Kernels = VecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>;
+using Kernels = TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>;
 }  // namespace
 
 const ContigKernels* avx2_kernels() {

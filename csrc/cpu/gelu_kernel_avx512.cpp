@@ -26,7 +26,7 @@ namespace gelu_ext {
 namespace cpu {
 namespace {
 using V = avx512::Vec;
-using Kernels = VecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>;
+using Kernels = TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>;
 }  // namespace
 
 const ContigKernels* avx512_kernels() {
