@@ -24,8 +24,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "approximation.h"
+#include "gelu_tail_tables.h"
 
 // Internal linkage on purpose: the SIMD translation units compile this header
 // under `#pragma GCC target(...)`; `static` keeps their copies of these
@@ -101,6 +103,8 @@ double scalar_of(double);
 // ---------------------------------------------------------------------------
 GELU_EXT_HD float fma_(float a, float b, float c) { return ::fmaf(a, b, c); }
 GELU_EXT_HD double fma_(double a, double b, double c) { return ::fma(a, b, c); }
+// a * b - c, rounded once (an FMA with c negated, so the same bits as fma_).
+GELU_EXT_HD float fms_(float a, float b, float c) { return ::fmaf(a, b, -c); }
 GELU_EXT_HD float abs_(float a) { return ::fabsf(a); }
 GELU_EXT_HD double abs_(double a) { return ::fabs(a); }
 GELU_EXT_HD float copysign_(float mag, float sgn) { return ::copysignf(mag, sgn); }
@@ -111,6 +115,30 @@ GELU_EXT_HD double select(bool m, double a, double b) { return m ? a : b; }
 // min(a, lim) that returns `a` when it is NaN, so NaN flows through clamps.
 GELU_EXT_HD float clamp_hi(float a, float lim) { return lim < a ? lim : a; }
 GELU_EXT_HD double clamp_hi(double a, double lim) { return lim < a ? lim : a; }
+// min(|a|, lim) for a number a; for a NaN the result is unspecified (AVX-512's
+// one-instruction version returns lim), so callers must carry NaN through a
+// itself.
+GELU_EXT_HD float abs_clamp(float a, float lim) { return clamp_hi(abs_(a), lim); }
+// !(a < b): true for NaN too.
+GELU_EXT_HD bool not_less(float a, float b) { return !(a < b); }
+// m ? a + b : a and m ? a - b : b, which AVX-512 does as one masked operation.
+GELU_EXT_HD float add_where(bool m, float a, float b) { return m ? a + b : a; }
+GELU_EXT_HD float sub_where(bool m, float a, float b) { return m ? a - b : b; }
+
+// The interval of y >= 0 in the float32 tail tables (gelu_tail_tables.h):
+// the exponent's low three bits and the significand's top two, every y below
+// 1/16 (bits 0x3d800000) in the interval of 1/16. SIMD types provide
+// tail_index() and lookup() with the same results (permutes or gathers).
+constexpr uint32_t kTailIndexFloorBits = 0x3d800000u;
+constexpr int kTailIndexShift = 21;
+GELU_EXT_HD uint32_t tail_index(float y) {
+  uint32_t b;
+  std::memcpy(&b, &y, sizeof b);
+  return ((b > kTailIndexFloorBits ? b : kTailIndexFloorBits) >> kTailIndexShift) & 31u;
+}
+GELU_EXT_HD TailTerms<float> lookup(const TailTable& t, uint32_t j) {
+  return {t.centre[j], {t.c[0][j], t.c[1][j], t.c[2][j], t.c[3][j], t.c[4][j], t.c[5][j]}};
+}
 
 GELU_EXT_HD float pow2i_(int32_t e) {  // 2^e for e in [-126, 127]
   const int32_t bits = (e + 127) << 23;
@@ -405,11 +433,91 @@ GELU_EXT_HD NormalTail<V> normal_tail(V x) {
 }
 
 // ---------------------------------------------------------------------------
+// Exact GELU for float32 results on the CPU: piecewise tables
+// ---------------------------------------------------------------------------
+// e^(-y^2/2) = (1 + s) 2^k * 2^(-CL y^2), where the last factor (CL: the part
+// of log2(e)/2 that the float CH leaves out) is folded into the tables. With
+// y^2 = h + l split exactly, t = -(h + l) CH; k = rint(-h CH) by the 1.5*2^23
+// shift, r = (-h CH - k) - l CH, each step rounded once near |r| <= 1/2
+// (absolute error below 2^-25), and 2^r - 1 = r Q(r), Q of degree 5
+// (relative error 3.0e-9; tools/fit_coefficients.py, fit_exp2_precise).
+template <class V>
+struct Exp2Parts {
+  V s, k;  // 2^(-(h + l) CH) = (1 + s) 2^k
+};
+
+template <class V>
+GELU_EXT_HD Exp2Parts<V> exp2_neg_half_sq(V y) {
+  const V nch = V(-0x1.715476p-1f);  // -float(log2(e) / 2)
+  const V shift = V(0x1.8p23f);
+  const V h = y * y;
+  const V l = fms_(y, y, h);
+  const V k = fma_(h, nch, shift) - shift;
+  V r = fms_(h, nch, k);
+  r = fma_(l, nch, r);
+  V q = fma_(V(0x1.416b5p-13f), r, V(0x1.5f082ep-10f));
+  q = fma_(q, r, V(0x1.3b2dep-7f));
+  q = fma_(q, r, V(0x1.c6af7cp-5f));
+  q = fma_(q, r, V(0x1.ebfbdcp-3f));
+  q = fma_(q, r, V(0x1.62e43p-1f));
+  // s = q r + 0: at y = 0, r is -0 and s must be +0, so that S's -0 survives
+  // the product S (1 + s) and f(-0) = -0. (Same cost as the multiply.)
+  return {fma_(q, r, V(0.0f)), k};
+}
+
+// T(y) (1 + s) 2^k for a tail table T: the table's polynomial at
+// d = y - centre, times the exponential's parts, rounded once more by the
+// FMA and once by the scaling where the result is subnormal.
+template <class V>
+GELU_EXT_HD V tail_product(const TailTable& t, V y) {
+  const TailTerms<V> k = lookup(t, tail_index(y));
+  const V d = y - k.centre;
+  V p = fma_(k.c[5], d, k.c[4]);
+  p = fma_(p, d, k.c[3]);
+  p = fma_(p, d, k.c[2]);
+  p = fma_(p, d, k.c[1]);
+  p = fma_(p, d, k.c[0]);
+  const Exp2Parts<V> e = exp2_neg_half_sq(y);
+  return scale_pow2(fma_(p, e.s, p), e.k);
+}
+
+// f = x + S (1 + s) 2^k for x >= 0 (and NaN), S (1 + s) 2^k = -y Phi(-y)
+// for x < 0. f(+-0) = +-0 (S's c0 is -0 at y = 0), f(+inf) = inf, f(-inf) = -0.
+template <class V>
+GELU_EXT_HD V gelu_exact_tables(V x) {
+  const V y = abs_clamp(x, V(Clamp<float>::kExact));  // NaN x: the sum below is NaN
+  const V sc = tail_product(kTailForward, y);
+  return add_where(not_less(x, V(0.0f)), sc, x);
+}
+
+// f' = w for x <= 0 and 1 - w for x > 0, w = D (1 + s) 2^k = Phi(-y) - y phi(y).
+// D crosses zero at the root of f' (y ~ 0.7518) inside one interval, whose
+// polynomial keeps the absolute error there near 2^-30.
+template <class V>
+GELU_EXT_HD V gelu_exact_derivative_tables(V x) {
+  const V y = clamp_hi(abs_(x), V(Clamp<float>::kExact));  // NaN stays NaN, via w
+  const V w = tail_product(kTailDerivative, y);
+  return sub_where(x > V(0.0f), V(1.0f), w);
+}
+
+// The table path serves float32 results (and float16 derivatives) on the
+// host; CUDA device code keeps the rational forms below, which need no
+// per-thread table reads.
+#if defined(__CUDA_ARCH__)
+constexpr bool kTailTables = false;
+#else
+constexpr bool kTailTables = true;
+#endif
+
+// ---------------------------------------------------------------------------
 // Exact GELU
 // ---------------------------------------------------------------------------
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_exact(V x) {
   using S = decltype(scalar_of(x));
+  if constexpr (kPrecise && kTailTables && std::is_same_v<S, float>) {
+    return gelu_exact_tables(x);
+  }
   V yc, pr, k;  // pr = Phi(-y) / 2^k
   if (kPrecise) {
     yc = clamp_hi(abs_(x), V(Clamp<S>::kExact));
@@ -439,6 +547,9 @@ GELU_EXT_HD V gelu_exact(V x) {
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_exact_derivative(V x) {
   using S = decltype(scalar_of(x));
+  if constexpr (kPrecise && kTailTables && std::is_same_v<S, float>) {
+    return gelu_exact_derivative_tables(x);
+  }
   V w;
   if (kPrecise) {
     const NormalTail<V> t = normal_tail(x);

@@ -160,11 +160,241 @@ def fit_rational(m, d, ymax=16.0, iters=200):
     return p, q, np.abs(np.polyval(p[::-1], y) / np.polyval(q[::-1], y) / R - 1).max()
 
 
+# --- float32 results on the CPU: 2^r and the piecewise tail tables -----------
+#
+# gelu_math.h (exp2_neg_half_sq, gelu_exact, gelu_exact_derivative) computes
+# e^(-y^2/2) as (1 + s) 2^k from y^2 = h + l split exactly, with the float
+# multiplier CH = float(log2(e) / 2); the rest of the exponent, 2^(-CL y^2)
+# with CL = log2(e)/2 - CH, is a smooth function of y and goes into the
+# tables, as does everything else that depends on y alone:
+#     forward     S(y) = -y R(y) 2^(-CL y^2),        f = x + S (1 + s) 2^k (x > 0)
+#     derivative  D(y) = (R(y) - y C0) 2^(-CL y^2),  Phi(-y) - y phi(y) = D (1 + s) 2^k
+# Each is a polynomial of degree TAIL_DEGREE in d = y - centre on 32
+# intervals of y, indexed by the bits of y: the exponent's low three bits
+# and the top two bits of the significand, i.e. [2^e (1 + m/4), 2^e (1 +
+# (m+1)/4)) for e in -4..3, m in 0..3, with everything below 1/16 in the
+# first interval, which then starts at 0 (centre 0, where S is y times a
+# polynomial). The centre of each interval is a float near its middle at
+# which the function is within 2^-10 ulp of a float, so the constant term is
+# (almost) exact; the other coefficients are rounded to float one at a time
+# from the low end, refitting the higher ones after each rounding.
+
+LOG2E_HALF_HI = float(np.float32(1 / (2 * math.log(2))))
+TAIL_DEGREE = 5
+TAIL_YMAX = 15.0  # Clamp<float>::kExact
+TAIL_FLOOR_IDX = 12  # the interval of 1/16 (index of its bits), which starts at 0
+
+
+def fit_exp2_precise(degree=6, rmax=0.5 + 2.0**-24):
+    """2^r - 1 = r Q(r) on |r| <= rmax, Q of degree - 1, float coefficients
+    rounded from the constant term up; returns Q (low to high) and the
+    relative error of 1 + r Q(r)."""
+    n = 3000
+    r = rmax * np.cos(np.pi * (np.arange(n) + 0.5) / n)
+    exact = np.array([float(mpmath.power(2, v)) for v in r])
+    q = np.array([float((mpmath.power(2, v) - 1) / v) for v in r])
+    basis = np.vander(r, degree, increasing=True)
+    fixed = {}
+    for j in range(degree):
+        free = [i for i in range(degree) if i not in fixed]
+        rest = q - sum(c * basis[:, i] for i, c in fixed.items())
+        c, _ = lawson(basis[:, free], rest, r / exact, iters=100)
+        fixed[j] = float(np.float32(c[free.index(j)]))
+    coeffs = [fixed[i] for i in range(degree)]
+    return coeffs, (np.abs(r * (basis @ np.array(coeffs)) + 1 - exact) / exact).max()
+
+
+def _tail_cl():
+    return 1 / (2 * mpmath.log(2)) - mpmath.mpf(LOG2E_HALF_HI)
+
+
+def tail_forward(y):
+    y = mpmath.mpf(y)
+    return -y * g_of_y(y) / (1 + mpmath.sqrt(2) * y) * mpmath.power(2, -_tail_cl() * y * y)
+
+
+def tail_derivative(y):
+    y = mpmath.mpf(y)
+    r = g_of_y(y) / (1 + mpmath.sqrt(2) * y)
+    return (r - y / mpmath.sqrt(2 * mpmath.pi)) * mpmath.power(2, -_tail_cl() * y * y)
+
+
+def tail_interval(idx):
+    """[lo, hi) of y for table index idx = (bits(y) >> 21) & 31."""
+    top = idx >> 2
+    e = (120 if top >= 3 else 128) + top - 127
+    m = idx & 3
+    lo, hi = 2.0**e * (1 + m / 4), 2.0**e * (1 + (m + 1) / 4)
+    return (0.0 if idx == TAIL_FLOOR_IDX else lo), min(hi, TAIL_YMAX)
+
+
+def _ulp32(v):
+    return 2.0 ** (math.frexp(abs(float(v)))[1] - 24)
+
+
+def _tail_centre(fn, lo, hi):
+    mid = float(np.float32((lo + hi) / 2))
+    best = None
+    for step in range(4000):
+        for sign in (1, -1):
+            c = float(np.float32(mid + sign * step * 64 * _ulp32(mid)))
+            v = fn(c)
+            f = float(np.float32(float(v)))
+            off = abs(float(v - mpmath.mpf(f))) / _ulp32(f)
+            if best is None or off < best[0]:
+                best = (off, c, f)
+            if off < 2.0**-10:
+                return best
+    return best
+
+
+def fit_tail_table(fn, floor, degree=TAIL_DEGREE):
+    """One table (centres and coefficients, each a list of 32 floats) for
+    fn, near-minimax in the error relative to |fn| + floor; also returns the
+    largest such error of the float coefficients (evaluated exactly)."""
+    centres, coeffs, worst = [], [[] for _ in range(degree + 1)], 0.0
+    for idx in range(32):
+        lo, hi = tail_interval(idx)
+        if idx == TAIL_FLOOR_IDX:
+            # -0 for S: the result's sign at x = -0 comes from this term
+            centre, c0 = 0.0, float(np.float32(float(fn(0)))) or -0.0
+        else:
+            _, centre, c0 = _tail_centre(fn, lo, hi)
+        n = 200
+        t = np.cos(np.pi * (np.arange(n) + 0.5) / n)
+        y = np.abs((lo + hi) / 2 + (hi - lo) / 2 * t) + 1e-30
+        f = np.array([float(fn(v)) for v in y])
+        w = 1 / (np.abs(f) + floor)
+        basis = np.vander(y - centre, degree + 1, increasing=True)
+        fixed = {0: c0}
+        for j in range(1, degree + 1):
+            free = [i for i in range(degree + 1) if i not in fixed]
+            rest = f - sum(c * basis[:, i] for i, c in fixed.items())
+            c, _ = lawson(basis[:, free], rest, w)
+            fixed[j] = float(np.float32(c[free.index(j)]))
+        cs = np.array([fixed[i] for i in range(degree + 1)])
+        worst = max(worst, (np.abs(basis @ cs - f) * w).max())
+        centres.append(centre)
+        for i in range(degree + 1):
+            coeffs[i].append(cs[i])
+    return centres, coeffs, worst
+
+
+def print_tail_table(name, centres, coeffs):
+    def row(vals):
+        out = [hexf_short(v) + "f" for v in vals]
+        return ",\n      ".join(", ".join(out[i:i + 4]) for i in range(0, 32, 4))
+    print(f"inline constexpr TailTable {name} = make_tail_table({{")
+    print(f"    {{{row(centres)}}},")
+    print("    {" + ",\n     ".join("{" + row(c) + "}" for c in coeffs) + "}});")
+
+
 def hexf(v):
     return float(np.float32(v)).hex()
 
 
+def hexf_short(v):
+    """A float32 as the shortest C hex-float literal (sign of zero kept)."""
+    if v == 0:
+        return "-0x0p+0" if math.copysign(1.0, v) < 0 else "0x0p+0"
+    mant, exp = hexf(v).split("p")
+    mant = mant.rstrip("0").rstrip(".")
+    return f"{mant}p{exp}"
+
+
+# ---------------------------------------------------------------------------
+# float64 (csrc/gelu_math_f64.h). Double coefficients need fits far beyond
+# float64 arithmetic, so these are done in mpmath throughout: Chebyshev
+# approximants (mpmath.chebyfit, near-minimax in absolute error) whose errors
+# are then measured, coefficients rounded to double, against 40-digit values.
+# ---------------------------------------------------------------------------
+F64_EXP_RMAX = 0.347  # ln(2)/2 = 0.34657..., with room for the rounding of k
+F64_TAIL_K = 4  # t = 1 / (y + K)
+F64_TAIL_PIECES = 8  # pieces in t, one coefficient per piece in a vector register
+F64_TAIL_SCALE = 31  # w = 31 t - 1/2, piece i = round(w) in 0..7, v = w - i in [-1/2, 1/2]
+F64_TAIL_YMAX = 40  # Clamp<double>::kExact
+
+
+def _dd(v):
+    """An mpf as a double pair (hi, lo)."""
+    hi = float(v)
+    return hi, float(v - hi)
+
+
+def fit_exp_f64(degree=11, nodes=400):
+    """e^r = 1 + r + r^2 Q(r) on |r| <= F64_EXP_RMAX with Q of degree
+    ``degree`` - 2, double coefficients. Returns Q (low to high) and the
+    largest relative error of 1 + r + r^2 Q(r) on a dense grid."""
+    def q_of(r):
+        return (mpmath.exp(r) - 1 - r) / r**2 if r != 0 else mpmath.mpf(0.5)
+    poly = mpmath.chebyfit(q_of, [-F64_EXP_RMAX, F64_EXP_RMAX], degree - 1)
+    q = [float(c) for c in poly[::-1]]
+    worst = mpmath.mpf(0)
+    for j in range(nodes + 1):
+        r = mpmath.mpf(F64_EXP_RMAX) * (2 * j - nodes) / nodes
+        approx = 1 + r + r**2 * mpmath.polyval([mpmath.mpf(c) for c in q[::-1]], r)
+        worst = max(worst, abs(approx / mpmath.exp(r) - 1))
+    return q, float(worst)
+
+
+def fit_tail_f64(degree=10, nodes=200):
+    """R(y) = exp(y^2/2) Phi(-y) = t H(t), t = 1/(y + K), on y in [0, YMAX]:
+    H = (y + K) R(y) piecewise in w = SCALE t - 1/2, a polynomial of degree
+    ``degree`` in v = w - i on each piece i (only the part of a piece that
+    y <= YMAX reaches is fitted). Returns per piece the coefficients (low to
+    high, the constant as a double pair) and the largest relative error of
+    H with the rounded coefficients."""
+    K, S = mpmath.mpf(F64_TAIL_K), mpmath.mpf(F64_TAIL_SCALE)
+
+    def h_of(w):
+        t = (w + mpmath.mpf(0.5)) / S
+        y = 1 / t - K
+        a = y / mpmath.sqrt(2)
+        return mpmath.erfc(a) * mpmath.exp(a * a) / 2 / t
+
+    wmin, wmax = S / (F64_TAIL_YMAX + K) - mpmath.mpf(0.5), S / K - mpmath.mpf(0.5)
+    pieces, worst = [], 0.0
+    for i in range(F64_TAIL_PIECES):
+        lo, hi = max(i - mpmath.mpf(0.5), wmin), min(i + mpmath.mpf(0.5), wmax)
+        poly = mpmath.chebyfit(lambda v: h_of(v + i), [lo - i, hi - i], degree + 1)
+        c = poly[::-1]
+        c0 = _dd(c[0])
+        coeffs = [c0] + [float(v) for v in c[1:]]
+        for j in range(nodes + 1):
+            v = lo - i + (hi - lo) * j / nodes
+            approx = (mpmath.mpf(c0[0]) + c0[1]
+                      + v * mpmath.polyval([mpmath.mpf(x) for x in coeffs[:0:-1]], v))
+            worst = max(worst, float(abs(approx / h_of(v + i) - 1)))
+        pieces.append(coeffs)
+    return pieces, worst
+
+
+def dhex(v):
+    return float(v).hex()
+
+
+def print_float64_fits():
+    q, err = fit_exp_f64()
+    print(f"float64 exp: 1 + r + r^2 Q(r), |r| <= {F64_EXP_RMAX}, max rel err {err:.3e};"
+          " Q high to low")
+    print("   " + ", ".join(dhex(v) for v in q[::-1]))
+    pieces, err = fit_tail_f64()
+    print(f"float64 tail: H(v) per piece, K={F64_TAIL_K}, w = {F64_TAIL_SCALE} t - 1/2,"
+          f" max rel err {err:.3e}; row j = coefficient of v^j (j = 10 .. 1), then c0 hi, lo,"
+          " entries = pieces 0..7")
+    n = len(pieces[0])
+    for j in range(n - 1, 0, -1):
+        print("   {" + ", ".join(dhex(p[j]) for p in pieces) + "},")
+    print("   {" + ", ".join(dhex(p[0][0]) for p in pieces) + "},")
+    print("   {" + ", ".join(dhex(p[0][1]) for p in pieces) + "},")
+
+
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--float64"]:
+        print_float64_fits()
+        sys.exit(0)
     for degree in (6, 3):  # precise (float32) and half (16-bit tanh GELU) paths
         c, err = fit_exp(degree)
         print(f"exp degree {degree}: 1 + r + r^2*Q(r), Q low to high, max rel err {err:.3e}")
@@ -192,3 +422,12 @@ if __name__ == "__main__":
         print(f"R = P/Q, degrees {m}/{d}, float coefficients, max rel err {err:.3e}; high to low")
         print("   P:", ", ".join(hexf(v) for v in p[::-1]))
         print("   Q:", ", ".join(hexf(v) for v in q[::-1]))
+
+    c, err = fit_exp2_precise()  # float32 results on the CPU: 2^r = 1 + r Q(r)
+    print(f"2^r degree 6: 1 + r Q(r), Q low to high, max rel err {err:.3e}")
+    print("  ", ", ".join(hexf(v) for v in c))
+    for name, fn, floor in (("kTailForward", tail_forward, 0.0),
+                            ("kTailDerivative", tail_derivative, 2.0**-24)):
+        centres, coeffs, err = fit_tail_table(fn, floor)
+        print(f"// {name}: degree {TAIL_DEGREE}, max error relative to |f| + {floor:g}: {err:.3e}")
+        print_tail_table(name, centres, coeffs)

@@ -27,8 +27,8 @@ const ContigKernels& scalar_kernels();
 // rounding (fills the derivative tables, half_tables.h).
 void scalar_half_derivative(const uint16_t* x, float* df, int64_t n, Dtype dtype,
                             Approximation approx);
-// nullptr where the path was not compiled (non-x86 builds). The SIMD tables
-// handle Float, BFloat16 and Half; Double always uses the scalar table.
+// nullptr where the path was not compiled (non-x86 builds). Every table
+// handles every dtype.
 const ContigKernels* avx2_kernels();
 const ContigKernels* avx512_kernels();
 

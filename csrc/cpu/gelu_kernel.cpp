@@ -139,9 +139,7 @@ Dtype to_dtype(at::ScalarType t) {
   }
 }
 
-const ContigKernels& kernels_for(Dtype dtype) {
-  return dtype == Dtype::Double ? scalar_kernels() : selected_kernels();
-}
+const ContigKernels& kernels_for(Dtype) { return selected_kernels(); }
 
 #if defined(__SSE2__)
 // Transposes a tile of 16 / sizeof(E) rows of 16 bytes each: row r of `src`

@@ -16,12 +16,15 @@
 #pragma GCC target("avx2,fma,f16c")
 #include "gelu_loops.h"
 #include "vec_avx2.h"
+#include "vec_avx2_f64.h"
 
 namespace gelu_ext {
 namespace cpu {
 namespace {
 using V = avx2::Vec;
-using Kernels = TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>;
+using VD = avx2_f64::Vec;
+using Kernels =
+    WithDouble<TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>, VD, SimdDoubleIo<VD>>;
 }  // namespace
 
 const ContigKernels* avx2_kernels() {

@@ -21,12 +21,15 @@
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
 #include "gelu_loops.h"
 #include "vec_avx512.h"
+#include "vec_avx512_f64.h"
 
 namespace gelu_ext {
 namespace cpu {
 namespace {
 using V = avx512::Vec;
-using Kernels = TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>;
+using VD = avx512_f64::Vec;
+using Kernels =
+    WithDouble<TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>, VD, SimdDoubleIo<VD>>;
 }  // namespace
 
 const ContigKernels* avx512_kernels() {

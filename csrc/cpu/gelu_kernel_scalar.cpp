@@ -1,5 +1,5 @@
 // Portable instantiation of the contiguous loops: one element at a time, any
-// CPU, every dtype (the only path for float64).
+// CPU, every dtype.
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
@@ -28,26 +28,13 @@ struct ScalarHalfIo : math::HalfResults<kBf16> {
   }
 };
 
-using FloatKernels = VecKernels<float, ScalarIo<float>, ScalarHalfIo>;
+// float64 evaluates gelu_math_f64.h's formulas, as the SIMD paths do.
+struct ScalarDoubleIo : ScalarIo<double> {
+  using Formulas = math::f64::Formulas;
+};
 
-void forward(const void* x, void* y, int64_t n, Dtype dtype, Approximation approx) {
-  if (dtype == Dtype::Double) {
-    forward_loop<double>(static_cast<const double*>(x), static_cast<double*>(y), n,
-                         ScalarIo<double>{}, approx);
-  } else {
-    FloatKernels::forward(x, y, n, dtype, approx);
-  }
-}
-
-void backward(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
-              Approximation approx) {
-  if (dtype == Dtype::Double) {
-    backward_loop<double>(static_cast<const double*>(g), static_cast<const double*>(x),
-                          static_cast<double*>(gi), n, ScalarIo<double>{}, approx);
-  } else {
-    FloatKernels::backward(g, x, gi, n, dtype, approx);
-  }
-}
+using Kernels =
+    WithDouble<VecKernels<float, ScalarIo<float>, ScalarHalfIo>, double, ScalarDoubleIo>;
 
 }  // namespace
 
@@ -61,7 +48,7 @@ void scalar_half_derivative(const uint16_t* x, float* df, int64_t n, Dtype dtype
 }
 
 const ContigKernels& scalar_kernels() {
-  static const ContigKernels table{"scalar", &forward, &backward};
+  static const ContigKernels table{"scalar", &Kernels::forward, &Kernels::backward};
   return table;
 }
 

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "../gelu_math.h"
+#include "../gelu_math_f64.h"
 #include "half_tables.h"
 
 namespace gelu_ext {
@@ -36,6 +38,35 @@ inline V canonical_nan(V r) {
   return select(isnan_(r), V(__builtin_nanf("")), r);
 }
 
+// The formulas a loop evaluates: gelu_math.h's, unless the I/O policy names
+// its own (the float64 policies: gelu_math_f64.h's Formulas).
+struct MathFormulas {
+  template <bool kPrecise, class V>
+  static V exact(V x) {
+    return math::gelu_exact<kPrecise>(x);
+  }
+  template <bool kPrecise, class V>
+  static V tanh(V x) {
+    return math::gelu_tanh<kPrecise>(x);
+  }
+  template <bool kPrecise, class V>
+  static V exact_derivative(V x) {
+    return math::gelu_exact_derivative<kPrecise>(x);
+  }
+  template <bool kPrecise, class V>
+  static V tanh_derivative(V x) {
+    return math::gelu_tanh_derivative<kPrecise>(x);
+  }
+};
+template <class Io, class = void>
+struct FormulasOf {
+  using type = MathFormulas;
+};
+template <class Io>
+struct FormulasOf<Io, std::void_t<typename Io::Formulas>> {
+  using type = typename Io::Formulas;
+};
+
 template <class V, class Io, class T>
 void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation approx) {
   constexpr int kLanes = Io::kLanes;
@@ -50,10 +81,11 @@ void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation appro
           for (int64_t j = 0; j < rest; ++j) y[i + j] = yb[j];
         });
   };
+  using F = typename FormulasOf<Io>::type;
   if (approx == Approximation::Tanh) {
-    run([](V v) { return math::gelu_tanh<Io::kPrecise>(v); });
+    run([](V v) { return F::template tanh<Io::kPrecise>(v); });
   } else {
-    run([](V v) { return math::gelu_exact<Io::kPrecise>(v); });
+    run([](V v) { return F::template exact<Io::kPrecise>(v); });
   }
 }
 
@@ -61,10 +93,11 @@ void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation appro
 // variant select: the one choice backward_loop and derivative_loop share.
 template <class V, class Io, class Body>
 void with_derivative(Approximation approx, Body&& body) {
+  using F = typename FormulasOf<Io>::type;
   if (approx == Approximation::Tanh) {
-    body([](V v) { return math::gelu_tanh_derivative<Io::kPreciseDerivative>(v); });
+    body([](V v) { return F::template tanh_derivative<Io::kPreciseDerivative>(v); });
   } else {
-    body([](V v) { return math::gelu_exact_derivative<Io::kPreciseDerivative>(v); });
+    body([](V v) { return F::template exact_derivative<Io::kPreciseDerivative>(v); });
   }
 }
 
@@ -205,6 +238,39 @@ struct TableVecKernels {
           });
     }
   }
+};
+
+// A kernel table's entries for every dtype: float64 through the loops over VD
+// (a double or a vector of doubles) with DoubleIo, the rest through Kernels
+// (a VecKernels or TableVecKernels).
+template <class Kernels, class VD, class DoubleIo>
+struct WithDouble {
+  static void forward(const void* x, void* y, int64_t n, Dtype dtype, Approximation approx) {
+    if (dtype == Dtype::Double) {
+      forward_loop<VD>(static_cast<const double*>(x), static_cast<double*>(y), n, DoubleIo{},
+                       approx);
+    } else {
+      Kernels::forward(x, y, n, dtype, approx);
+    }
+  }
+  static void backward(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
+                       Approximation approx) {
+    if (dtype == Dtype::Double) {
+      backward_loop<VD>(static_cast<const double*>(g), static_cast<const double*>(x),
+                        static_cast<double*>(gi), n, DoubleIo{}, approx);
+    } else {
+      Kernels::backward(g, x, gi, n, dtype, approx);
+    }
+  }
+};
+
+// float64 I/O for a vector of doubles (vec_*_f64.h).
+template <class V>
+struct SimdDoubleIo : math::PreciseResults {
+  using Formulas = math::f64::Formulas;
+  static constexpr int kLanes = V::kSize;
+  V load(const double* p) const { return V::load(p); }
+  void store(double* p, V v) const { V::store(p, v); }
 };
 
 // I/O policies for a SIMD vector type with static load()/store() (vec_*.h).

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "../gelu_tail_tables.h"
+
 namespace gelu_ext {
 namespace cpu {
 namespace avx2 {
@@ -38,6 +40,7 @@ static inline Mask operator>(Vec a, Vec b) { return {_mm256_cmp_ps(a.v, b.v, _CM
 static inline Vec select(Mask m, Vec a, Vec b) { return _mm256_blendv_ps(b.v, a.v, m.m); }
 static inline Mask isnan_(Vec a) { return {_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q)}; }
 static inline Vec fma_(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a.v, b.v, c.v); }
+static inline Vec fms_(Vec a, Vec b, Vec c) { return _mm256_fmsub_ps(a.v, b.v, c.v); }
 static inline Vec abs_(Vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v); }
 static inline Vec copysign_(Vec mag, Vec sgn) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -48,6 +51,49 @@ static inline Vec rint_(Vec a) {
 }
 // min(lim, a) returning a when a is NaN (maxps/minps return the 2nd operand).
 static inline Vec clamp_hi(Vec a, Vec lim) { return _mm256_min_ps(lim.v, a.v); }
+static inline Vec abs_clamp(Vec a, Vec lim) { return clamp_hi(abs_(a), lim); }
+static inline Mask not_less(Vec a, Vec b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_NLT_UQ)}; }
+static inline Vec add_where(Mask m, Vec a, Vec b) { return select(m, a + b, a); }
+static inline Vec sub_where(Mask m, Vec a, Vec b) { return select(m, a - b, b); }
+
+// The tail tables' interval index and lookups (see tail_index in
+// gelu_math.h). AVX2 has no 32-entry permute, and its gathers are several
+// times slower than the arithmetic on the cores measured (docs/PERFORMANCE.md),
+// so each lane's row of terms (TailTable::row) is loaded and the 8 x 8 block
+// transposed: 16 half-row loads and 15 in-lane shuffles for all seven terms.
+struct Index {
+  __m256i v;
+};
+static inline Index tail_index(Vec y) {
+  const __m256i b = _mm256_max_epi32(_mm256_castps_si256(y.v), _mm256_set1_epi32(0x3d800000));
+  return {_mm256_and_si256(_mm256_srli_epi32(b, 21), _mm256_set1_epi32(31))};
+}
+static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
+  alignas(32) int32_t idx[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(idx), j.v);
+  // m[i] = terms 0-3 of lanes i and i + 4, n[i] = terms 4-7: the lane
+  // crossing happens in the loads, so only in-lane 4 x 4 transposes remain.
+  __m256 m[4], n[4];
+  for (int i = 0; i < 4; ++i) {
+    const float* lo = t.row[idx[i]];
+    const float* hi = t.row[idx[i + 4]];
+    m[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_load_ps(lo)), _mm_load_ps(hi), 1);
+    n[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_load_ps(lo + 4)), _mm_load_ps(hi + 4),
+                                1);
+  }
+  const auto transpose4 = [](const __m256 (&v)[4], Vec* out, int count) {
+    const __m256 a0 = _mm256_unpacklo_ps(v[0], v[1]), a1 = _mm256_unpackhi_ps(v[0], v[1]);
+    const __m256 a2 = _mm256_unpacklo_ps(v[2], v[3]), a3 = _mm256_unpackhi_ps(v[2], v[3]);
+    out[0] = _mm256_shuffle_ps(a0, a2, 0x44);
+    out[1] = _mm256_shuffle_ps(a0, a2, 0xee);
+    out[2] = _mm256_shuffle_ps(a1, a3, 0x44);
+    if (count > 3) out[3] = _mm256_shuffle_ps(a1, a3, 0xee);
+  };
+  Vec col[8];
+  transpose4(m, col, 4);
+  transpose4(n, col + 4, 3);  // term 7 is padding
+  return {col[0], {col[1], col[2], col[3], col[4], col[5], col[6]}};
+}
 
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h.
 static inline Vec scale_pow2(Vec v, Vec k) {

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "../gelu_tail_tables.h"
+
 namespace gelu_ext {
 namespace cpu {
 namespace avx512 {
@@ -42,6 +44,7 @@ static inline Mask operator>(Vec a, Vec b) { return {_mm512_cmp_ps_mask(a.v, b.v
 static inline Vec select(Mask m, Vec a, Vec b) { return _mm512_mask_blend_ps(m.m, b.v, a.v); }
 static inline Mask isnan_(Vec a) { return {_mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q)}; }
 static inline Vec fma_(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a.v, b.v, c.v); }
+static inline Vec fms_(Vec a, Vec b, Vec c) { return _mm512_fmsub_ps(a.v, b.v, c.v); }
 static inline Vec abs_(Vec a) {
   return _mm512_castsi512_ps(
       _mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(INT32_MAX)));
@@ -56,6 +59,30 @@ static inline Vec rint_(Vec a) {
   return _mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 static inline Vec clamp_hi(Vec a, Vec lim) { return _mm512_min_ps(lim.v, a.v); }
+// min(|a|, lim) by vrangeps: imm 0b1010 = the smaller magnitude, sign cleared.
+static inline Vec abs_clamp(Vec a, Vec lim) { return _mm512_range_ps(a.v, lim.v, 0x0a); }
+static inline Mask not_less(Vec a, Vec b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_NLT_UQ)}; }
+static inline Vec add_where(Mask m, Vec a, Vec b) { return _mm512_mask_add_ps(a.v, m.m, a.v, b.v); }
+static inline Vec sub_where(Mask m, Vec a, Vec b) { return _mm512_mask_sub_ps(b.v, m.m, a.v, b.v); }
+
+// The tail tables' interval index (see tail_index in gelu_math.h). vpermi2ps
+// reads only the low five bits of each index, so no mask is needed.
+struct Index {
+  __m512i v;
+};
+static inline Index tail_index(Vec y) {
+  const __m512i b = _mm512_max_epi32(_mm512_castps_si512(y.v), _mm512_set1_epi32(0x3d800000));
+  return {_mm512_srli_epi32(b, 21)};
+}
+// A 32-entry array by index: both halves stay in registers across a loop.
+static inline Vec permute32(const float (&a)[32], Index j) {
+  return _mm512_permutex2var_ps(_mm512_load_ps(a), j.v, _mm512_load_ps(a + 16));
+}
+static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
+  return {permute32(t.centre, j),
+          {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j),
+           permute32(t.c[3], j), permute32(t.c[4], j), permute32(t.c[5], j)}};
+}
 
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h (integral
 // k in [-220, 0]): vscalefps rounds the exact product once, subnormal

@@ -33,6 +33,10 @@ _MODE_NAME = {"none": "exact", "tanh": "tanh"}
 # ---------------------------------------------------------------------------
 # demo
 # ---------------------------------------------------------------------------
+# The demo's speed run and summary: every dtype, float32 first.
+SUMMARY_DTYPES = ("float32", "bfloat16", "float16", "float64")
+
+
 def _section(title: str) -> None:
     print(f"\n== {title} ==", flush=True)
 
@@ -51,7 +55,8 @@ def summary_lines(
     cpu_rows: Sequence[benchmark.Row],
     gpu_rows: Sequence[dict[str, Any]],
 ) -> list[str]:
-    """Five lines: float32 per mode and direction, then bfloat16 as a whole.
+    """Seven lines: float32 per mode and direction, then bfloat16, float16 and
+    float64, each as a whole.
 
     Speed is PyTorch's time over gelu_ext's (above 1x: gelu_ext is faster);
     errors are the largest over the accuracy sweep, in ulps.
@@ -74,7 +79,8 @@ def summary_lines(
 
     groups = [(f"{_MODE_NAME[m]} {d} float32", "float32", [m], [d])
               for m in MODES for d in DIRECTIONS]
-    groups.append(("bfloat16, both modes, fwd+bwd", "bfloat16", list(MODES), list(DIRECTIONS)))
+    groups += [(f"{dtype}, both modes, fwd+bwd", dtype, list(MODES), list(DIRECTIONS))
+               for dtype in SUMMARY_DTYPES[1:]]
     lines = []
     for label, dtype, modes, directions in groups:
         cpu, noisy = speeds(cpu_rows, dtype, modes, directions)
@@ -103,9 +109,11 @@ def demo(args: argparse.Namespace) -> int:
     print(accuracy.format_table(acc_rows))
 
     threads = torch.get_num_threads()
-    _section(f"speed on the CPU, {threads} threads, 1M elements (python -m gelu_ext bench)")
-    cpu_rows = benchmark.run("cpu", ["float32", "bfloat16"], list(MODES), [1 << 20], [threads],
-                             list(DIRECTIONS), min_time=args.min_time, progress=True)
+    _section(f"speed on the CPU, {threads} threads, 1M elements, kernel against kernel "
+             "(out= on both sides; python -m gelu_ext bench --outputs preallocated)")
+    cpu_rows = benchmark.run("cpu", list(SUMMARY_DTYPES), list(MODES), [1 << 20], [threads],
+                             list(DIRECTIONS), min_time=args.min_time, progress=True,
+                             outputs=["preallocated"])
     print(benchmark.format_table(cpu_rows))
     gpu_rows: list[dict[str, Any]] = []
     reason = benchmark.cuda_unavailable_reason()

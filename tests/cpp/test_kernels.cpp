@@ -1,6 +1,6 @@
 // The CPU kernels: every SIMD path this CPU supports computes the same bits,
 // and those bits are gelu_math.h's scalar formulas (the single source of the
-// numerics), rounded once for the half types.
+// numerics), rounded once for the half types; float64's are gelu_math_f64.h's.
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
@@ -8,6 +8,7 @@
 
 #include "build_info.h"
 #include "gelu_math.h"
+#include "gelu_math_f64.h"
 #include "test_util.h"
 
 namespace gelu_ext_test {
@@ -130,12 +131,19 @@ TEST_F(SimdPaths, KernelsAreTheMathHeader) {
         EXPECT_TRUE(bitwise_equal(d, ed)) << "float32 backward";
       }
       {
+        namespace f64 = m::f64;
+        const bool tanh = a == gelu_ext::Approximation::Tanh;
         const at::Tensor y = gelu_ext::gelu(x64, name(a));
-        at::Tensor ey = at::empty_like(x64);
+        const at::Tensor d = gelu_ext::gelu_backward(at::ones_like(x64), x64, name(a));
+        at::Tensor ey = at::empty_like(x64), ed = at::empty_like(x64);
         for (int64_t i = 0; i < x64.numel(); ++i) {
-          ey.data_ptr<double>()[i] = m::gelu<true>(x64.data_ptr<double>()[i], a);
+          const double xi = x64.data_ptr<double>()[i];
+          ey.data_ptr<double>()[i] = tanh ? f64::gelu_tanh(xi) : f64::gelu_exact(xi);
+          ed.data_ptr<double>()[i] =
+              1.0 * (tanh ? f64::gelu_tanh_derivative(xi) : f64::gelu_exact_derivative(xi));
         }
         EXPECT_TRUE(bitwise_equal(y, ey)) << "float64 forward";
+        EXPECT_TRUE(bitwise_equal(d, ed)) << "float64 backward";
       }
       for (auto dtype : {at::kBFloat16, at::kHalf}) {
         const at::Tensor x = all_finite_16bit(dtype);

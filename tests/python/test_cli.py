@@ -270,20 +270,25 @@ def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
     assert data["environment"]["gpu_environment"] == {"gpu": "stand-in"}
 
 
-def test_summary_has_five_lines_with_gpu_speeds():
+def test_summary_has_seven_lines_with_gpu_speeds():
+    dtypes = ("float32", "bfloat16", "float16", "float64")
     acc = [accuracy.AccuracyRow(d, m, r, impl, 10, 1.0 if impl == "gelu_ext" else 99.0, 0.0, 0.0,
                                 0.0, 0.0, None, None)
-           for d in ("float32", "bfloat16") for m in ("none", "tanh") for r in ("fwd", "bwd")
+           for d in dtypes for m in ("none", "tanh") for r in ("fwd", "bwd")
            for impl in ("gelu_ext", "torch")]
-    cpu = [benchmark.Row("cpu", r, d, m, 1 << 20, 2, 1.0, 1.5, 1.0, 1.0, 1.0, 1.5)
-           for d in ("float32", "bfloat16") for m in ("none", "tanh") for r in ("fwd", "bwd")]
+    cpu = [benchmark.Row("cpu", r, d, m, 1 << 20, 2, 1.0, 1.5 if d != "float64" else 0.5,
+                         1.0, 1.0, 1.0, 1.5 if d != "float64" else 0.5)
+           for d in dtypes for m in ("none", "tanh") for r in ("fwd", "bwd")]
     gpu = [{"device": "cuda", "direction": r, "dtype": d, "approximate": m, "speedup": 3.0}
            for d in ("float32", "bfloat16") for m in ("none", "tanh") for r in ("fwd", "bwd")]
     lines = cli.summary_lines(acc, cpu, gpu)
-    assert len(lines) == 5
+    assert len(lines) == 7
     assert lines[0] == ("exact fwd float32: 1.50x PyTorch's speed on the CPU, 3.00x on the GPU; "
                         "max error 1.0 ulp vs PyTorch's 99")
-    assert lines[4].startswith("bfloat16, both modes, fwd+bwd: 1.50x")
+    assert lines[4].startswith("bfloat16, both modes, fwd+bwd: 1.50x PyTorch's speed on the CPU, "
+                               "3.00x on the GPU")
+    assert lines[5].startswith("float16, both modes, fwd+bwd: 1.50x PyTorch's speed on the CPU;")
+    assert lines[6].startswith("float64, both modes, fwd+bwd: 0.50x PyTorch's speed on the CPU;")
 
 
 def test_progress_only_for_long_runs():
@@ -508,11 +513,12 @@ def test_demo_without_a_command(capsys, tmp_path):
                     "== summary"):
         assert section in out, section
     summary = out.split("== summary")[1].splitlines()[1:]
-    assert len(summary) == 6, summary
+    assert len(summary) == 8, summary
     for line, start in zip(summary, ["exact fwd float32", "exact bwd float32", "tanh fwd float32",
-                                     "tanh bwd float32", "bfloat16"]):
+                                     "tanh bwd float32", "bfloat16", "float16", "float64"]):
         assert line.startswith(start) and "PyTorch's speed" in line and "max error" in line, line
-    assert summary[5] == f"figures: {out_dir}/ (5 PNG files)"
+    assert summary[7] == f"figures: {out_dir}/ (5 PNG files)"
+    assert "kernel against kernel" in out.split("== speed on the CPU")[1].splitlines()[0]
     assert sorted(os.listdir(out_dir)) == sorted(f"{n}.png" for n in gelu_ext.plots.FIGURES)
 
 

@@ -128,6 +128,46 @@ def test_paths_agree_on_nan(dtype, mode, restore_simd):
             assert_bitwise_equal(a[keep], b[keep], f"{path} non-NaN outputs")
 
 
+def _float64_edges() -> torch.Tensor:
+    """float64 inputs where its formulas switch: the deep tails down to
+    subnormal and zero results, both clamps, and the borders of the pieces
+    of its tail polynomial (gelu_math_f64.h: piece i ends at t = (i + 1)/31,
+    t = 1/(|x| + 4)), each with its neighbours."""
+    y = torch.tensor([31.0 / (i + 1) - 4.0 for i in range(7)] + [23.0, 40.0], dtype=torch.float64)
+    near = torch.cat([y, y.nextafter(torch.zeros_like(y)), y.nextafter(torch.full_like(y, 99.0))])
+    near = torch.cat([near, near * (1 + 1e-12), near * (1 - 1e-12)])
+    deep = torch.cat([torch.linspace(-41, -36, 5001, dtype=torch.float64),
+                      torch.linspace(-24, -20, 4001, dtype=torch.float64)])
+    return torch.cat([near, -near, deep, torch.logspace(-320, 308, 2001, dtype=torch.float64)])
+
+
+@pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
+@pytest.mark.parametrize("mode", MODES)
+def test_float64_paths_identical_at_edges(mode, restore_simd):
+    x = _float64_edges()
+    x = torch.cat([x, -x])
+    res = _run_all_paths(lambda: (gelu_ext.gelu(x, mode),
+                                  gelu_ext.gelu_backward(torch.ones_like(x), x, mode)))
+    for path in OTHER_PATHS:
+        for a, b, what in zip(res[path], res["scalar"], ["forward", "backward"]):
+            assert_bitwise_equal(a, b, f"float64 {path} vs scalar: {what}")
+
+
+@pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
+@pytest.mark.parametrize("mode", MODES)
+def test_float64_paths_agree_on_random_bits(mode, restore_simd):
+    """Random float64 bit patterns: every exponent, NaNs of any sign and payload."""
+    g = torch.Generator().manual_seed(6)
+    x = torch.randint(-(2**63), 2**63 - 1, (100_000,), generator=g, dtype=torch.int64)
+    x = x.view(torch.float64)
+    grad = x.flip(0).clone()
+    res = _run_all_paths(lambda: (gelu_ext.gelu(x, mode), gelu_ext.gelu_backward(grad, x, mode)))
+    for path in OTHER_PATHS:
+        for a, b in zip(res[path], res["scalar"]):
+            assert torch.equal(a.isnan(), b.isnan())
+            assert_bitwise_equal(a, b, f"float64 {path} vs scalar")
+
+
 # ---------------------------------------------------------------------------
 # Threads
 # ---------------------------------------------------------------------------

@@ -95,7 +95,8 @@ def test_16bit_exhaustive_within_1_ulp(dtype, mode, direction):
     )
 
 
-def _mp_reference(xs: list[float], mode: str, derivative: bool) -> torch.Tensor:
+def _mp_reference(xs: list[float], mode: str, derivative: bool, scale: float = 1.0) -> torch.Tensor:
+    """f or f' at xs (times ``scale``, before the rounding to float64)."""
     mpmath = pytest.importorskip("mpmath")
     with mpmath.workdps(40):
         kappa = mpmath.mpf("0.044715")  # the decimal constant, as in DESIGN.md
@@ -104,7 +105,8 @@ def _mp_reference(xs: list[float], mode: str, derivative: bool) -> torch.Tensor:
         for v in xs:
             x = mpmath.mpf(v)
             if abs(v) > 1e4:  # exact limits (mpmath's ncdf overflows out there)
-                out.append((1.0 if v > 0 else 0.0) if derivative else (v if v > 0 else -0.0))
+                limit = (1.0 if v > 0 else 0.0) if derivative else (v if v > 0 else -0.0)
+                out.append(scale * limit)
                 continue
             if mode == "none":
                 r = mpmath.ncdf(x) + x * mpmath.npdf(x) if derivative else x * mpmath.ncdf(x)
@@ -112,7 +114,7 @@ def _mp_reference(xs: list[float], mode: str, derivative: bool) -> torch.Tensor:
                 u = c * (x + kappa * x**3)
                 s = 1 / (1 + mpmath.exp(-2 * u))
                 r = s + 2 * x * c * (1 + 3 * kappa * x**2) * s * (1 - s) if derivative else x * s
-            out.append(float(r))
+            out.append(float(r * scale))
     return torch.tensor(out, dtype=torch.float64)
 
 
@@ -138,6 +140,36 @@ def test_float64_vs_high_precision(mode, direction):
     out = run(direction, x, mode)
     assert_ulp_close(out, ref, x, **TOL[(torch.float64, direction)],
                      what=f"float64 {mode} {direction} vs mpmath")
+
+
+# Where float64 results become subnormal (exact: x < -37.5; tanh: x < -21.3)
+# down to where they are 0.
+F64_SUBNORMAL_RANGE = {"none": (-38.7, -37.3), "tanh": (-22.6, -21.1)}
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+@pytest.mark.parametrize("mode", MODES)
+def test_float64_deep_tail_rounded_once(mode, direction):
+    """Results near and below the smallest normal double keep their relative
+    accuracy and are rounded once: within 4 ulp of the 53-bit binade (however
+    small) plus half the subnormal spacing, against mpmath. A result rounded
+    twice or flushed is off by up to a whole subnormal spacing, or more."""
+    lo, hi = F64_SUBNORMAL_RANGE[mode]
+    x = torch.linspace(lo, hi, 1501, dtype=torch.float64)
+    out = run(direction, x, mode)
+    # Compared scaled by 2^200 (exact for out): mpmath's own conversion to a
+    # subnormal double rounds twice, and the bound stays representable.
+    scale = 2.0**200
+    ref = _mp_reference(x.tolist(), mode, direction == "backward", scale)
+    sub = min_subnormal(torch.float64)
+    tiny = (ref != 0) & (ref.abs() < torch.finfo(torch.float64).smallest_normal * scale)
+    assert tiny.sum() > 300
+    _, e = torch.frexp(ref)
+    ulp53 = torch.ldexp(torch.ones_like(ref), (e - 53).double())  # scaled: not bounded below
+    err = (out * scale - ref).abs()
+    bound = 4 * ulp53 + sub * scale / 2
+    worst = int((err / bound).argmax())
+    assert (err <= bound).all(), (x[worst].item(), out[worst].item(), ref[worst].item() / scale)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -1,0 +1,163 @@
+// Piecewise tail tables for float32 results on the CPU (generated: the
+// output of `python tools/fit_coefficients.py`, which documents the fit).
+//
+// Each table holds, for the 32 intervals of y = |x| selected by
+// tail_index() in gelu_math.h, the expansion point of the interval and the
+// coefficients c0..c5 (low to high) of a polynomial in d = y - centre:
+//   kTailForward     S(y) = -y R(y) 2^(-CL y^2)
+//   kTailDerivative  D(y) = (R(y) - y/sqrt(2 pi)) 2^(-CL y^2)
+// with R(y) = exp(y^2/2) Phi(-y) and CL the part of log2(e)/2 that the float
+// multiplier of y^2 leaves out. Interval 12 (y < 5/64) is expanded at 0; its
+// forward c0 is -0 so that f(-0) = -0. Index order: (bits(y) >> 21) & 31.
+#pragma once
+
+namespace gelu_ext {
+namespace math {
+
+// The coefficients as fitted (one array per term), and the table the kernels
+// read: the same arrays plus each interval's terms as one row of eight
+// floats (centre, c0..c5, 0), for 8-lane paths that load rows and transpose.
+struct TailCoeffs {
+  float centre[32];
+  float c[6][32];
+};
+struct alignas(64) TailTable {
+  float centre[32];
+  float c[6][32];
+  float row[32][8];
+};
+constexpr TailTable make_tail_table(const TailCoeffs& k) {
+  TailTable t{};
+  for (int j = 0; j < 32; ++j) {
+    t.centre[j] = t.row[j][0] = k.centre[j];
+    for (int i = 0; i < 6; ++i) t.c[i][j] = t.row[j][i + 1] = k.c[i][j];
+  }
+  return t;
+}
+
+// One interval's terms, as looked up for each lane.
+template <class V>
+struct TailTerms {
+  V centre;
+  V c[6];
+};
+
+// kTailForward: degree 5, max error relative to |f| + 0: 7.378e-09
+inline constexpr TailTable kTailForward = make_tail_table({
+    {0x1.1ffp+1f, 0x1.610ep+1f, 0x1.9f6fp+1f, 0x1.dfff8p+1f,
+      0x1.1fb6p+2f, 0x1.60a5p+2f, 0x1.9fc78p+2f, 0x1.df74p+2f,
+      0x1.20ca8p+3f, 0x1.5f0c8p+3f, 0x1.9f95p+3f, 0x1.cff28p+3f,
+      0x0p+0f, 0x1.600e8p-4f, 0x1.9fbep-4f, 0x1.e05ep-4f,
+      0x1.1f75p-3f, 0x1.5e3c8p-3f, 0x1.a094p-3f, 0x1.df798p-3f,
+      0x1.20ed8p-2f, 0x1.5f838p-2f, 0x1.9faep-2f, 0x1.e0558p-2f,
+      0x1.20278p-1f, 0x1.5fb58p-1f, 0x1.9f0e8p-1f, 0x1.dff08p-1f,
+      0x1.1d8a8p+0f, 0x1.604fp+0f, 0x1.a01fp+0f, 0x1.dfd1p+0f},
+    {{-0x1.61ff42p-2f, -0x1.704edp-2f, -0x1.797fd4p-2f, -0x1.80267ep-2f,
+      -0x1.86be0ap-2f, -0x1.8c361ep-2f, -0x1.8f7488p-2f, -0x1.919888p-2f,
+      -0x1.93acd6p-2f, -0x1.95341p-2f, -0x1.9622dcp-2f, -0x1.969998p-2f,
+      -0x0p+0f, -0x1.4927fap-5f, -0x1.801ac2p-5f, -0x1.b68694p-5f,
+      -0x1.01e5d4p-4f, -0x1.332326p-4f, -0x1.64bc9ep-4f, -0x1.91939ap-4f,
+      -0x1.d3b8e6p-4f, -0x1.10b26cp-3f, -0x1.35196cp-3f, -0x1.56a302p-3f,
+      -0x1.8346fcp-3f, -0x1.b648ccp-3f, -0x1.e175d2p-3f, -0x1.039466p-2f,
+      -0x1.19902cp-2f, -0x1.328948p-2f, -0x1.448c6p-2f, -0x1.527176p-2f},
+     {-0x1.15c952p-5f, -0x1.69fb9ep-6f, -0x1.f48d44p-7f, -0x1.6220cap-7f,
+      -0x1.c0e364p-8f, -0x1.0697eep-8f, -0x1.4f2196p-9f, -0x1.c26888p-10f,
+      -0x1.0952c4p-10f, -0x1.2df086p-11f, -0x1.70dfb4p-12f, -0x1.0ae08cp-12f,
+      -0x1p-1f, -0x1.bf1e92p-2f, -0x1.b4723ap-2f, -0x1.a9ec1p-2f,
+      -0x1.9b0faap-2f, -0x1.884392p-2f, -0x1.757f2ap-2f, -0x1.64ae34p-2f,
+      -0x1.4c2534p-2f, -0x1.2fc53p-2f, -0x1.15a0dap-2f, -0x1.fbebfcp-3f,
+      -0x1.be41bap-3f, -0x1.79db68p-3f, -0x1.41e0c6p-3f, -0x1.129e28p-3f,
+      -0x1.bb521cp-4f, -0x1.499354p-4f, -0x1.f9670ep-5f, -0x1.89dfa8p-5f},
+     {0x1.eedb3ap-7f, 0x1.203fbap-7f, 0x1.688a1p-8f, 0x1.cef47ap-9f,
+      0x1.0124dap-9f, 0x1.005772p-10f, 0x1.1d12a4p-11f, 0x1.526fap-12f,
+      0x1.511e9cp-13f, 0x1.401336p-14f, 0x1.4d3d1cp-15f, 0x1.b1e102p-16f,
+      0x1.98844ep-2f, 0x1.5c2818p-2f, 0x1.525a96p-2f, 0x1.48b9d8p-2f,
+      0x1.3b31acp-2f, 0x1.2a3104p-2f, 0x1.1958d2p-2f, 0x1.0a5eaap-2f,
+      0x1.e974bap-3f, 0x1.b80f6p-3f, 0x1.8b3c22p-3f, 0x1.63452ap-3f,
+      0x1.302df4p-3f, 0x1.f1efd6p-4f, 0x1.9a36e2p-4f, 0x1.5253b6p-4f,
+      0x1.04935ap-4f, 0x1.6a47dap-5f, 0x1.04fd28p-5f, 0x1.7ef296p-6f},
+     {-0x1.70ff8cp-8f, -0x1.83ce94p-9f, -0x1.b9fd9cp-10f, -0x1.03206ep-10f,
+      -0x1.fc428ep-12f, -0x1.b2c4bep-13f, -0x1.a770acp-14f, -0x1.bdaaa2p-15f,
+      -0x1.78a41ap-16f, -0x1.2b5eacp-17f, -0x1.0a0f1cp-18f, -0x1.37f66ep-19f,
+      -0x1.fffb26p-3f, -0x1.ac266ep-3f, -0x1.9f0ffp-3f, -0x1.9103c8p-3f,
+      -0x1.7d4716p-3f, -0x1.66b81ep-3f, -0x1.4f5a9p-3f, -0x1.3b2916p-3f,
+      -0x1.1e1b68p-3f, -0x1.fae584p-4f, -0x1.c01p-4f, -0x1.8cc7bap-4f,
+      -0x1.4c1b2ap-4f, -0x1.07daf4p-4f, -0x1.a61bccp-5f, -0x1.51cc66p-5f,
+      -0x1.f3247p-6f, -0x1.46c374p-6f, -0x1.bd279ep-7f, -0x1.35403p-7f},
+     {0x1.ed3926p-10f, 0x1.d6837ap-11f, 0x1.eb021p-12f, 0x1.07fcbep-12f,
+      0x1.d0c5dcp-14f, 0x1.56296ep-15f, 0x1.245e42p-16f, 0x1.112f8cp-17f,
+      0x1.8ee908p-19f, 0x1.085214p-20f, 0x1.9052eap-22f, 0x1.a7db0cp-23f,
+      0x1.0fa48ep-3f, 0x1.e4de5ep-4f, 0x1.ceac6p-4f, 0x1.8a9d3ap-4f,
+      0x1.8da33cp-4f, 0x1.6aa0a2p-4f, 0x1.5128c2p-4f, 0x1.4240c2p-4f,
+      0x1.1dca32p-4f, 0x1.f3db5ap-5f, 0x1.b3d19p-5f, 0x1.7c0528p-5f,
+      0x1.3855aap-5f, 0x1.e2f08ap-6f, 0x1.77e052p-6f, 0x1.25158ap-6f,
+      0x1.a18a32p-7f, 0x1.02dadap-7f, 0x1.4ee668p-8f, 0x1.ba7d56p-9f},
+     {-0x1.2c2866p-11f, -0x1.093a0cp-12f, -0x1.f41c94p-14f, -0x1.f204fp-15f,
+      -0x1.874c82p-16f, -0x1.fc2672p-18f, -0x1.79f06ep-19f, -0x1.399dcap-20f,
+      -0x1.930182p-22f, -0x1.b0a594p-24f, -0x1.1bd682p-25f, -0x1.0e2db8p-26f,
+      -0x1.d69ad2p-5f, 0x1.7c14d2p+2f, 0x1.278218p+3f, 0x1.286a1ep+2f,
+      -0x1.f600cap-2f, 0x1.4b510cp-1f, -0x1.e8ca34p-6f, 0x1.41de2ap-5f,
+      -0x1.0a86cp-5f, -0x1.cecec4p-7f, -0x1.1a523ap-4f, -0x1.c76452p-6f,
+      -0x1.175006p-6f, -0x1.760804p-7f, -0x1.06db6ap-7f, -0x1.d75d2p-8f,
+      -0x1.32e06p-8f, -0x1.740bccp-9f, -0x1.cbc72cp-10f, -0x1.1e331p-10f}}});
+// kTailDerivative: degree 5, max error relative to |f| + 5.96046e-08: 1.338e-08
+inline constexpr TailTable kTailDerivative = make_tail_table({
+    {0x1.1e438p+1f, 0x1.5f25p+1f, 0x1.9ee8p+1f, 0x1.e11e8p+1f,
+      0x1.1f018p+2f, 0x1.60b18p+2f, 0x1.9fc88p+2f, 0x1.e00f8p+2f,
+      0x1.1ff28p+3f, 0x1.5ffe8p+3f, 0x1.a04c8p+3f, 0x1.d09bp+3f,
+      0x0p+0f, 0x1.5f638p-4f, 0x1.a01cp-4f, 0x1.e00b8p-4f,
+      0x1.1f408p-3f, 0x1.61558p-3f, 0x1.a0a78p-3f, 0x1.e004p-3f,
+      0x1.1e3bp-2f, 0x1.607b8p-2f, 0x1.a041p-2f, 0x1.e101p-2f,
+      0x1.1e7d8p-1f, 0x1.60dcp-1f, 0x1.a0f6p-1f, 0x1.e0a38p-1f,
+      0x1.1ff98p+0f, 0x1.5f33p+0f, 0x1.a0b28p+0f, 0x1.dea68p+0f},
+    {{-0x1.79c508p-1f, -0x1.ed477ep-1f, -0x1.2deff2p+0f, -0x1.665214p+0f,
+      -0x1.b4375cp+0f, -0x1.106bdep+1f, -0x1.440fa2p+1f, -0x1.78570ep+1f,
+      -0x1.c5e3cep+1f, -0x1.168c4cp+2f, -0x1.4a34f2p+2f, -0x1.70f36p+2f,
+      0x1p-1f, 0x1.bbb5a4p-2f, 0x1.af8104p-2f, 0x1.a38dbp-2f,
+      0x1.92164p-2f, 0x1.7a037ap-2f, 0x1.635436p-2f, 0x1.4cfcbp-2f,
+      0x1.2cff78p-2f, 0x1.005248p-2f, 0x1.ad09fp-3f, 0x1.5a5ab4p-3f,
+      0x1.d0b3c8p-4f, 0x1.286648p-5f, -0x1.22d2f6p-5f, -0x1.ab1c2ep-4f,
+      -0x1.a09e4ap-3f, -0x1.513ffep-2f, -0x1.d17a3ep-2f, -0x1.23763cp-1f},
+     {-0x1.cf7e4ep-2f, -0x1.c110c4p-2f, -0x1.b7995p-2f, -0x1.b0c96p-2f,
+      -0x1.aa5e66p-2f, -0x1.a4d1a6p-2f, -0x1.a193f6p-2f, -0x1.9f6bb2p-2f,
+      -0x1.9d629ep-2f, -0x1.9bcfdp-2f, -0x1.9ae342p-2f, -0x1.9a6d1ap-2f,
+      -0x1.988454p-1f, -0x1.83fb2ap-1f, -0x1.807da6p-1f, -0x1.7d2034p-1f,
+      -0x1.784cdep-1f, -0x1.71d414p-1f, -0x1.6beaf8p-1f, -0x1.6645d2p-1f,
+      -0x1.5e7d6ap-1f, -0x1.5432f6p-1f, -0x1.4b2a0cp-1f, -0x1.42c65p-1f,
+      -0x1.380f9cp-1f, -0x1.2abbdep-1f, -0x1.1fda6ep-1f, -0x1.16a224p-1f,
+      -0x1.0b3622p-1f, -0x1.fedafep-2f, -0x1.ec57eap-2f, -0x1.ded0b8p-2f},
+     {0x1.190b4ep-6f, 0x1.6e50eap-7f, 0x1.f60abp-8f, 0x1.601c7ap-8f,
+      0x1.c3ba28p-9f, 0x1.067fd6p-9f, 0x1.4f23a4p-10f, 0x1.c0d7b6p-11f,
+      0x1.0b9902p-11f, 0x1.2bb4c8p-12f, 0x1.6f4f4ep-13f, 0x1.0a137p-13f,
+      0x1.0000b6p-2f, 0x1.bf3ddp-3f, 0x1.b46418p-3f, 0x1.a9fb1p-3f,
+      0x1.9b1f6ap-3f, 0x1.875d76p-3f, 0x1.75795ap-3f, 0x1.648a4ap-3f,
+      0x1.4d6ffp-3f, 0x1.2f5a9p-3f, 0x1.15681ep-3f, 0x1.fb74dap-4f,
+      0x1.c03d3ep-4f, 0x1.78bd1ep-4f, 0x1.405b9cp-4f, 0x1.122812p-4f,
+      0x1.b6665ap-5f, 0x1.4b266cp-5f, 0x1.f83ab4p-6f, 0x1.8b9f94p-6f},
+     {-0x1.4ec1cap-8f, -0x1.8628a6p-9f, -0x1.e2c38ep-10f, -0x1.3280bcp-10f,
+      -0x1.59bb2cp-11f, -0x1.559b0ep-12f, -0x1.7c232ap-13f, -0x1.c1571ep-14f,
+      -0x1.c647f6p-15f, -0x1.a57f4ep-16f, -0x1.b9cf04p-17f, -0x1.1c970ep-17f,
+      -0x1.108d04p-3f, -0x1.cb7476p-4f, -0x1.bd218p-4f, -0x1.b75132p-4f,
+      -0x1.a3b898p-4f, -0x1.8b1278p-4f, -0x1.77a9f8p-4f, -0x1.6141d4p-4f,
+      -0x1.480964p-4f, -0x1.24d2b4p-4f, -0x1.07a98ap-4f, -0x1.da1c88p-5f,
+      -0x1.97c3fcp-5f, -0x1.4adf04p-5f, -0x1.0ff46cp-5f, -0x1.c27076p-6f,
+      -0x1.56a522p-6f, -0x1.e5c95ap-7f, -0x1.5ae6b4p-7f, -0x1.00a314p-7f},
+     {0x1.797c38p-10f, 0x1.8cb44cp-11f, 0x1.bd2114p-12f, 0x1.013decp-12f,
+      0x1.036494p-13f, 0x1.b60fap-15f, 0x1.a9a21ep-16f, 0x1.bdf3bep-17f,
+      0x1.834276p-18f, 0x1.29f43ep-19f, 0x1.0861dap-20f, 0x1.45a238p-21f,
+      0x1.05e248p-4f, -0x1.40a144p-6f, -0x1.b1c97cp-11f, -0x1.9fb892p-8f,
+      0x1.9c222ep-5f, 0x1.3b4a1cp-5f, 0x1.7050e8p-5f, 0x1.31480ep-5f,
+      0x1.212ef2p-5f, 0x1.fe8d16p-6f, 0x1.c17544p-6f, 0x1.9171a6p-6f,
+      0x1.4e60dap-6f, 0x1.08ef7cp-6f, 0x1.a024bap-7f, 0x1.502e1ep-7f,
+      0x1.ec4322p-8f, 0x1.497c2p-8f, 0x1.bc60ccp-9f, 0x1.376d1ap-9f},
+     {-0x1.914744p-12f, -0x1.80ea2ap-13f, -0x1.60ada4p-14f, -0x1.79ed88p-15f,
+      -0x1.713796p-16f, -0x1.141f4cp-17f, -0x1.ca1982p-19f, -0x1.85c2dep-20f,
+      -0x1.4bb598p-21f, -0x1.ecfb9p-23f, -0x1.0cb5f4p-24f, -0x1.2c462cp-22f,
+      -0x1.0ca87ap-5f, -0x1.9fe6f8p+3f, -0x1.127218p+4f, 0x1.4545fap+1f,
+      -0x1.e84d7ap-2f, -0x1.26b8dep+0f, 0x1.8e6c76p-2f, -0x1.5e0a24p+0f,
+      0x1.7b19c4p-6f, -0x1.9087fap-6f, 0x1.293b3p-4f, 0x1.5a9382p-4f,
+      -0x1.ce4f2ep-8f, -0x1.43d218p-8f, -0x1.3a1d9ap-8f, -0x1.cf24fap-11f,
+      -0x1.691afp-9f, -0x1.c3d14p-10f, -0x1.2d2d0ap-10f, -0x1.983914p-11f}}});
+
+}  // namespace math
+}  // namespace gelu_ext

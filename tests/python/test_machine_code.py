@@ -1,0 +1,75 @@
+"""The CPU kernels' hot loops stay within their instruction budgets.
+
+tools/vector_ops.py compiles the float32 loop bodies for AVX-512 and AVX2 and
+counts the vector instructions the compiler emits: a deterministic stand-in
+for a timing, which on a shared machine is noise."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+pytestmark = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                                reason="the SIMD paths are x86-64 only")
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        "vector_ops", os.path.join(ROOT, "tools", "vector_ops.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def counts():
+    tool = _tool()
+    return tool, tool.count(os.path.join(ROOT, "csrc"), os.environ.get("CXX", "c++"))
+
+
+def test_avx512_loops_within_budget(counts):
+    tool, rows = counts
+    for r in rows:
+        if r["path"] == "avx512":
+            key = f"{r['mode']}_{r['direction']}"
+            assert r["alu"] <= tool.BUDGETS[key], (key, r)
+
+
+def test_exact_mode_has_no_division(counts):
+    # the exact mode's cost was its two divisions per vector; the tables removed them
+    _, rows = counts
+    for r in rows:
+        if r["mode"] == "none":
+            assert r["div"] == 0, r
+            if r["path"] == "avx512":
+                assert r["perm"] == 7, r  # centre + six coefficients, one permute each
+
+
+def test_counter_sees_a_longer_loop(counts, tmp_path):
+    # the check must be able to fail: one more multiply in the formula shows up
+    tool, rows = counts
+    src = os.path.join(ROOT, "csrc")
+    for sub in ("", "cpu"):
+        os.makedirs(tmp_path / sub, exist_ok=True)
+    for dirpath, _, files in os.walk(src):
+        for name in files:
+            rel = os.path.relpath(os.path.join(dirpath, name), src)
+            with open(os.path.join(dirpath, name)) as f:
+                text = f.read()
+            if rel == "gelu_math.h":
+                old = "return add_where(not_less(x, V(0.0f)), sc, x);"
+                assert old in text
+                text = text.replace(old, "return add_where(not_less(x, V(0.0f)), sc * sc, x);")
+            os.makedirs(os.path.dirname(tmp_path / rel) or tmp_path, exist_ok=True)
+            with open(tmp_path / rel, "w") as f:
+                f.write(text)
+    longer = tool.count(str(tmp_path), os.environ.get("CXX", "c++"))
+    before = {(r["path"], r["mode"], r["direction"]): r["alu"] for r in rows}
+    after = {(r["path"], r["mode"], r["direction"]): r["alu"] for r in longer}
+    assert after[("avx512", "none", "fwd")] == before[("avx512", "none", "fwd")] + 1
+    assert after[("avx512", "none", "bwd")] == before[("avx512", "none", "bwd")]

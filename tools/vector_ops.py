@@ -1,0 +1,207 @@
+"""Count the vector instructions per element in the CPU kernels' hot loops.
+
+Run:  python tools/vector_ops.py [--check] [--json FILE] [--csrc DIR]
+
+Timings on shared machines are noisy; the instructions the compiler emits
+are not. This compiles one small probe per SIMD path, dtype float32, mode and
+direction (the loop body of csrc/cpu/gelu_loops.h around the formulas of
+csrc/gelu_math.h, with the kernels' own flags and target pragmas), reads the
+machine code back with objdump and counts the instructions of each probe's
+loop by class:
+
+* alu: vector arithmetic, logic, compares, blends, conversions (what the
+  vector ports execute), permutes and gathers included;
+* perm: permutes and gathers (on Intel, port 5 only; also counted in alu);
+* div: divisions and square roots (the divider, counted in alu as well);
+* move: register-to-register vector moves (often free: move elimination);
+* mem: loads, broadcasts from memory and stores.
+
+``--check`` compares the AVX-512 alu counts with BUDGETS and exits 1 when a
+probe exceeds its budget: a deterministic guard against a change that makes
+the hot loop longer. ``--csrc`` points at another source tree's csrc (for
+example an older revision) to count that instead.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+PATHS = {
+    # path: (vector header, namespace, target pragma, lanes)
+    "avx512": ("vec_avx512.h", "avx512", "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c", 16),
+    "avx2": ("vec_avx2.h", "avx2", "avx2,fma,f16c", 8),
+}
+PROBES = {
+    # name: the per-vector expression, over v (and g for the backward)
+    "none_fwd": "math::gelu_exact<true>(v)",
+    "none_bwd": "g * math::gelu_exact_derivative<true>(v)",
+    "tanh_fwd": "math::gelu_tanh<true>(v)",
+    "tanh_bwd": "g * math::gelu_tanh_derivative<true>(v)",
+}
+# AVX-512 vector ALU instructions per 16 float32 elements, at most (the
+# counts of the formulas as they stand, docs/PERFORMANCE.md).
+BUDGETS = {"none_fwd": 33, "none_bwd": 35, "tanh_fwd": 50, "tanh_bwd": 67}
+
+PROBE_TEMPLATE = """
+#include <immintrin.h>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#pragma GCC target("{target}")
+#include "approximation.h"
+#include "cpu/gelu_cpu.h"
+#include "cpu/gelu_loops.h"
+#include "cpu/{header}"
+namespace gelu_ext {{
+namespace cpu {{
+using V = {ns}::Vec;
+{functions}
+}}  // namespace cpu
+}}  // namespace gelu_ext
+"""
+FUNCTION_TEMPLATE = """
+extern "C" __attribute__((noinline)) void probe_{name}(const float* x, const float* gp, float* y,
+                                                    long n) {{
+  for (long i = 0; i < n; i += V::kSize) {{
+    const V v = V::load(x + i);
+    const V g = V::load(gp + i);
+    (void)g;
+    V::store(y + i, canonical_nan({expr}));
+  }}
+}}
+"""
+
+MOVE = re.compile(r"^vmov(aps|apd|dqa32|dqa64|dqu32|dqu64|ups|upd)$")
+PERM = re.compile(r"^v(perm|gather|pgather|shuf|unpck|pshufb|palignr|insert|extract|pack)")
+DIV = re.compile(r"^v(div|sqrt|rsqrt|rcp)")
+
+
+def classify(mnemonic: str, operands: str) -> str | None:
+    if not mnemonic.startswith("v") or mnemonic in ("vzeroupper", "vzeroall"):
+        return None
+    has_mem = "(" in operands
+    if mnemonic.startswith(("vbroadcast", "vpbroadcast")) and has_mem:
+        return "mem"
+    if MOVE.match(mnemonic) or mnemonic.startswith("vmov"):
+        return "mem" if has_mem else "move"
+    if PERM.match(mnemonic):
+        return "perm"
+    if DIV.match(mnemonic):
+        return "div"
+    return "alu"
+
+
+def _instructions(disassembly: str, function: str) -> list[tuple[int, str, str]]:
+    body = re.search(rf"<{re.escape(function)}>:\n(.*?)(?:\n\n|\Z)", disassembly, re.S)
+    if body is None:
+        raise RuntimeError(f"{function} not found in the disassembly")
+    insns = []
+    for line in body.group(1).splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\s+(\S+)\s*(.*)", line)
+        if m:
+            insns.append((int(m.group(1), 16), m.group(2), m.group(3)))
+    return insns
+
+
+def _add(counts: dict[str, int], insns, disassembly: str) -> None:
+    """Adds the classes of insns, and of every function they call (the
+    compiler keeps some of gelu_math.h's functions out of line)."""
+    for _, mnem, ops in insns:
+        if mnem == "call":
+            callee = re.search(r"<([^>+]+)>", ops)
+            if callee:
+                _add(counts, _instructions(disassembly, callee.group(1)), disassembly)
+            continue
+        cls = classify(mnem, ops)
+        if cls is None:
+            continue
+        counts[cls] += 1
+        if cls in ("perm", "div"):
+            counts["alu"] += 1
+
+
+def loop_counts(disassembly: str, function: str) -> dict[str, int]:
+    """Instruction classes in the largest loop (backward branch) of a function,
+    the functions it calls included."""
+    insns = _instructions(disassembly, function)
+    best = None
+    for addr, mnem, ops in insns:
+        if mnem.startswith("j") and mnem != "jmp":
+            target = re.match(r"([0-9a-f]+)", ops)
+            if target and int(target.group(1), 16) < addr:
+                loop = [i for i in insns if int(target.group(1), 16) <= i[0] <= addr]
+                if best is None or len(loop) > len(best):
+                    best = loop
+    if best is None:
+        raise RuntimeError(f"no loop found in {function}")
+    counts = {"alu": 0, "perm": 0, "div": 0, "move": 0, "mem": 0}
+    _add(counts, best, disassembly)
+    return counts
+
+
+def count(csrc: str, compiler: str) -> list[dict[str, object]]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path, (header, ns, target, lanes) in PATHS.items():
+            functions = "".join(FUNCTION_TEMPLATE.format(name=name, expr=expr)
+                                for name, expr in PROBES.items())
+            src = os.path.join(tmp, f"probe_{path}.cpp")
+            obj = src[:-4] + ".o"
+            with open(src, "w") as f:
+                f.write(PROBE_TEMPLATE.format(target=target, header=header, ns=ns,
+                                              functions=functions))
+            subprocess.run([compiler, "-O3", "-std=c++20", "-ffp-contract=off", "-Wno-psabi",
+                            "-w", f"-I{csrc}", "-c", src, "-o", obj], check=True)
+            dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", obj], check=True,
+                                 capture_output=True, text=True).stdout
+            for name in PROBES:
+                c = loop_counts(dis, f"probe_{name}")
+                mode, direction = name.split("_")
+                rows.append({"path": path, "mode": mode, "direction": direction, "lanes": lanes,
+                             **c, "alu_per_element": c["alu"] / lanes})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--csrc", default=os.path.join(ROOT, "csrc"), help="the sources to count")
+    p.add_argument("--cxx", default=os.environ.get("CXX", "c++"), help="C++ compiler (GCC)")
+    p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    p.add_argument("--check", action="store_true", help="exit 1 when over BUDGETS (AVX-512)")
+    args = p.parse_args(argv)
+    for tool in (args.cxx, "objdump"):
+        if shutil.which(tool) is None:
+            print(f"error: {tool} not found", file=sys.stderr)
+            return 2
+    rows = count(args.csrc, args.cxx)
+    print("float32 hot loops, one vector per iteration (counts per vector)")
+    print(f"{'path':<7} {'mode':<5} {'dir':<4} {'alu':>4} {'perm':>5} {'div':>4} {'move':>5} "
+          f"{'mem':>4} {'alu/element':>12}")
+    for r in rows:
+        print(f"{r['path']:<7} {r['mode']:<5} {r['direction']:<4} {r['alu']:>4} {r['perm']:>5} "
+              f"{r['div']:>4} {r['move']:>5} {r['mem']:>4} {r['alu_per_element']:>12.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "budgets": BUDGETS}, f, indent=1)
+    if args.check:
+        over = [r for r in rows if r["path"] == "avx512"
+                and r["alu"] > BUDGETS[f"{r['mode']}_{r['direction']}"]]
+        for r in over:
+            print(f"over budget: avx512 {r['mode']} {r['direction']}: {r['alu']} vector ALU "
+                  f"instructions per vector > {BUDGETS[r['mode'] + '_' + r['direction']]}",
+                  file=sys.stderr)
+        return 1 if over else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
