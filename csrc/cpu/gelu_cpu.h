@@ -22,6 +22,11 @@ struct ContigKernels {
 
 // Portable C++ (any CPU, every dtype).
 const ContigKernels& scalar_kernels();
+// df[i] = f'(x[i]) as float for bfloat16 or float16 inputs, by the scalar
+// path's formulas: what its backward multiplies the gradient by before
+// rounding (fills the derivative tables, half_tables.h).
+void scalar_half_derivative(const uint16_t* x, float* df, int64_t n, Dtype dtype,
+                            Approximation approx);
 // nullptr where the path was not compiled (non-x86 builds). Every table
 // handles every dtype.
 const ContigKernels* avx2_kernels();

@@ -18,6 +18,9 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "../gelu.h"
 #include "../gelu_checks.h"
@@ -34,9 +37,11 @@ namespace {
 // `python -m gelu_ext.benchmark --sizes 4096,65536` (docs/PERFORMANCE.md).
 constexpr int64_t kGrainSize = 16384;
 
-// Strided operands are staged through a small buffer so that every element
-// runs through the same contiguous kernel (bitwise equal results).
-constexpr int64_t kStageElems = 512;
+// Strided operands are staged through a small buffer per operand so that
+// every element runs through the same contiguous kernel (bitwise equal
+// results); operands that are contiguous along the inner dimension are used
+// in place.
+constexpr int64_t kStageBytes = 16384;
 
 // Outputs the functional ops allocate themselves ("fresh") from this size
 // on get the page treatment below; smaller ones are left to the allocator.
@@ -136,57 +141,242 @@ Dtype to_dtype(at::ScalarType t) {
 
 const ContigKernels& kernels_for(Dtype) { return selected_kernels(); }
 
-void gather(char* dst, const char* src, int64_t stride, int64_t n, int64_t esize) {
-  for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * esize, src + i * stride, esize);
+#if defined(__SSE2__)
+// Transposes a tile of 16 / sizeof(E) rows of 16 bytes each: row r of `src`
+// (rows `ss` bytes apart) becomes column r of `dst` (rows `ds` bytes apart).
+inline __m128i load16(const char* p) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+inline void store16(char* p, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
+
+template <class E>
+void transpose_tile(const char* src, int64_t ss, char* dst, int64_t ds);
+
+template <>
+void transpose_tile<uint64_t>(const char* src, int64_t ss, char* dst, int64_t ds) {
+  const __m128i r0 = load16(src), r1 = load16(src + ss);
+  store16(dst, _mm_unpacklo_epi64(r0, r1));
+  store16(dst + ds, _mm_unpackhi_epi64(r0, r1));
 }
 
-void scatter(char* dst, int64_t stride, const char* src, int64_t n, int64_t esize) {
-  for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * stride, src + i * esize, esize);
+template <>
+void transpose_tile<uint32_t>(const char* src, int64_t ss, char* dst, int64_t ds) {
+  __m128i r[4];
+  for (int k = 0; k < 4; ++k) r[k] = load16(src + k * ss);
+  const __m128i a0 = _mm_unpacklo_epi32(r[0], r[1]), a1 = _mm_unpackhi_epi32(r[0], r[1]);
+  const __m128i a2 = _mm_unpacklo_epi32(r[2], r[3]), a3 = _mm_unpackhi_epi32(r[2], r[3]);
+  store16(dst, _mm_unpacklo_epi64(a0, a2));
+  store16(dst + ds, _mm_unpackhi_epi64(a0, a2));
+  store16(dst + 2 * ds, _mm_unpacklo_epi64(a1, a3));
+  store16(dst + 3 * ds, _mm_unpackhi_epi64(a1, a3));
+}
+
+template <>
+void transpose_tile<uint16_t>(const char* src, int64_t ss, char* dst, int64_t ds) {
+  __m128i r[8], a[8];
+  for (int k = 0; k < 8; ++k) r[k] = load16(src + k * ss);
+  for (int k = 0; k < 4; ++k) {
+    a[k] = _mm_unpacklo_epi16(r[2 * k], r[2 * k + 1]);
+    a[k + 4] = _mm_unpackhi_epi16(r[2 * k], r[2 * k + 1]);
+  }
+  // a[k]: columns 0-3 of rows 2k, 2k+1; a[k + 4]: columns 4-7
+  for (int h = 0; h < 2; ++h) {
+    const __m128i* q = a + 4 * h;
+    const __m128i b0 = _mm_unpacklo_epi32(q[0], q[1]), b1 = _mm_unpackhi_epi32(q[0], q[1]);
+    const __m128i b2 = _mm_unpacklo_epi32(q[2], q[3]), b3 = _mm_unpackhi_epi32(q[2], q[3]);
+    char* d = dst + 4 * h * ds;
+    store16(d, _mm_unpacklo_epi64(b0, b2));
+    store16(d + ds, _mm_unpackhi_epi64(b0, b2));
+    store16(d + 2 * ds, _mm_unpacklo_epi64(b1, b3));
+    store16(d + 3 * ds, _mm_unpackhi_epi64(b1, b3));
+  }
+}
+constexpr bool kTiles = true;
+
+// buf[i] = element 2i of src (E-sized elements), a vector at a time, for the
+// i whose vector reads nothing past element 2(n - 1); returns how many i.
+template <class E>
+int64_t gather_every_second(const char* src, E* buf, int64_t n) {
+  constexpr int64_t kV = 16 / sizeof(E);
+  int64_t i = 0;
+  char* out = reinterpret_cast<char*>(buf);
+  for (; i + kV < n; i += kV) {  // reads elements [2i, 2i + 2kV)
+    const __m128i a = load16(src + 2 * i * sizeof(E)), b = load16(src + 2 * i * sizeof(E) + 16);
+    __m128i r;
+    if (sizeof(E) == 2) {
+      // low halves of the 32-bit lanes, sign-extended: the signed pack is exact
+      r = _mm_packs_epi32(_mm_srai_epi32(_mm_slli_epi32(a, 16), 16),
+                          _mm_srai_epi32(_mm_slli_epi32(b, 16), 16));
+    } else if (sizeof(E) == 4) {
+      r = _mm_castps_si128(
+          _mm_shuffle_ps(_mm_castsi128_ps(a), _mm_castsi128_ps(b), _MM_SHUFFLE(2, 0, 2, 0)));
+    } else {
+      r = _mm_unpacklo_epi64(a, b);
+    }
+    store16(out + i * sizeof(E), r);
+  }
+  return i;
+}
+#else
+template <class E>
+int64_t gather_every_second(const char*, E*, int64_t) { return 0; }
+template <class E>
+void transpose_tile(const char*, int64_t, char*, int64_t) {}
+constexpr bool kTiles = false;
+#endif
+
+// One 2-D block of an operand: element (i, j) at base + i * inner + j * outer
+// (bytes), i < ni, j < nj, copied to or from a packed buffer whose row j
+// starts at element j * pitch. Typed loads and stores (E: an unsigned integer
+// of the element's size). Where the operand is contiguous along j (a
+// transposed operand) the block is copied in square tiles transposed in
+// registers; elsewhere the loop over the dimension with the smaller stride
+// runs innermost.
+template <class E, bool kToBuffer>
+void copy_block(char* base, int64_t inner, int64_t outer, E* buf, int64_t pitch, int64_t ni,
+                int64_t nj) {
+  auto move = [&](int64_t i, int64_t j) {
+    E* b = buf + j * pitch + i;
+    char* m = base + i * inner + j * outer;
+    if (kToBuffer) {
+      std::memcpy(b, m, sizeof(E));
+    } else {
+      std::memcpy(m, b, sizeof(E));
+    }
+  };
+  int64_t ti = 0, tj = 0;  // the tiled part: [0, ti) x [0, tj)
+  if (kTiles && outer == static_cast<int64_t>(sizeof(E)) && nj > 1) {
+    constexpr int64_t kT = 16 / sizeof(E);
+    ti = ni / kT * kT;
+    tj = nj / kT * kT;
+    const int64_t bpitch = pitch * static_cast<int64_t>(sizeof(E));
+    for (int64_t i = 0; i < ti; i += kT) {
+      for (int64_t j = 0; j < tj; j += kT) {
+        char* m = base + i * inner + j * outer;
+        char* b = reinterpret_cast<char*>(buf + j * pitch + i);
+        if (kToBuffer) {
+          transpose_tile<E>(m, inner, b, bpitch);
+        } else {
+          transpose_tile<E>(b, bpitch, m, inner);
+        }
+      }
+    }
+  }
+  if (kToBuffer && nj == 1 && inner == 2 * static_cast<int64_t>(sizeof(E))) {
+    ti = gather_every_second<E>(base, buf, ni);
+    tj = 1;
+  }
+  // The rest, outside the tiled part: rows tj.. for all i, then i >= ti.
+  const bool j_inner = nj > 1 && std::abs(outer) < std::abs(inner);
+  if (j_inner) {
+    for (int64_t i = 0; i < ni; ++i) {
+      for (int64_t j = i < ti ? tj : 0; j < nj; ++j) move(i, j);
+    }
+  } else {
+    for (int64_t j = 0; j < nj; ++j) {
+      for (int64_t i = j < tj ? ti : 0; i < ni; ++i) move(i, j);
+    }
+  }
 }
 
 // Runs `contig(out, in...)` over a TensorIterator with operands
-// [out, in0, in1...]: directly on contiguous rows, staged otherwise.
-// `fresh`: out was just allocated here (see populate_for_write).
-template <int kInputs, class Contig>
-void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& contig) {
+// [out, in0, in1...] whose elements are E-sized: directly on contiguous rows,
+// staged otherwise. Staging takes a block of rows at once when some operand
+// is contiguous along the outer dimension instead (a transposed operand), so
+// that its cache lines are used whole. `fresh`: out was just allocated here
+// (see populate_for_write).
+template <class E, int kInputs, class Contig>
+void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig) {
   constexpr int kOps = kInputs + 1;
+  constexpr int64_t esize = sizeof(E);
+  constexpr int64_t kStageElems = kStageBytes / esize;
+  // Rows per block for a transposed operand: one cache line of them.
+  constexpr int64_t kBlockRows = 64 / esize;
   const bool populate = fresh && iter.output().nbytes() >= kFreshOutputBytes;
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t n0, int64_t n1) {
-        alignas(64) char stage[kOps][kStageElems * 8];
+        bool staged[kOps];
         bool contiguous = true;
-        for (int k = 0; k < kOps; ++k) contiguous = contiguous && strides[k] == esize;
-        for (int64_t j = 0; j < n1; ++j) {
-          char* ptr[kOps];
-          for (int k = 0; k < kOps; ++k) ptr[k] = data[k] + j * strides[kOps + k];
-          if (contiguous && populate && n0 * esize >= 2 * kPopulateChunkBytes) {
-            const int64_t chunk = kPopulateChunkBytes / esize;
-            for (int64_t i = 0; i < n0; i += chunk) {
-              const int64_t n = std::min(chunk, n0 - i);
-              char* piece[kOps];
-              for (int k = 0; k < kOps; ++k) piece[k] = ptr[k] + i * esize;
-              populate_for_write(piece[0], n * esize);
-              contig(piece, n);
+        bool transposed = false;
+        for (int k = 0; k < kOps; ++k) {
+          staged[k] = strides[k] != esize;
+          contiguous = contiguous && !staged[k];
+          transposed = transposed || (staged[k] && n1 > 1 && strides[kOps + k] == esize);
+        }
+        if (contiguous) {
+          for (int64_t j = 0; j < n1; ++j) {
+            char* ptr[kOps];
+            for (int k = 0; k < kOps; ++k) ptr[k] = data[k] + j * strides[kOps + k];
+            if (populate && n0 * esize >= 2 * kPopulateChunkBytes) {
+              const int64_t chunk = kPopulateChunkBytes / esize;
+              for (int64_t i = 0; i < n0; i += chunk) {
+                const int64_t n = std::min(chunk, n0 - i);
+                char* piece[kOps];
+                for (int k = 0; k < kOps; ++k) piece[k] = ptr[k] + i * esize;
+                populate_for_write(piece[0], n * esize);
+                contig(piece, n);
+              }
+            } else {
+              contig(ptr, n0);
             }
-            continue;
           }
-          if (contiguous) {
-            contig(ptr, n0);
-            continue;
-          }
-          for (int64_t i = 0; i < n0; i += kStageElems) {
-            const int64_t n = std::min(kStageElems, n0 - i);
-            char* staged[kOps];
+          return;
+        }
+        alignas(64) E stage[kOps][kStageElems];
+        // A block: `rows` rows of `cols` elements (whole rows when they are short).
+        const int64_t cols = std::min(n0, transposed ? kStageElems / kBlockRows : kStageElems);
+        const int64_t rows = kStageElems / cols;
+        // Whole rows that lie back to back in every operand (staged ones: in
+        // the buffer) run through the kernel as one.
+        bool merge = cols == n0;
+        for (int k = 0; k < kOps; ++k) {
+          merge = merge && (staged[k] || strides[kOps + k] == n0 * esize);
+        }
+        for (int64_t j0 = 0; j0 < n1; j0 += rows) {
+          const int64_t nj = std::min(rows, n1 - j0);
+          for (int64_t i0 = 0; i0 < n0; i0 += cols) {
+            const int64_t ni = std::min(cols, n0 - i0);
+            char* corner[kOps];
             for (int k = 0; k < kOps; ++k) {
-              staged[k] = stage[k];
-              if (k > 0) gather(stage[k], ptr[k] + i * strides[k], strides[k], n, esize);
+              corner[k] = data[k] + i0 * strides[k] + j0 * strides[kOps + k];
+              if (k > 0 && staged[k]) {
+                copy_block<E, true>(corner[k], strides[k], strides[kOps + k], stage[k], cols, ni,
+                                    nj);
+              }
             }
-            contig(staged, n);
-            scatter(ptr[0] + i * strides[0], strides[0], stage[0], n, esize);
+            if (merge) {
+              char* ptr[kOps];
+              for (int k = 0; k < kOps; ++k) {
+                ptr[k] = staged[k] ? reinterpret_cast<char*>(stage[k]) : corner[k];
+              }
+              contig(ptr, ni * nj);
+            }
+            for (int64_t j = 0; j < nj && !merge; ++j) {
+              char* ptr[kOps];
+              for (int k = 0; k < kOps; ++k) {
+                ptr[k] = staged[k] ? reinterpret_cast<char*>(stage[k] + j * cols)
+                                   : corner[k] + j * strides[kOps + k];
+              }
+              contig(ptr, ni);
+            }
+            if (staged[0]) copy_block<E, false>(corner[0], strides[0], strides[kOps], stage[0],
+                                                cols, ni, nj);
           }
         }
       },
       kGrainSize);
+}
+
+template <int kInputs, class Contig>
+void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& contig) {
+  switch (esize) {
+    case 2:
+      return run_typed<uint16_t, kInputs>(iter, fresh, contig);
+    case 4:
+      return run_typed<uint32_t, kInputs>(iter, fresh, contig);
+    default:
+      return run_typed<uint64_t, kInputs>(iter, fresh, contig);
+  }
 }
 
 // A TensorIterator that writes `out` as it is (its layout kept) from `inputs`.

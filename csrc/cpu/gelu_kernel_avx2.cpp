@@ -23,7 +23,8 @@ namespace cpu {
 namespace {
 using V = avx2::Vec;
 using VD = avx2_f64::Vec;
-using Kernels = WithDouble<VecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>, VD, SimdDoubleIo<VD>>;
+using Kernels =
+    WithDouble<TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>, VD, SimdDoubleIo<VD>>;
 }  // namespace
 
 const ContigKernels* avx2_kernels() {

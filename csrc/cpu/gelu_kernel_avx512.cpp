@@ -28,7 +28,8 @@ namespace cpu {
 namespace {
 using V = avx512::Vec;
 using VD = avx512_f64::Vec;
-using Kernels = WithDouble<VecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>, VD, SimdDoubleIo<VD>>;
+using Kernels =
+    WithDouble<TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>, VD, SimdDoubleIo<VD>>;
 }  // namespace
 
 const ContigKernels* avx512_kernels() {

@@ -38,6 +38,15 @@ using Kernels =
 
 }  // namespace
 
+void scalar_half_derivative(const uint16_t* x, float* df, int64_t n, Dtype dtype,
+                            Approximation approx) {
+  if (dtype == Dtype::BFloat16) {
+    derivative_loop<float>(x, df, n, ScalarHalfIo<true>{}, approx);
+  } else {
+    derivative_loop<float>(x, df, n, ScalarHalfIo<false>{}, approx);
+  }
+}
+
 const ContigKernels& scalar_kernels() {
   static const ContigKernels table{"scalar", &Kernels::forward, &Kernels::backward};
   return table;

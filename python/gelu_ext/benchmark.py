@@ -86,6 +86,31 @@ class Row:
     speedup: float  # native time / ours time; > 1 means gelu_ext is faster
     noise: float = 0.0  # larger (q3 - q1) / median of the ours and native samples
     outputs: str = "functional"  # or "preallocated": both sides write into existing outputs
+    layout: str = "contiguous"  # or "strided" / "transposed": the inputs' layout (LAYOUTS)
+
+
+# Input layouts, each with n elements: "strided" is every second element of a
+# 2n-element tensor (x[::2]); "transposed" the transpose of a contiguous 2-D
+# tensor (x.t()), whose preallocated outputs are contiguous, so that the
+# kernel reads across rows (functional outputs follow the input's layout).
+LAYOUTS = ("contiguous", "strided", "transposed")
+
+
+def _shape_2d(n: int) -> tuple[int, int]:
+    """Rows and columns for ``n`` elements, as square as its factors of 2 allow."""
+    rows = 1 << ((n & -n).bit_length() - 1) // 2
+    return rows, n // rows
+
+
+def _make_input(values: torch.Tensor, layout: str) -> torch.Tensor:
+    """The n elements of 1-D ``values`` in a tensor with layout ``layout``."""
+    if layout == "strided":
+        view = torch.empty(2 * values.numel(), dtype=values.dtype, device=values.device)[::2]
+        return view.copy_(values)
+    if layout == "transposed":
+        rows, cols = _shape_2d(values.numel())
+        return values.reshape(rows, cols).t()
+    return values
 
 
 def _sync(device: str) -> None:
@@ -144,33 +169,38 @@ def run(
     min_time: float,
     progress: bool = True,
     outputs: Sequence[str] = ("functional",),
+    layouts: Sequence[str] = ("contiguous",),
 ) -> list[Row]:
     """Times every combination; ``progress`` shows a line on stderr once the
     run has taken more than a couple of seconds. ``outputs``: "functional"
-    (each call allocates its result) and/or "preallocated" (out= variants)."""
+    (each call allocates its result) and/or "preallocated" (out= variants);
+    ``layouts``: input layouts (LAYOUTS)."""
     rows: list[Row] = []
     saved_threads = torch.get_num_threads()
     cases = [
-        (t, d, m, n, direction, out_kind)
+        (t, d, m, n, direction, out_kind, layout)
         for t in threads
         for d in dtypes
         for m in modes
         for n in sizes
         for direction in directions
         for out_kind in outputs
+        for layout in layouts
     ]
     gen = torch.Generator(device="cpu").manual_seed(0)
     bar = Progress(len(cases), enabled=progress)
     try:
-        for idx, (t, dname, mode, n, direction, out_kind) in enumerate(cases):
+        for idx, (t, dname, mode, n, direction, out_kind, layout) in enumerate(cases):
             if device == "cpu":
                 torch.set_num_threads(t)
-            bar.update(idx, f"{direction} {dname} {mode} n={n} threads={t} {out_kind}")
+            bar.update(idx, f"{direction} {dname} {mode} n={n} threads={t} {out_kind} {layout}")
             pre = out_kind == "preallocated"
             dtype = DTYPES[dname]
             x = (torch.randn(n, generator=gen) * 3).to(device=device, dtype=dtype)
-            sink = torch.empty_like(x)
-            o1, o2 = (torch.empty_like(x), torch.empty_like(x)) if pre else (sink, sink)
+            x = _make_input(x, layout)
+            # contiguous, whatever x's layout
+            sink = torch.empty(x.shape, dtype=dtype, device=device)
+            o1, o2 = (torch.empty_like(sink), torch.empty_like(sink)) if pre else (sink, sink)
             if direction == "fwd" and pre:
                 ours = lambda: torch.ops.gelu_ext.gelu.out(x, mode, out=o1)  # noqa: E731
                 native = lambda: torch.ops.aten.gelu.out(x, approximate=mode, out=o2)  # noqa: E731
@@ -181,7 +211,8 @@ def run(
                 nbytes = 2 * x.numel() * x.element_size()
                 copy = lambda: sink.copy_(x)  # noqa: E731
             else:
-                g = torch.randn(n, generator=gen).to(device=device, dtype=dtype)
+                g = _make_input(torch.randn(n, generator=gen).to(device=device, dtype=dtype),
+                                layout)
                 if pre:
                     ours = lambda: torch.ops.gelu_ext.gelu_backward.grad_input(  # noqa: E731
                         g, x, mode, grad_input=o1)
@@ -213,6 +244,7 @@ def run(
                     speedup=t_native / t_ours,
                     noise=noise,
                     outputs=out_kind,
+                    layout=layout,
                 )
             )
     finally:
@@ -222,9 +254,12 @@ def run(
 
 
 def format_table(rows: Sequence[Row]) -> str:
-    """The CPU rows as a table: op, dtype, mode, size, threads, times, GB/s, ratio."""
+    """The CPU rows as a table: op, dtype, mode, size, threads, times, GB/s, ratio
+    (and the input layout, when some row's is not contiguous)."""
+    with_layout = any(r.layout != "contiguous" for r in rows)
     head = (
         f"{'op':<13} {'dtype':<8} {'mode':<4} {'size':>9} {'thr':>3} {'out':<3} "
+        + (f"{'layout':<10} " if with_layout else "") +
         f"{'gelu_ext us':>11} {'torch us':>10} {'gelu_ext GB/s':>13} {'torch GB/s':>10} "
         f"{'copy GB/s':>9} {'ratio':>6}"
     )
@@ -235,15 +270,39 @@ def format_table(rows: Sequence[Row]) -> str:
         lines.append(
             f"{op:<13} {r.dtype:<8} {r.approximate:<4} {fmt_size(r.n):>9} {r.threads:>3} "
             f"{'pre' if r.outputs == 'preallocated' else 'new':<3} "
+            + (f"{r.layout:<10} " if with_layout else "") +
             f"{r.ours_us:>11.1f} {r.native_us:>10.1f} {r.ours_gbps:>13.2f} {r.native_gbps:>10.2f} "
             f"{copy_gbps:>9.2f} {r.speedup:>5.2f}x" + (" *" if r.noise > NOISY else "")
         )
     lines.append("out: new = functional calls (each allocates its output), pre = out= variants "
                  "into outputs allocated once (kernel against kernel)")
+    if with_layout:
+        lines.append("layout: the inputs' (strided = x[::2]; transposed = x.t(), whose "
+                     "preallocated outputs are contiguous)")
+        lines += layout_ratios(rows)
     if any(r.noise > NOISY for r in rows):
         lines.append(f"* timings spread by more than {NOISY:.0%} (interquartile range / median): "
                      "the machine was busy; rerun for firm numbers")
     return "\n".join(lines)
+
+
+def layout_ratios(rows: Sequence[Row]) -> list[str]:
+    """gelu_ext's time on each non-contiguous layout over its time on the
+    contiguous input of the same cell (1.00: as fast), one line per cell."""
+    contiguous = {_cell(r): r.ours_us for r in rows if r.layout == "contiguous"}
+    lines = []
+    for r in rows:
+        base = contiguous.get(_cell(r))
+        if r.layout != "contiguous" and base:
+            op = "gelu" if r.direction == "fwd" else "gelu_backward"
+            lines.append(f"  {r.layout}/contiguous {op} {r.dtype} {r.approximate} "
+                         f"{fmt_size(r.n)} thr={r.threads} {r.outputs}: "
+                         f"{r.ours_us / base:.2f}")
+    return ["gelu_ext time, layout / contiguous:"] + lines if lines else []
+
+
+def _cell(r: Row) -> tuple[object, ...]:
+    return (r.device, r.direction, r.dtype, r.approximate, r.n, r.threads, r.outputs)
 
 
 def fmt_size(n: int) -> str:
@@ -319,6 +378,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    default="functional",
                    help="functional calls (default), out= variants into preallocated outputs "
                         "on both sides (kernel against kernel), or both (CPU)")
+    p.add_argument(
+        "--layouts", type=choice_list(list(LAYOUTS)), default=["contiguous"],
+        help="input layouts (CPU): contiguous (default), strided (x[::2]), transposed "
+             "(x.t() of a 2-D tensor; contiguous preallocated outputs)",
+    )
     p.add_argument("--quick", action="store_true", help="short run: 1M elements, 0.1 s per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.add_argument("--json", metavar="FILE", help="also write rows and environment as JSON")
@@ -346,7 +410,8 @@ def command(args: argparse.Namespace) -> int:
     if args.device in ("cpu", "all"):
         outputs = ["functional", "preallocated"] if args.outputs == "both" else [args.outputs]
         cpu_rows = run("cpu", args.dtype, args.mode, args.sizes, args.threads, args.direction,
-                       args.min_time, progress=progress, outputs=outputs)
+                       args.min_time, progress=progress, outputs=outputs,
+                       layouts=args.layouts)
         print(format_table(cpu_rows))
         rows += [asdict(r) for r in cpu_rows]
     if args.device in ("cuda", "all"):

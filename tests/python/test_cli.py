@@ -192,6 +192,31 @@ def test_bench_preallocated_outputs(capsys, tmp_path):
     assert [cols[5] for cols in table] == ["new", "pre", "new", "pre"]
 
 
+def test_bench_layouts(capsys, tmp_path):
+    """--layouts: a row per input layout, named in the table and the JSON, and
+    each non-contiguous row's time over the contiguous one's."""
+    path = tmp_path / "layouts.json"
+    rc, out, err = run_cli(capsys, "bench", "--sizes", "4K", "--dtype", "float16", "--mode",
+                           "tanh", "--min-time", "0.005", "--threads", "1", "--outputs",
+                           "preallocated", "--layouts", "contiguous,strided,transposed",
+                           "--json", str(path))
+    assert rc == 0, err
+    rows = json.loads(path.read_text())["rows"]
+    assert [(r["direction"], r["layout"]) for r in rows] == [
+        (d, lay) for d in ("fwd", "bwd") for lay in ("contiguous", "strided", "transposed")]
+    table = [line.split() for line in out.splitlines()
+             if line.startswith(("gelu ", "gelu_backward "))]
+    assert [cols[6] for cols in table] == ["contiguous", "strided", "transposed"] * 2
+    ratios = [line for line in out.splitlines() if "/contiguous" in line]
+    assert len(ratios) == 4 and all(line.strip().startswith(("strided", "transposed"))
+                                    for line in ratios)
+    # without --layouts the table keeps its columns
+    rc, out, err = run_cli(capsys, "bench", "--sizes", "4K", "--dtype", "float16", "--mode",
+                           "tanh", "--direction", "fwd", "--min-time", "0.005", "--threads", "1")
+    assert rc == 0, err
+    assert "layout" not in out
+
+
 def test_bench_gpu_part(capsys, tmp_path):
     """--device cuda fails with one line where the GPU part cannot run; --device
     all then still runs the CPU part and says the GPU part was skipped."""

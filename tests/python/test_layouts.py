@@ -143,3 +143,42 @@ def test_out_of_place_only():
     y = gelu_ext.gelu(x)
     y.add_(1)
     assert torch.equal(bits(x), before)
+
+
+# Views whose kernel loop reads strided memory into a contiguous output (out=
+# given contiguous): every second element (1-D), transposes (read in tiles
+# transposed in registers, with partial tiles at the edges), a transpose whose
+# inner dimension is short, and a transposed output written from contiguous
+# inputs. Sizes are not multiples of the tiles or of the staging blocks.
+STAGED_VIEWS = {
+    "every_second": lambda d, s: _randn(2 * 70_001, dtype=d, seed=s)[::2],
+    "every_second_offset": lambda d, s: _randn(2 * 1_027 + 1, dtype=d, seed=s)[1::2],
+    "every_third": lambda d, s: _randn(3 * 5_003, dtype=d, seed=s)[::3],
+    "transposed": lambda d, s: _randn(301, 517, dtype=d, seed=s).t(),
+    "transposed_short_inner": lambda d, s: _randn(7, 3_001, dtype=d, seed=s).t(),
+    "transposed_sliced": lambda d, s: _randn(130, 90, dtype=d, seed=s)[::2, 1:].t(),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("view", list(STAGED_VIEWS))
+def test_staged_views_into_contiguous_outputs(view, dtype, mode):
+    x = STAGED_VIEWS[view](dtype, 0)
+    g = STAGED_VIEWS[view](dtype, 1)
+    xc, gc = x.contiguous(), g.contiguous()
+    out = torch.empty(x.shape, dtype=dtype)
+    gelu_ext.gelu(x, mode, out=out)
+    assert_bitwise_equal(out, gelu_ext.gelu(xc, mode), f"{view} forward")
+    assert_bitwise_equal(gelu_ext.gelu(x, mode).contiguous(), gelu_ext.gelu(xc, mode), view)
+    grad_input = torch.empty(x.shape, dtype=dtype)
+    gelu_ext.gelu_backward(g, x, mode, grad_input=grad_input)
+    expect = gelu_ext.gelu_backward(gc, xc, mode)
+    assert_bitwise_equal(grad_input, expect, f"{view} backward")
+    # one operand strided, the other contiguous, both ways
+    assert_bitwise_equal(gelu_ext.gelu_backward(gc, x, mode).contiguous(), expect, view)
+    assert_bitwise_equal(gelu_ext.gelu_backward(g, xc, mode).contiguous(), expect, view)
+    # the strided view as the output: contiguous inputs written into it
+    target = STAGED_VIEWS[view](dtype, 2)
+    gelu_ext.gelu(xc, mode, out=target)
+    assert_bitwise_equal(target.contiguous(), gelu_ext.gelu(xc, mode), f"{view} strided out")

@@ -190,3 +190,25 @@ def test_thread_count_does_not_change_bits(dtype, mode, restore_threads):
     two = compute()
     for a, b in zip(one, two):
         assert_bitwise_equal(a, b, "1 vs 2 threads")
+
+
+@pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", HALF_DTYPES, ids=dtype_id)
+def test_half_paths_identical_nan_bits_included(dtype, mode, restore_simd):
+    """The 16-bit types: every input, forward and backward, every output bit,
+    NaN results included (all NaN results are one canonical NaN), with grads
+    that make NaNs both ways: a NaN grad, and an infinite grad times f'(x) = 0."""
+    x = all_16bit_values(dtype)
+    grads = [torch.full_like(x, v) for v in (float("nan"), float("inf"), float("-inf"), 0.0,
+                                              1.0, -3.5, 1e-3)] + [x.flip(0)]
+
+    def compute():
+        return [gelu_ext.gelu(x, mode)] + [gelu_ext.gelu_backward(g, x, mode) for g in grads]
+
+    res = _run_all_paths(compute)
+    # the inf * 0 case is there: more NaN results with g = inf than NaN inputs
+    assert int(res["scalar"][2].isnan().sum()) > int(x.isnan().sum())
+    for path in OTHER_PATHS:
+        for i, (a, b) in enumerate(zip(res[path], res["scalar"])):
+            assert_bitwise_equal(a, b, f"{path} vs scalar, output {i}")
