@@ -9,13 +9,28 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import subprocess
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-pytestmark = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
-                                reason="the SIMD paths are x86-64 only")
+CXX = os.environ.get("CXX", "c++")
+
+
+def _is_gcc() -> bool:
+    out = subprocess.run([CXX, "--version"], capture_output=True, text=True).stdout
+    return "clang" not in out.lower() and ("g++" in out or "gcc" in out.lower()
+                                           or "free software foundation" in out.lower())
+
+
+pytestmark = [
+    pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                       reason="the SIMD paths are x86-64 only"),
+    # the budgets are GCC's instruction counts (the project's compiler); another
+    # compiler schedules and selects differently
+    pytest.mark.skipif(not _is_gcc(), reason="instruction budgets are calibrated for GCC"),
+]
 
 
 def _tool():
@@ -29,7 +44,7 @@ def _tool():
 @pytest.fixture(scope="module")
 def counts():
     tool = _tool()
-    return tool, tool.count(os.path.join(ROOT, "csrc"), os.environ.get("CXX", "c++"))
+    return tool, tool.count(os.path.join(ROOT, "csrc"), CXX)
 
 
 def test_avx512_loops_within_budget(counts):
@@ -68,7 +83,7 @@ def test_counter_sees_a_longer_loop(counts, tmp_path):
             os.makedirs(os.path.dirname(tmp_path / rel) or tmp_path, exist_ok=True)
             with open(tmp_path / rel, "w") as f:
                 f.write(text)
-    longer = tool.count(str(tmp_path), os.environ.get("CXX", "c++"))
+    longer = tool.count(str(tmp_path), CXX)
     before = {(r["path"], r["mode"], r["direction"]): r["alu"] for r in rows}
     after = {(r["path"], r["mode"], r["direction"]): r["alu"] for r in longer}
     assert after[("avx512", "none", "fwd")] == before[("avx512", "none", "fwd")] + 1
