@@ -19,10 +19,9 @@ one at a time with the others refitted after each rounding:
   (``fit_rational``; degrees 2/3 forward, 3/4 derivative);
 * float64 on the CPU (``--float64``): in mpmath throughout (see that section).
 
-``fit_g``, ``fit_g_float`` and ``fit_p`` fitted the rational forms of R that
-float32 used before the tail tables (the substitution q = (y - K)/(y + K) of
-Shepherd and Laframboise, Math. Comp. 36, 1981); they are kept for
-comparison. The reference values come from mpmath at 40 digits.
+The reference values come from mpmath at 40 digits. (The rational forms of R
+that float32 used before the tail tables, and their fits, are in the git
+history.)
 """
 import math
 
@@ -60,68 +59,6 @@ def g_of_y(y):
     y = mpmath.mpf(y)
     a = y / mpmath.sqrt(2)
     return (1 + mpmath.sqrt(2) * y) * mpmath.erfc(a) * mpmath.exp(a * a) / 2
-
-
-def fit_g(K, degree, ymax):
-    n = 3000
-    qmax = (ymax - K) / (ymax + K)
-    t = np.cos(np.pi * (np.arange(n) + 0.5) / n)
-    q = -1 + (t + 1) * (qmax + 1) / 2
-    y = K * (1 + q) / (1 - q)
-    target = np.array([float(g_of_y(v)) for v in y])
-    basis = np.vander(q, degree + 1, increasing=True)
-    c, err = lawson(basis, target, 1 / target)
-    return c, err
-
-
-def fit_g_float(K, degree, ymax):
-    """Like fit_g, but the coefficients are rounded to float32 one at a time,
-    highest degree first, refitting the lower ones after each rounding (so the
-    rounding errors are absorbed); the constant term is returned unrounded, to
-    be split into a float pair."""
-    n = 3000
-    qmax = (ymax - K) / (ymax + K)
-    t = np.cos(np.pi * (np.arange(n) + 0.5) / n)
-    q = np.concatenate([-1 + (t + 1) * (qmax + 1) / 2, [-1.0]])
-    y = K * (1 + q) / (1 - q)
-    target = np.array([float(g_of_y(v)) for v in y])
-    basis = np.vander(q, degree + 1, increasing=True)
-    fixed = {}
-    for j in range(degree, 0, -1):
-        free = [i for i in range(degree + 1) if i not in fixed]
-        rest = target - sum(c * basis[:, i] for i, c in fixed.items())
-        c, _ = lawson(basis[:, free], rest, 1 / target)
-        fixed[j] = float(np.float32(c[free.index(j)]))
-    rest = target - sum(c * basis[:, i] for i, c in fixed.items())
-    c0, _ = lawson(basis[:, [0]], rest, 1 / target)
-    coeffs = np.array([c0[0]] + [fixed[i] for i in range(1, degree + 1)])
-    err = np.abs(basis @ coeffs - target) / target
-    return coeffs, err.max()
-
-
-def fit_p(K=3.5, degree=9, ymax=15.5, lam=0.75):
-    """The forward's R (gelu_math.h, tail_ratio_fwd): with u = 1/(y + K),
-    t = y u and h = t - 1/2, G(y) = (lam + y) R(y) = lam/2 + t P(h). P is fitted
-    for the relative error of G, its coefficients rounded to float32 one at a
-    time from the constant term up, refitting the higher ones after each."""
-    n = 2500
-    hmax = ymax / (ymax + K) - 0.5
-    c = np.cos(np.pi * (np.arange(n) + 0.5) / n)
-    h = -0.5 + (c + 1) * (hmax + 0.5) / 2
-    t = h + 0.5
-    y = [K * (mpmath.mpf(v) + 0.5) / (0.5 - mpmath.mpf(v)) for v in h]
-    G = [(lam + v) * g_of_y(v) / (1 + mpmath.sqrt(2) * v) for v in y]
-    P = np.array([float((g - mpmath.mpf(lam) / 2) / (mpmath.mpf(v) + 0.5)) for g, v in zip(G, h)])
-    weight = t / np.array([float(g) for g in G])
-    basis = np.vander(h, degree + 1, increasing=True)
-    fixed = {}
-    for j in range(degree + 1):
-        free = [i for i in range(degree + 1) if i not in fixed]
-        rest = P - sum(cf * basis[:, i] for i, cf in fixed.items())
-        cf, _ = lawson(basis[:, free], rest, weight)
-        fixed[j] = float(np.float32(cf[free.index(j)]))
-    coeffs = np.array([fixed[i] for i in range(degree + 1)])
-    return coeffs, (np.abs(basis @ coeffs - P) * weight).max()
 
 
 def fit_exp2(degree=4):
@@ -402,19 +339,6 @@ if __name__ == "__main__":
         print(f"exp degree {degree}: 1 + r + r^2*Q(r), Q low to high, max rel err {err:.3e}")
         for v in c:
             print("  ", hexf(v), f"// {np.float32(v)!r}")
-    for K, deg in [(2.0, 10), (2.5, 10), (3.0, 10), (2.5, 11), (3.0, 11), (3.0, 12), (3.5, 12), (4.0, 12)]:
-        c, err = fit_g(K, deg, 16.0)
-        print(f"G: K={K} degree={deg} max rel err {err:.3e}")
-    c, err = fit_g_float(2.5, 10, 16.0)  # precise path: float coefficients, c0 as a pair
-    c0h = np.float32(c[0])
-    c0l = np.float32(c[0] - float(c0h))
-    print(f"G(q), K=2.5, degree 10, float-rounded, max rel err {err:.3e}; c0 = {hexf(c0h)} + {hexf(c0l)}")
-    for v in c[:0:-1]:
-        print("  ", hexf(v), f"// {np.float32(v)!r}")
-    c, err = fit_p()  # precise forward: G(y) = (3/4 + y) R(y) = 3/8 + t P(h)
-    print(f"P(h), K=3.5, degree 9, float coefficients, max rel err of G {err:.3e}; high to low")
-    for v in c[::-1]:
-        print("  ", hexf(v), f"// {np.float32(v)!r}")
     c, err = fit_exp2(4)  # bfloat16/float16 exact GELU: 2^r = 1 + r S(r)
     print(f"2^r degree 4: 1 + r S(r), S high to low, max rel err {err:.3e}")
     for v in c[::-1]:

@@ -139,8 +139,6 @@ Dtype to_dtype(at::ScalarType t) {
   }
 }
 
-const ContigKernels& kernels_for(Dtype) { return selected_kernels(); }
-
 #if defined(__SSE2__)
 // Transposes a tile of 16 / sizeof(E) rows of 16 bytes each: row r of `src`
 // (rows `ss` bytes apart) becomes column r of `dst` (rows `ds` bytes apart).
@@ -394,7 +392,7 @@ void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation a
   if (self.numel() == 0) return;
   auto iter = iterator_into(out, {&self});
   const Dtype dtype = to_dtype(self.scalar_type());
-  const ContigKernels& k = kernels_for(dtype);
+  const ContigKernels& k = selected_kernels();
   run<1>(iter, self.element_size(), fresh,
          [&](char** p, int64_t n) { k.forward(p[1], p[0], n, dtype, approx); });
 }
@@ -405,7 +403,7 @@ void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const a
   if (self.numel() == 0) return;
   auto iter = iterator_into(out, {&grad_output, &self});
   const Dtype dtype = to_dtype(self.scalar_type());
-  const ContigKernels& k = kernels_for(dtype);
+  const ContigKernels& k = selected_kernels();
   run<2>(iter, self.element_size(), fresh,
          [&](char** p, int64_t n) { k.backward(p[1], p[2], p[0], n, dtype, approx); });
 }

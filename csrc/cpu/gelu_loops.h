@@ -152,9 +152,9 @@ void derivative_loop(const T* x, V* df, int64_t n, const Io& io, Approximation a
   });
 }
 
-// Table entries for one vector type: Float in precise mode; the 16-bit types
-// need only float accuracy before their single rounding. HalfIo<true> is
-// bfloat16, HalfIo<false> float16.
+// The scalar path's table entries, which compute every dtype but float64:
+// Float in precise mode; the 16-bit types need only float accuracy before
+// their single rounding. HalfIo<true> is bfloat16, HalfIo<false> float16.
 template <class V, class FloatIo, template <bool> class HalfIo>
 struct VecKernels {
   static void forward(const void* x, void* y, int64_t n, Dtype dtype, Approximation approx) {
@@ -200,25 +200,30 @@ inline void table_lookup(const E* table, const uint16_t* x, E* out, int64_t n) {
   for (; i < n; ++i) out[i] = table[x[i]];
 }
 
-// The SIMD kernels: float32 computed by VecKernels; bfloat16 and float16
+// The SIMD kernels: float32 computed by the loops; bfloat16 and float16
 // read from the result tables that the scalar path fills (half_tables.h), so
 // their forward bits are the scalar path's by construction, and their
 // backward is backward_loop's arithmetic with f'(x) read instead of computed:
 // g * f'(x) in float, every NaN canonical, rounded once.
 template <class V, class FloatIo, template <bool> class HalfIo>
 struct TableVecKernels {
-  using Computed = VecKernels<V, FloatIo, HalfIo>;
   static constexpr int kLanes = V::kSize;
 
   static void forward(const void* x, void* y, int64_t n, Dtype dtype, Approximation approx) {
-    if (dtype == Dtype::Float) return Computed::forward(x, y, n, dtype, approx);
+    if (dtype == Dtype::Float) {
+      return forward_loop<V>(static_cast<const float*>(x), static_cast<float*>(y), n, FloatIo{},
+                             approx);
+    }
     table_lookup(half_forward_table(dtype == Dtype::BFloat16, approx),
                  static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n);
   }
 
   static void backward(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
                        Approximation approx) {
-    if (dtype == Dtype::Float) return Computed::backward(g, x, gi, n, dtype, approx);
+    if (dtype == Dtype::Float) {
+      return backward_loop<V>(static_cast<const float*>(g), static_cast<const float*>(x),
+                              static_cast<float*>(gi), n, FloatIo{}, approx);
+    }
     const float* df = half_derivative_table(dtype == Dtype::BFloat16, approx);
     const auto* gh = static_cast<const uint16_t*>(g);
     const auto* xh = static_cast<const uint16_t*>(x);
