@@ -15,12 +15,21 @@ namespace gelu_ext {
 Approximation parse_approximation(c10::string_view approximate, const char* op) {
   if (approximate == "none") return Approximation::None;
   if (approximate == "tanh") return Approximation::Tanh;
-  TORCH_CHECK_VALUE(false, op, ": approximate must be 'none' or 'tanh', got '",
+  if (approximate == "sigmoid") return Approximation::Sigmoid;
+  TORCH_CHECK_VALUE(false, op, ": approximate must be 'none', 'tanh' or 'sigmoid', got '",
                     std::string(approximate), "'");
 }
 
 const char* to_string(Approximation approx) {
-  return approx == Approximation::Tanh ? "tanh" : "none";
+  switch (approx) {
+    case Approximation::Tanh:
+      return "tanh";
+    case Approximation::Sigmoid:
+      return "sigmoid";
+    case Approximation::None:
+      break;
+  }
+  return "none";
 }
 
 namespace detail {

@@ -17,12 +17,14 @@ namespace gelu_ext {
 // symbol, so no linker option can drop the library and its registrations.
 const char* load();
 
-// "none" or "tanh"; anything else throws c10::ValueError naming `op`.
+// "none", "tanh" or "sigmoid"; anything else throws c10::ValueError naming
+// `op`.
 Approximation parse_approximation(c10::string_view approximate, const char* op);
 const char* to_string(Approximation approx);
 
-// GELU(x) = x * Phi(x) ("none") or its tanh approximation ("tanh"), as
-// torch::nn::functional::gelu, with gelu_ext's accuracy.
+// GELU(x) = x * Phi(x) ("none"), its tanh approximation ("tanh", as
+// torch::nn::functional::gelu) or x * sigmoid(1.702 x) ("sigmoid"), with
+// gelu_ext's accuracy.
 at::Tensor gelu(const at::Tensor& self, c10::string_view approximate = "none");
 at::Tensor gelu(const at::Tensor& self, Approximation approximate);
 

@@ -21,8 +21,9 @@
 // minus y C0 for the derivative) comes from piecewise tables; the 16-bit
 // types use short rationals, double (CUDA) libm's erfc.
 //
-// Tanh GELU uses f(x) = x * sigma(2u) with w = exp(-2|u|) in (0, 1]:
-// sigma(2u) = 1/(1+w) for x > 0 and w/(1+w) for x <= 0.
+// Tanh GELU uses f(x) = x * sigma(2u), sigmoid GELU f(x) = x * sigma(1.702 x),
+// both with w = exp(-|argument|) in (0, 1]: sigma = 1/(1+w) for x > 0 and
+// w/(1+w) for x <= 0 (the logistic forms, below).
 #pragma once
 
 #include <cmath>
@@ -57,6 +58,7 @@ constexpr DD kA1{0x1.9884533d43651p+0, -0x1.cbc0d30ebfd15p-54};  // 2*sqrt(2/pi)
 constexpr DD kA3{0x1.2444f2a4d8b4bp-4, -0x1.6c843a29d1c70p-61};  // 2*sqrt(2/pi)*0.044715
 constexpr DD kB3{0x1.b6676bf7450f0p-3, 0x1.bba7351828aabp-57};   // 6*sqrt(2/pi)*0.044715
 constexpr DD kC0{0x1.9884533d43651p-2, -0x1.cbc0d30ebfd15p-56};  // 1/sqrt(2*pi)
+constexpr DD kK{0x1.b3b645a1cac08p+0, 0x1.89374bc6a7efap-55};     // 1.702, the sigmoid form's K
 constexpr double kSqrt2OverPi = 0x1.9884533d43651p-1;  // sqrt(2/pi), the tanh form's c
 constexpr double kKappa = 0.044715;                     // the tanh form's cubic coefficient
 constexpr double kSqrt2 = 0x1.6a09e667f3bcdp+0;
@@ -80,6 +82,8 @@ struct Const {
   static constexpr S kB3Lo = static_cast<S>(lo_part(kB3, static_cast<double>(kB3Hi)));
   static constexpr S kC0Hi = static_cast<S>(kC0.hi);
   static constexpr S kC0Lo = static_cast<S>(lo_part(kC0, static_cast<double>(kC0Hi)));
+  static constexpr S kKHi = static_cast<S>(kK.hi);
+  static constexpr S kKLo = static_cast<S>(lo_part(kK, static_cast<double>(kKHi)));
 };
 
 // Beyond these |x| the float results are exactly 0 (or x, or 1) and the
@@ -90,11 +94,13 @@ template <>
 struct Clamp<float> {
   static constexpr float kExact = 15.0f;  // Phi(-15)*15 < 2^-150
   static constexpr float kTanh = 11.0f;   // exp(-2u(11))*11 < 2^-150
+  static constexpr float kSigmoid = 64.0f;  // exp(-1.702*64)*64 < 2^-150
 };
 template <>
 struct Clamp<double> {
   static constexpr double kExact = 40.0;  // Phi(-40)*40 < 2^-1075
   static constexpr double kTanh = 23.0;   // exp(-2u(23))*23 < 2^-1075
+  static constexpr double kSigmoid = 448.0;  // exp(-1.702*448)*448 < 2^-1075
 };
 
 // The scalar type a value type computes in (declared only: used in decltype).
@@ -487,22 +493,37 @@ GELU_EXT_HD V gelu_exact_derivative(V x) {
 }
 
 // ---------------------------------------------------------------------------
-// Tanh GELU
+// The logistic forms: f(x) = x * sigma(a(x)) with a odd and increasing.
+//   tanh:    a = 2u = x (A1 + A3 x^2)   (sigma(2u) = (1 + tanh u)/2)
+//   sigmoid: a = K x, K = 1.702         (the GELU paper's x sigma(1.702 x))
+// With y = |x| and w = exp(-a(y)) in (0, 1]: sigma(a(x)) = 1/(1+w) for x > 0
+// and w/(1+w) for x <= 0, so neither side subtracts. The derivative
+// f' = s + x a'(x) s (1-s), s (1-s) = w/(1+w)^2, is written with
+// t = y a'(y): x > 0: f' = (1 + w (1 + t))/(1+w)^2; x <= 0:
+// f' = w (1 + w - t)/(1+w)^2 (for sigmoid t = a).
 // ---------------------------------------------------------------------------
 template <class V>
-struct TanhParts {
-  V p, plo, k, w, yc;  // w = exp(-2|u|) = (p + plo) * 2^k
+struct LogisticParts {
+  V p, plo, k, w, yc;  // w = exp(-a) = (p + plo) * 2^k
+  V ah, al;            // a(yc) = ah + al (al = 0 where it is not carried)
 };
 
+// exp(-(ah + al)) for the clamped |x| yc.
 template <bool kPrecise, class V>
-GELU_EXT_HD TanhParts<V> tanh_parts(V x) {
+GELU_EXT_HD LogisticParts<V> logistic_parts(V yc, V ah, V al) {
+  const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, -ah, -al);
+  return {e.p, e.plo, e.k, scale_pow2(e.p, e.k), yc, ah, al};
+}
+
+// The tanh form's a = 2|u| = y (A1 + A3 y^2). Its absolute error becomes the
+// relative error of exp(-a), and a reaches ~110 in float, so in precise mode
+// it is carried as a double-word ah + al.
+template <bool kPrecise, class V>
+GELU_EXT_HD LogisticParts<V> tanh_parts(V x) {
   using S = decltype(scalar_of(x));
   using C = Const<S>;
   const V yc = clamp_hi(abs_(x), V(Clamp<S>::kTanh));
   const V h = yc * yc;
-  // a = 2|u| = y (A1 + A3 y^2). Its absolute error becomes the relative
-  // error of exp(-a), and a reaches ~110 in float, so in precise mode it is
-  // carried as a double-word ah + al.
   V ah, al;
   if (kPrecise) {
     const V l = fma_(yc, yc, -h);
@@ -520,54 +541,86 @@ GELU_EXT_HD TanhParts<V> tanh_parts(V x) {
     ah = yc * fma_(h, V(C::kA3Hi), V(C::kA1Hi));
     al = V(S(0));
   }
-  const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, -ah, -al);
-  return {e.p, e.plo, e.k, scale_pow2(e.p, e.k), yc};
+  return logistic_parts<kPrecise>(yc, ah, al);
+}
+
+// The sigmoid form's a = K y, K = 1.702 as a double-word (a reaches ~109 at
+// the float clamp, so it is carried as ah + al in precise mode, as for tanh).
+template <bool kPrecise, class V>
+GELU_EXT_HD LogisticParts<V> sigmoid_parts(V x) {
+  using S = decltype(scalar_of(x));
+  using C = Const<S>;
+  const V yc = clamp_hi(abs_(x), V(Clamp<S>::kSigmoid));
+  const V ah = yc * V(C::kKHi);
+  const V al = kPrecise ? fma_(yc, V(C::kKHi), -ah) + yc * V(C::kKLo) : V(S(0));
+  return logistic_parts<kPrecise>(yc, ah, al);
 }
 
 // x > 0: f = x / (1+w); x <= 0: f = -y p / (1+w) * 2^k. One division, the
 // scaling (k = 0 for x > 0) last.
-template <bool kPrecise = true, class V>
-GELU_EXT_HD V gelu_tanh(V x) {
+template <bool kPrecise, class V>
+GELU_EXT_HD V logistic_gelu(V x, const LogisticParts<V>& t) {
   using S = decltype(scalar_of(x));
-  const TanhParts<V> t = tanh_parts<kPrecise>(x);
   const auto pos = x > V(S(0));
   const V xc = copysign_(t.yc, x);
   const V num = select(pos, x, kPrecise ? fma_(xc, t.p, xc * t.plo) : xc * t.p);
   return scale_pow2(num / (V(S(1)) + t.w), select(pos, V(S(0)), t.k));
 }
 
-// f'(x) = s + 2 x u' s (1-s), s (1-s) = w/(1+w)^2. With t = 2 y u':
-// x > 0: f' = (1 + w (1 + t))/(1+w)^2; x <= 0: f' = w (1 + w - t)/(1+w)^2.
-// For x <= 0 the factor 1 + w - t crosses zero at the root of f'
-// (x ~ -0.7525); in precise mode t is carried as a double-word and w comes
-// from the precise exponential, so that factor keeps its absolute accuracy
-// there (float32, and float16 whose results there are subnormal).
-template <bool kPrecise = true, class V>
-GELU_EXT_HD V gelu_tanh_derivative(V x) {
+// f' from w and t = th + tl (tl = 0 outside precise mode). For x <= 0 the
+// factor 1 + w - t crosses zero at the root of f' (tanh: x ~ -0.7525,
+// sigmoid: x ~ -0.7517); in precise mode t is a double-word and w comes from
+// the precise exponential, so that factor keeps its absolute accuracy there
+// (float32, and float16 whose results there are subnormal).
+template <bool kPrecise, class V>
+GELU_EXT_HD V logistic_derivative(V x, const LogisticParts<V>& t, V th, V tl) {
   using S = decltype(scalar_of(x));
-  using C = Const<S>;
   const V one = V(S(1));
-  // w enters 1 + w - t absolutely, so it always comes from the precise
-  // exponential; only the double-word parts of t are skipped for bfloat16.
-  const TanhParts<V> t = tanh_parts<true>(x);
-  const V h = t.yc * t.yc;
-  const V in_hi = fma_(h, V(C::kB3Hi), V(C::kA1Hi));  // A1 + B3 y^2
-  const V th = t.yc * in_hi;                          // t = th + tl
-  V n;
-  if (kPrecise) {
-    const V l = fma_(t.yc, t.yc, -h);
-    const V in_lo = fma_(h, V(C::kB3Hi), V(C::kA1Hi) - in_hi) +
-                    (V(C::kA1Lo) + fma_(l, V(C::kB3Hi), h * V(C::kB3Lo)));
-    const V tl = fma_(t.yc, in_hi, -th) + t.yc * in_lo;
-    n = ((one - th) - tl) + t.w;
-  } else {
-    n = (one - th) + t.w;
-  }
+  const V n = kPrecise ? ((one - th) - tl) + t.w : (one - th) + t.w;
   const auto pos = x > V(S(0));
   const V neg_num = kPrecise ? fma_(t.p, n, t.plo * n) : t.p * n;
   const V num = select(pos, fma_(t.w, one + th, one), neg_num);
   const V den = one + t.w;
   return scale_pow2(num / (den * den), select(pos, V(S(0)), t.k));
+}
+
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_tanh(V x) {
+  return logistic_gelu<kPrecise>(x, tanh_parts<kPrecise>(x));
+}
+
+// t = 2 y u' = y (A1 + B3 y^2). w enters 1 + w - t absolutely, so it always
+// comes from the precise exponential; only the double-word parts of t are
+// skipped for bfloat16.
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_tanh_derivative(V x) {
+  using S = decltype(scalar_of(x));
+  using C = Const<S>;
+  const LogisticParts<V> t = tanh_parts<true>(x);
+  const V h = t.yc * t.yc;
+  const V in_hi = fma_(h, V(C::kB3Hi), V(C::kA1Hi));  // A1 + B3 y^2
+  const V th = t.yc * in_hi;                          // t = th + tl
+  V tl = V(S(0));
+  if (kPrecise) {
+    const V l = fma_(t.yc, t.yc, -h);
+    const V in_lo = fma_(h, V(C::kB3Hi), V(C::kA1Hi) - in_hi) +
+                    (V(C::kA1Lo) + fma_(l, V(C::kB3Hi), h * V(C::kB3Lo)));
+    tl = fma_(t.yc, in_hi, -th) + t.yc * in_lo;
+  }
+  return logistic_derivative<kPrecise>(x, t, th, tl);
+}
+
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_sigmoid(V x) {
+  return logistic_gelu<kPrecise>(x, sigmoid_parts<kPrecise>(x));
+}
+
+// t = y a'(y) = a: the exponent's own double-word (precise exponential for w,
+// as for tanh).
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_sigmoid_derivative(V x) {
+  const LogisticParts<V> t = sigmoid_parts<true>(x);
+  return logistic_derivative<kPrecise>(x, t, t.ah, t.al);
 }
 
 // ---------------------------------------------------------------------------
@@ -576,13 +629,16 @@ GELU_EXT_HD V gelu_tanh_derivative(V x) {
 // ---------------------------------------------------------------------------
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu(V x, Approximation approx) {
-  return approx == Approximation::Tanh ? gelu_tanh<kPrecise>(x) : gelu_exact<kPrecise>(x);
+  if (approx == Approximation::Tanh) return gelu_tanh<kPrecise>(x);
+  if (approx == Approximation::Sigmoid) return gelu_sigmoid<kPrecise>(x);
+  return gelu_exact<kPrecise>(x);
 }
 
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_derivative(V x, Approximation approx) {
-  return approx == Approximation::Tanh ? gelu_tanh_derivative<kPrecise>(x)
-                                       : gelu_exact_derivative<kPrecise>(x);
+  if (approx == Approximation::Tanh) return gelu_tanh_derivative<kPrecise>(x);
+  if (approx == Approximation::Sigmoid) return gelu_sigmoid_derivative<kPrecise>(x);
+  return gelu_exact_derivative<kPrecise>(x);
 }
 
 }  // namespace math

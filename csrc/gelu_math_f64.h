@@ -219,17 +219,28 @@ static inline V gelu_exact_derivative(V x) {
 }
 
 // ---------------------------------------------------------------------------
-// Tanh GELU: the formulas of gelu_math.h (gelu_tanh, gelu_tanh_derivative)
-// in double, with w = exp(-a) = (1 + s) 2^k, a = 2|u| = y (A1 + A3 y^2) as a
-// double-word (a reaches ~900 at the clamp).
+// The logistic forms (tanh, sigmoid): the formulas of gelu_math.h
+// (logistic_gelu, logistic_derivative) in double, with w = exp(-a) =
+// (1 + s) 2^k and a as a double-word (a reaches ~900 at the tanh clamp,
+// ~760 at the sigmoid one).
 // ---------------------------------------------------------------------------
 template <class V>
-struct TanhParts {
-  V p, plo, k, w, yc, h, l;  // w = (p + plo) 2^k; yc^2 = h + l
+struct LogisticParts {
+  V p, plo, k, w, yc, h, l;  // w = (p + plo) 2^k; yc^2 = h + l (tanh only)
+  V ah, al;                  // a(yc) = ah + al
 };
 
 template <class V>
-static inline TanhParts<V> tanh_parts(V x) {
+static inline LogisticParts<V> logistic_parts(V yc, V h, V l, V ah, V al) {
+  const Exp<V> e = exp_split(-ah, -al);
+  const V p = e.s + V(1.0);
+  const V plo = (V(1.0) - p) + e.s;  // exact: |s| < 1/2
+  return {p, plo, e.k, scale_pow2(p, e.k), yc, h, l, ah, al};
+}
+
+// tanh: a = 2|u| = y (A1 + A3 y^2).
+template <class V>
+static inline LogisticParts<V> tanh_parts(V x) {
   using C = Const<double>;
   const V yc = clamp_hi(abs_(x), V(Clamp<double>::kTanh));
   const V h = yc * yc;
@@ -242,40 +253,69 @@ static inline TanhParts<V> tanh_parts(V x) {
   const V se = (A1 - (sum - bb)) + (P - bb);
   const V ah = yc * sum;
   const V al = fma_(yc, sum, -ah) + yc * ((se + Pe) + V(C::kA1Lo));
-  const Exp<V> e = exp_split(-ah, -al);
-  const V p = e.s + V(1.0);
-  const V plo = (V(1.0) - p) + e.s;  // exact: |s| < 1/2
-  return {p, plo, e.k, scale_pow2(p, e.k), yc, h, l};
+  return logistic_parts(yc, h, l, ah, al);
+}
+
+// sigmoid: a = K y, K = 1.702 as a double-word.
+template <class V>
+static inline LogisticParts<V> sigmoid_parts(V x) {
+  using C = Const<double>;
+  const V yc = clamp_hi(abs_(x), V(Clamp<double>::kSigmoid));
+  const V ah = yc * V(C::kKHi);
+  const V al = fma_(yc, V(C::kKHi), -ah) + yc * V(C::kKLo);
+  return logistic_parts(yc, V(0.0), V(0.0), ah, al);
 }
 
 // x > 0: f = x / (1 + w); x <= 0: f = -y (p + plo) / (1 + w) 2^k.
 template <class V>
-static inline V gelu_tanh(V x) {
-  const TanhParts<V> t = tanh_parts(x);
+static inline V logistic_gelu(V x, const LogisticParts<V>& t) {
   const auto pos = x > V(0.0);
   const V xc = copysign_(t.yc, x);
   const V num = select(pos, x, fma_(xc, t.p, xc * t.plo));
   return scale_pow2(num / (V(1.0) + t.w), select(pos, V(0.0), t.k));
 }
 
-// With th + tl = 2 y u' = y (A1 + B3 y^2): x > 0: f' = (1 + w (1 + t)) / (1 + w)^2;
-// x <= 0: f' = w (1 + w - t) / (1 + w)^2, whose factor 1 + w - t crosses zero
-// at the root of f' and is computed from the double-words.
+// With t = th + tl = y a'(y): x > 0: f' = (1 + w (1 + t)) / (1 + w)^2;
+// x <= 0: f' = w (1 + w - t) / (1 + w)^2, whose factor 1 + w - t crosses
+// zero at the root of f' and is computed from the double-words.
 template <class V>
-static inline V gelu_tanh_derivative(V x) {
-  using C = Const<double>;
+static inline V logistic_derivative(V x, const LogisticParts<V>& t, V th, V tl) {
   const V one = V(1.0);
-  const TanhParts<V> t = tanh_parts(x);
-  const V in_hi = fma_(t.h, V(C::kB3Hi), V(C::kA1Hi));  // A1 + B3 y^2
-  const V th = t.yc * in_hi;
-  const V in_lo = fma_(t.h, V(C::kB3Hi), V(C::kA1Hi) - in_hi) +
-                  (V(C::kA1Lo) + fma_(t.l, V(C::kB3Hi), t.h * V(C::kB3Lo)));
-  const V tl = fma_(t.yc, in_hi, -th) + t.yc * in_lo;
   const V n = ((one - th) - tl) + t.w;
   const auto pos = x > V(0.0);
   const V num = select(pos, fma_(t.w, one + th, one), fma_(t.p, n, t.plo * n));
   const V den = one + t.w;
   return scale_pow2(num / (den * den), select(pos, V(0.0), t.k));
+}
+
+template <class V>
+static inline V gelu_tanh(V x) {
+  return logistic_gelu(x, tanh_parts(x));
+}
+
+// tanh: t = 2 y u' = y (A1 + B3 y^2).
+template <class V>
+static inline V gelu_tanh_derivative(V x) {
+  using C = Const<double>;
+  const LogisticParts<V> t = tanh_parts(x);
+  const V in_hi = fma_(t.h, V(C::kB3Hi), V(C::kA1Hi));  // A1 + B3 y^2
+  const V th = t.yc * in_hi;
+  const V in_lo = fma_(t.h, V(C::kB3Hi), V(C::kA1Hi) - in_hi) +
+                  (V(C::kA1Lo) + fma_(t.l, V(C::kB3Hi), t.h * V(C::kB3Lo)));
+  const V tl = fma_(t.yc, in_hi, -th) + t.yc * in_lo;
+  return logistic_derivative(x, t, th, tl);
+}
+
+template <class V>
+static inline V gelu_sigmoid(V x) {
+  return logistic_gelu(x, sigmoid_parts(x));
+}
+
+// sigmoid: t = a.
+template <class V>
+static inline V gelu_sigmoid_derivative(V x) {
+  const LogisticParts<V> t = sigmoid_parts(x);
+  return logistic_derivative(x, t, t.ah, t.al);
 }
 
 // What the CPU loops evaluate for float64 (csrc/cpu/gelu_loops.h).
@@ -289,12 +329,20 @@ struct Formulas {
     return gelu_tanh(x);
   }
   template <bool kPrecise, class V>
+  static V sigmoid(V x) {
+    return gelu_sigmoid(x);
+  }
+  template <bool kPrecise, class V>
   static V exact_derivative(V x) {
     return gelu_exact_derivative(x);
   }
   template <bool kPrecise, class V>
   static V tanh_derivative(V x) {
     return gelu_tanh_derivative(x);
+  }
+  template <bool kPrecise, class V>
+  static V sigmoid_derivative(V x) {
+    return gelu_sigmoid_derivative(x);
   }
 };
 

@@ -80,6 +80,8 @@ struct Forward {
     const auto v = static_cast<typename P::Acc>(x);
     if constexpr (kApprox == Approximation::Tanh) {
       return static_cast<T>(math::gelu_tanh<P::kPrecise>(v));
+    } else if constexpr (kApprox == Approximation::Sigmoid) {
+      return static_cast<T>(math::gelu_sigmoid<P::kPrecise>(v));
     } else {
       return static_cast<T>(math::gelu_exact<P::kPrecise>(v));
     }
@@ -98,6 +100,8 @@ struct Backward {
     Acc d;
     if constexpr (kApprox == Approximation::Tanh) {
       d = math::gelu_tanh_derivative<P::kPreciseDerivative>(v);
+    } else if constexpr (kApprox == Approximation::Sigmoid) {
+      d = math::gelu_sigmoid_derivative<P::kPreciseDerivative>(v);
     } else {
       d = math::gelu_exact_derivative<P::kPreciseDerivative>(v);
     }
@@ -264,6 +268,8 @@ void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation a
     scalar_t* y = out.mutable_data_ptr<scalar_t>();
     if (approx == Approximation::Tanh) {
       launch(in, y, n, Forward<scalar_t, Approximation::Tanh>{});
+    } else if (approx == Approximation::Sigmoid) {
+      launch(in, y, n, Forward<scalar_t, Approximation::Sigmoid>{});
     } else {
       launch(in, y, n, Forward<scalar_t, Approximation::None>{});
     }
@@ -290,6 +296,8 @@ void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const a
         scalar_t* gi = out.mutable_data_ptr<scalar_t>();
         if (approx == Approximation::Tanh) {
           launch(in, gi, n, Backward<scalar_t, Approximation::Tanh>{});
+        } else if (approx == Approximation::Sigmoid) {
+          launch(in, gi, n, Backward<scalar_t, Approximation::Sigmoid>{});
         } else {
           launch(in, gi, n, Backward<scalar_t, Approximation::None>{});
         }

@@ -22,7 +22,8 @@ using torch::autograd::variable_list;
 // formed in float too (gg * g alone overflows float16 where the result does
 // not). Inputs are clamped where f'' is already 0, so the formulas never
 // meet 0 * inf; NaN passes through clamp. s (1 - s) is formed as
-// sigma(2u) sigma(-2u) and 2s - 1 as tanh(u): no subtraction near 1.
+// sigma(a) sigma(-a) and 2s - 1 as tanh(a/2): no subtraction near 1. For
+// sigmoid (a = K x): f'' = K s (1 - s) (2 + K x (1 - 2s)).
 at::Tensor gelu_second_derivative(const at::Tensor& self, Approximation approx) {
   const bool widen = self.scalar_type() == at::kHalf || self.scalar_type() == at::kBFloat16;
   const at::Tensor x = widen ? self.to(at::kFloat) : self;
@@ -31,6 +32,12 @@ at::Tensor gelu_second_derivative(const at::Tensor& self, Approximation approx) 
     const at::Tensor xc = x.clamp(-math::Clamp<double>::kExact, math::Clamp<double>::kExact);
     const at::Tensor x2 = xc * xc;
     out = (x2 * -0.5).exp() * math::kC0.hi * (2.0 - x2);
+  } else if (approx == Approximation::Sigmoid) {
+    const double k = math::kK.hi;
+    const at::Tensor xc = x.clamp(-math::Clamp<double>::kSigmoid, math::Clamp<double>::kSigmoid);
+    const at::Tensor a = k * xc;
+    const at::Tensor s_1ms = a.sigmoid() * (-a).sigmoid();  // s (1 - s)
+    out = k * s_1ms * (2.0 - k * xc * (0.5 * a).tanh());
   } else {
     const double c = math::kSqrt2OverPi;
     const double kappa = math::kKappa;

@@ -50,12 +50,20 @@ struct MathFormulas {
     return math::gelu_tanh<kPrecise>(x);
   }
   template <bool kPrecise, class V>
+  static V sigmoid(V x) {
+    return math::gelu_sigmoid<kPrecise>(x);
+  }
+  template <bool kPrecise, class V>
   static V exact_derivative(V x) {
     return math::gelu_exact_derivative<kPrecise>(x);
   }
   template <bool kPrecise, class V>
   static V tanh_derivative(V x) {
     return math::gelu_tanh_derivative<kPrecise>(x);
+  }
+  template <bool kPrecise, class V>
+  static V sigmoid_derivative(V x) {
+    return math::gelu_sigmoid_derivative<kPrecise>(x);
   }
 };
 template <class Io, class = void>
@@ -100,6 +108,8 @@ void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation appro
   using F = typename FormulasOf<Io>::type;
   if (approx == Approximation::Tanh) {
     run([](V v) { return F::template tanh<Io::kPrecise>(v); });
+  } else if (approx == Approximation::Sigmoid) {
+    run([](V v) { return F::template sigmoid<Io::kPrecise>(v); });
   } else {
     run([](V v) { return F::template exact<Io::kPrecise>(v); });
   }
@@ -112,6 +122,8 @@ void with_derivative(Approximation approx, Body&& body) {
   using F = typename FormulasOf<Io>::type;
   if (approx == Approximation::Tanh) {
     body([](V v) { return F::template tanh_derivative<Io::kPreciseDerivative>(v); });
+  } else if (approx == Approximation::Sigmoid) {
+    body([](V v) { return F::template sigmoid_derivative<Io::kPreciseDerivative>(v); });
   } else {
     body([](V v) { return F::template exact_derivative<Io::kPreciseDerivative>(v); });
   }

@@ -18,7 +18,8 @@ class GELU(nn.Module):
     ``torch.export``.
 
     Args:
-        approximate: ``"none"`` (exact, default) or ``"tanh"``.
+        approximate: ``"none"`` (exact, default), ``"tanh"`` or ``"sigmoid"``
+            (x * sigmoid(1.702 x), QuickGELU).
     """
 
     __constants__ = ["approximate"]
@@ -26,9 +27,10 @@ class GELU(nn.Module):
 
     def __init__(self, approximate: Approximate = "none") -> None:
         super().__init__()
-        if approximate not in ("none", "tanh"):
+        if approximate not in ("none", "tanh", "sigmoid"):
             raise ValueError(
-                f"gelu_ext.GELU: approximate must be 'none' or 'tanh', got {approximate!r}"
+                "gelu_ext.GELU: approximate must be 'none', 'tanh' or 'sigmoid', "
+                f"got {approximate!r}"
             )
         self.approximate = approximate
 

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 import torch
 
-Approximate = Literal["none", "tanh"]
+Approximate = Literal["none", "tanh", "sigmoid"]
 
 __all__ = ["Approximate", "gelu", "gelu_", "gelu_backward"]
 
@@ -18,14 +18,16 @@ def gelu(
 
     ``approximate="none"`` computes :math:`x\,\Phi(x)` with :math:`\Phi` the
     standard normal CDF; ``"tanh"`` computes
-    :math:`\tfrac12 x\,(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715x^3)))`.
-    Both keep full relative accuracy for negative inputs, where the textbook
+    :math:`\tfrac12 x\,(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715x^3)))` and
+    ``"sigmoid"`` computes :math:`x\,\sigma(1.702x)` (the GELU paper's sigmoid
+    approximation, which CLIP-family models call QuickGELU).
+    All three keep full relative accuracy for negative inputs, where the textbook
     formulas cancel. Supports float32, float64, bfloat16 and float16 tensors of
     any shape and layout, and is differentiable (twice).
 
     Args:
         input: floating-point tensor.
-        approximate: ``"none"`` (exact, default) or ``"tanh"``.
+        approximate: ``"none"`` (exact, default), ``"tanh"`` or ``"sigmoid"``.
         out: optional tensor to write into (``gelu_ext::gelu.out``): same
             shape, dtype and device as ``input``, never resized; may be
             ``input`` itself. It saves the allocation (and, for large

@@ -37,9 +37,9 @@ TEST(Errors, BadApproximateListsValidValues) {
   for (const char* bad : {"", "Tanh", "erf", "none ", "exact"}) {
     for (const auto& [where, t] : variants(x)) {
       SCOPED_TRACE(std::string("'") + bad + "' " + where);
-      EXPECT_TRUE(throws_naming([&] { gelu_ext::gelu(t, bad); }, kGelu, "'none' or 'tanh'"));
-      EXPECT_TRUE(throws_naming([&] { gelu_ext::gelu_backward(t, t, bad); }, kBackward,
-                                "'none' or 'tanh'"));
+      const char* valid = "'none', 'tanh' or 'sigmoid'";
+      EXPECT_TRUE(throws_naming([&] { gelu_ext::gelu(t, bad); }, kGelu, valid));
+      EXPECT_TRUE(throws_naming([&] { gelu_ext::gelu_backward(t, t, bad); }, kBackward, valid));
       try {
         gelu_ext::gelu(t, bad);
       } catch (const c10::ValueError&) {
@@ -54,6 +54,10 @@ TEST(Errors, BadApproximateListsValidValues) {
                             "got 'bogus'"));
   EXPECT_EQ(gelu_ext::parse_approximation("none", "op"), Approximation::None);
   EXPECT_EQ(gelu_ext::parse_approximation("tanh", "op"), Approximation::Tanh);
+  EXPECT_EQ(gelu_ext::parse_approximation("sigmoid", "op"), Approximation::Sigmoid);
+  for (Approximation a : {Approximation::None, Approximation::Tanh, Approximation::Sigmoid}) {
+    EXPECT_EQ(gelu_ext::parse_approximation(gelu_ext::to_string(a), "op"), a);
+  }
 }
 
 TEST(Errors, BackwardShapeMismatch) {

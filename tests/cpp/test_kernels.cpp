@@ -132,15 +132,21 @@ TEST_F(SimdPaths, KernelsAreTheMathHeader) {
       }
       {
         namespace f64 = m::f64;
-        const bool tanh = a == gelu_ext::Approximation::Tanh;
         const at::Tensor y = gelu_ext::gelu(x64, name(a));
         const at::Tensor d = gelu_ext::gelu_backward(at::ones_like(x64), x64, name(a));
         at::Tensor ey = at::empty_like(x64), ed = at::empty_like(x64);
         for (int64_t i = 0; i < x64.numel(); ++i) {
           const double xi = x64.data_ptr<double>()[i];
-          ey.data_ptr<double>()[i] = tanh ? f64::gelu_tanh(xi) : f64::gelu_exact(xi);
-          ed.data_ptr<double>()[i] =
-              1.0 * (tanh ? f64::gelu_tanh_derivative(xi) : f64::gelu_exact_derivative(xi));
+          double f = f64::gelu_exact(xi), df = f64::gelu_exact_derivative(xi);
+          if (a == Approximation::Tanh) {
+            f = f64::gelu_tanh(xi);
+            df = f64::gelu_tanh_derivative(xi);
+          } else if (a == Approximation::Sigmoid) {
+            f = f64::gelu_sigmoid(xi);
+            df = f64::gelu_sigmoid_derivative(xi);
+          }
+          ey.data_ptr<double>()[i] = f;
+          ed.data_ptr<double>()[i] = 1.0 * df;
         }
         EXPECT_TRUE(bitwise_equal(y, ey)) << "float64 forward";
         EXPECT_TRUE(bitwise_equal(d, ed)) << "float64 backward";

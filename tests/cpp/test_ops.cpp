@@ -77,7 +77,7 @@ TEST(Registration, AllocationFreeVariants) {
 TEST(Dispatcher, AllocationFreeVariantsFromCpp) {
   const at::Tensor x = at::randn({37, 29}, at::kFloat) * 4;
   const at::Tensor g = at::randn({37, 29}, at::kFloat);
-  for (const char* mode : {"none", "tanh"}) {
+  for (const char* mode : {"none", "tanh", "sigmoid"}) {
     SCOPED_TRACE(mode);
     at::Tensor out = at::empty({29, 37}, at::kFloat).t();  // a transposed output
     EXPECT_TRUE(gelu_ext::gelu_out(out, x, mode).is_same(out));
@@ -300,13 +300,25 @@ TEST(Accuracy, ReferenceFacts) {
   }
   EXPECT_NEAR(static_cast<double>(worst), 4.73e-4, 0.01e-4);
   EXPECT_NEAR(static_cast<double>(where), 2.70, 0.01);
-  // roots of f': -0.75179 (exact), -0.75246 (tanh)
+  // max |sigmoid - exact| = 0.02033 at |x| ~ 2.27 (mpmath)
+  worst = 0, where = 0;
+  for (int i = 0; i <= 20000; ++i) {
+    const LD xi = 10.0L * i / 20000;
+    const LD d =
+        std::fabs(ref::gelu(xi, Approximation::Sigmoid) - ref::gelu(xi, Approximation::None));
+    if (d > worst) worst = d, where = xi;
+  }
+  EXPECT_NEAR(static_cast<double>(worst), 0.02033, 0.00001);
+  EXPECT_NEAR(static_cast<double>(where), 2.27, 0.01);
+  // roots of f': -0.75179 (exact), -0.75246 (tanh), -0.75115 (sigmoid; mpmath)
   const auto dgelu = [](double x, const char* a) {
     const at::Tensor t = at::scalar_tensor(x, at::kDouble);
     return gelu_ext::gelu_backward(at::ones_like(t), t, a).item<double>();
   };
   EXPECT_NEAR(dgelu(-0.75179, "none"), 0.0, 2e-5);
   EXPECT_NEAR(dgelu(-0.75246, "tanh"), 0.0, 2e-5);
+  EXPECT_NEAR(dgelu(-0.751154, "sigmoid"), 0.0, 2e-5);
+  EXPECT_GT(std::fabs(dgelu(-0.75246, "sigmoid")), 1e-4) << "the sigmoid root differs";
   EXPECT_GT(std::fabs(dgelu(-0.75246, "none")), 1e-4) << "the two roots differ";
   // min f ~ -0.16997
   const at::Tensor y = gelu_ext::gelu(at::linspace(-3, 0, 30001, at::kDouble));

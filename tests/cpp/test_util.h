@@ -30,7 +30,8 @@ using gelu_ext::Approximation;
 using LD = long double;
 
 inline const std::vector<Approximation>& modes() {
-  static const std::vector<Approximation> m{Approximation::None, Approximation::Tanh};
+  static const std::vector<Approximation> m{Approximation::None, Approximation::Tanh,
+                                            Approximation::Sigmoid};
   return m;
 }
 inline const char* name(Approximation a) { return gelu_ext::to_string(a); }
@@ -49,6 +50,7 @@ inline const LD kPi = std::acos(-1.0L);
 inline const LD kSqrt2 = std::sqrt(2.0L);
 inline const LD kC = std::sqrt(2.0L / kPi);  // sqrt(2/pi)
 inline constexpr LD kKappa = 0.044715L;
+inline constexpr LD kK = 1.702L;  // the sigmoid form's slope
 
 inline LD Phi(LD x) { return 0.5L * std::erfc(-x / kSqrt2); }
 inline LD phi(LD x) { return std::exp(-0.5L * x * x) / std::sqrt(2.0L * kPi); }
@@ -65,19 +67,38 @@ inline Tanh tanh_parts(LD x) {
           u >= 0 ? small : big};
 }
 
+// sigma(K x) and 1 - sigma(K x) for the sigmoid form, the same way.
+struct Sigmoid {
+  LD s, one_minus_s;
+};
+inline Sigmoid sigmoid_parts(LD x) {
+  const LD w = std::exp(-kK * std::fabs(x));
+  const LD big = 1.0L / (1.0L + w), small = w / (1.0L + w);
+  return {x >= 0 ? big : small, x >= 0 ? small : big};
+}
+
 inline LD gelu(LD x, Approximation a) {
   if (a == Approximation::None) return x * Phi(x);
+  if (a == Approximation::Sigmoid) return x * sigmoid_parts(x).s;
   return x * tanh_parts(x).s;
 }
 
 inline LD derivative(LD x, Approximation a) {
   if (a == Approximation::None) return Phi(x) + x * phi(x);
+  if (a == Approximation::Sigmoid) {
+    const Sigmoid t = sigmoid_parts(x);
+    return t.s + kK * x * t.s * t.one_minus_s;
+  }
   const Tanh t = tanh_parts(x);
   return t.s + 2.0L * x * t.u1 * t.s * t.one_minus_s;
 }
 
 inline LD second_derivative(LD x, Approximation a) {
   if (a == Approximation::None) return phi(x) * (2.0L - x * x);
+  if (a == Approximation::Sigmoid) {
+    const Sigmoid t = sigmoid_parts(x);
+    return kK * t.s * t.one_minus_s * (2.0L + kK * x * (t.one_minus_s - t.s));
+  }
   const Tanh t = tanh_parts(x);
   return 4.0L * t.s * t.one_minus_s *
          (t.u1 + 0.5L * x * t.u2 - x * (t.s - t.one_minus_s) * t.u1 * t.u1);

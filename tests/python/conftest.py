@@ -2,7 +2,8 @@
 
 * ``ref_gelu`` / ``ref_gelu_grad``: float64 references built from the
   docs/DESIGN.md formulas in forms that keep full relative accuracy in the
-  negative tail (Phi via erfc, the tanh form as x * sigmoid(2u)).
+  negative tail (Phi via erfc, the tanh form as x * sigmoid(2u), the sigmoid
+  form x * sigmoid(1.702 x) as it stands).
 * ``ulp`` / ``assert_ulp_close``: error measured in ulps of the *output*
   dtype at the reference value (subnormal spacing below the normal range),
   as in the docs/DESIGN.md accuracy contract.
@@ -23,7 +24,8 @@ from gelu_ext import _C
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
 HALF_DTYPES = [torch.bfloat16, torch.float16]
-MODES = ["none", "tanh"]
+MODES = ["none", "tanh", "sigmoid"]
+TORCH_MODES = ["none", "tanh"]  # the modes torch.nn.functional.gelu has
 
 # Significand bits (with the implicit bit) of each floating dtype.
 PRECISION = {torch.float64: 53, torch.float32: 24, torch.bfloat16: 8, torch.float16: 11}
@@ -39,6 +41,7 @@ _SQRT1_2 = math.sqrt(0.5)
 _C0 = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _KAPPA = 0.044715
+_K = 1.702  # the sigmoid form's slope
 
 
 def dtype_id(dtype: torch.dtype) -> str:
@@ -55,11 +58,22 @@ def _phi_cdf(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.special.erfc(-x * _SQRT1_2)
 
 
+def ref_clamp(approximate: str) -> float:
+    """|x| beyond which f' and f'' are exactly 0 or 1 in float64."""
+    return 460.0 if approximate == "sigmoid" else 60.0
+
+
 def ref_gelu(x: torch.Tensor, approximate: str) -> torch.Tensor:
     """float64 reference GELU of ``x`` (any float dtype, widened exactly)."""
     x = x.detach().to(torch.float64)
     if approximate == "none":
         out = x * _phi_cdf(x)
+    elif approximate == "sigmoid":
+        # x * sigmoid(K x), except below x = -400, where sigmoid(K x) itself
+        # is subnormal in float64: there -exp(K x + ln|x|) / (1 + exp(K x)),
+        # whose exponential is rounded once however small the result.
+        deep = -torch.exp(_K * x + torch.log(-x)) / (1.0 + torch.exp(_K * x))
+        out = torch.where(x < -400.0, deep, x * torch.sigmoid(_K * x))
     else:
         u = _SQRT_2_OVER_PI * (x + _KAPPA * x * x * x)
         # x * sigmoid(2u): no 1 + tanh cancellation. 2u overflows to -inf far
@@ -72,11 +86,14 @@ def ref_gelu(x: torch.Tensor, approximate: str) -> torch.Tensor:
 def ref_gelu_grad(x: torch.Tensor, approximate: str) -> torch.Tensor:
     """float64 reference GELU'(x) (docs/DESIGN.md "Math")."""
     x = x.detach().to(torch.float64)
-    # f' is exactly 0 / 1 (in float64) long before |x| = 60; clamping keeps
-    # x^3 and u' finite for huge inputs. NaN passes through clamp.
-    xc = x.clamp(-60.0, 60.0)
+    # f' is exactly 0 / 1 (in float64) long before |x| = 60 (460 for sigmoid);
+    # clamping keeps x^3 and u' finite for huge inputs. NaN passes through clamp.
+    xc = x.clamp(-ref_clamp(approximate), ref_clamp(approximate))
     if approximate == "none":
         out = _phi_cdf(xc) + xc * (_C0 * torch.exp(-0.5 * xc * xc))
+    elif approximate == "sigmoid":
+        s = torch.sigmoid(_K * xc)
+        out = s + _K * xc * s * torch.sigmoid(-_K * xc)
     else:
         u = _SQRT_2_OVER_PI * (xc + _KAPPA * xc * xc * xc)
         s = torch.sigmoid(2.0 * u)
@@ -88,9 +105,14 @@ def ref_gelu_grad(x: torch.Tensor, approximate: str) -> torch.Tensor:
 
 def ref_gelu_grad2(x: torch.Tensor, approximate: str) -> torch.Tensor:
     """float64 reference GELU''(x) (docs/DESIGN.md "Math")."""
-    x = x.detach().to(torch.float64).clamp(-60.0, 60.0)
+    x = x.detach().to(torch.float64)
+    x = x.clamp(-ref_clamp(approximate), ref_clamp(approximate))
     if approximate == "none":
         return _C0 * torch.exp(-0.5 * x * x) * (2.0 - x * x)
+    if approximate == "sigmoid":
+        s = torch.sigmoid(_K * x)
+        sm = torch.sigmoid(-_K * x)
+        return _K * s * sm * (2.0 + _K * x * (sm - s))
     u = _SQRT_2_OVER_PI * (x + _KAPPA * x**3)
     s = torch.sigmoid(2.0 * u)
     sm = torch.sigmoid(-2.0 * u)
@@ -103,8 +125,30 @@ def textbook_gelu(x: torch.Tensor, approximate: str) -> torch.Tensor:
     """The textbook formulas evaluated in x's own dtype (cancel for x << 0)."""
     if approximate == "none":
         return 0.5 * x * (1.0 + torch.erf(x * _SQRT1_2))
+    if approximate == "sigmoid":
+        return x * torch.sigmoid(_K * x)
     u = _SQRT_2_OVER_PI * (x + _KAPPA * x * x * x)
     return 0.5 * x * (1.0 + torch.tanh(u))
+
+
+def native_gelu(x: torch.Tensor, approximate: str) -> torch.Tensor:
+    """PyTorch's own way to compute the mode: F.gelu, or for "sigmoid" (which
+    PyTorch lacks) the composite that models write, in float for the 16-bit
+    types (as F.gelu computes them) and rounded once."""
+    if approximate == "sigmoid":
+        xf = x.float() if x.dtype in HALF_DTYPES else x
+        return (xf * torch.sigmoid(_K * xf)).to(x.dtype)
+    return torch.nn.functional.gelu(x, approximate=approximate)
+
+
+def native_gelu_backward(g: torch.Tensor, x: torch.Tensor, approximate: str) -> torch.Tensor:
+    """aten.gelu_backward, or autograd through native_gelu for "sigmoid"."""
+    if approximate != "sigmoid":
+        return torch.ops.aten.gelu_backward(g, x, approximate=approximate)
+    xr = x.detach().requires_grad_()
+    with torch.enable_grad():
+        (gx,) = torch.autograd.grad(native_gelu(xr, approximate), xr, g)
+    return gx
 
 
 # ---------------------------------------------------------------------------

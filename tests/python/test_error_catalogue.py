@@ -28,7 +28,7 @@ from gelu_ext import _C, _library
 DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "ERRORS.md")
 
 FLOAT_KINDS = "must be a floating-point tensor (float32, float64, bfloat16 or float16), got "
-APPROX = "approximate must be 'none' or 'tanh', got "
+APPROX = "approximate must be 'none', 'tanh' or 'sigmoid', got "
 SHAPE = "must have shape "
 NOT_RESIZED = " (the input's; it is not resized), got "
 SHARED = ("has elements that share memory (e.g. an expanded tensor); every output element needs "
@@ -133,8 +133,8 @@ ROWS: dict[str, Row] = {
     "G15": Row(lambda: gelu_ext.gelu(None), RuntimeError,
                "gelu_ext::gelu: self is an undefined tensor"),
     # --- gelu_backward ---------------------------------------------------------
-    "B1": Row(lambda: gelu_ext.gelu_backward(_x(3), _x(3), "sigmoid"), ValueError,
-              f"gelu_ext::gelu_backward: {APPROX}'sigmoid'"),
+    "B1": Row(lambda: gelu_ext.gelu_backward(_x(3), _x(3), "quick"), ValueError,
+              f"gelu_ext::gelu_backward: {APPROX}'quick'"),
     "B2": Row(lambda: gelu_ext.gelu_backward(torch.arange(3), _x(3)), TypeError,
               f"gelu_ext::gelu_backward: grad_output {FLOAT_KINDS}Long"),
     "B3": Row(lambda: gelu_ext.gelu_backward(_x(3), _x(3, dtype=torch.complex128)), TypeError,
@@ -235,13 +235,13 @@ ROWS: dict[str, Row] = {
               skip=None if _cuda() and _C.cuda_compiled() else NEEDS_CUDA_KERNELS),
     # --- Python API ----------------------------------------------------------
     "P1": Row(lambda: gelu_ext.GELU("exact"), ValueError,
-              "gelu_ext.GELU: approximate must be 'none' or 'tanh', got 'exact'"),
+              "gelu_ext.GELU: approximate must be 'none', 'tanh' or 'sigmoid', got 'exact'"),
     "P2": Row(lambda: gelu_ext.GELU(None), ValueError,  # type: ignore[arg-type]
-              "gelu_ext.GELU: approximate must be 'none' or 'tanh', got None"),
-    "P3": Row(lambda: _module_with_approximate("sigmoid")(_x(3)), ValueError,
-              f"gelu_ext::gelu: {APPROX}'sigmoid'"),
+              "gelu_ext.GELU: approximate must be 'none', 'tanh' or 'sigmoid', got None"),
+    "P3": Row(lambda: _module_with_approximate("quick")(_x(3)), ValueError,
+              f"gelu_ext::gelu: {APPROX}'quick'"),
     "P4": Row(lambda: gelu_ext.replace_gelu(nn.Sequential(nn.GELU("bad"))), ValueError,
-              "gelu_ext.GELU: approximate must be 'none' or 'tanh', got 'bad'"),
+              "gelu_ext.GELU: approximate must be 'none', 'tanh' or 'sigmoid', got 'bad'"),
     "P5": Row(lambda: gelu_ext.replace_gelu([nn.GELU()]), TypeError,
               "gelu_ext.replace_gelu: model must be a torch.nn.Module, got list"),
     "P6": Row(lambda: _C.set_simd("sse2"), ValueError,

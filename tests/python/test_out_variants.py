@@ -152,7 +152,7 @@ def test_bad_grad_input_is_refused():
     buf = torch.randn(30)
     with pytest.raises(RuntimeError, match=r"grad_input overlaps grad_output in memory"):
         gelu_ext.gelu_backward(buf[:20].view(4, 5), x, grad_input=buf[5:25].view(4, 5))
-    with pytest.raises(ValueError, match=r"gelu_ext::gelu_backward.grad_input: approximate must be 'none' or 'tanh'"):
+    with pytest.raises(ValueError, match=r"gelu_ext::gelu_backward.grad_input: approximate must be 'none', 'tanh' or 'sigmoid'"):
         gelu_ext.gelu_backward(g, x, "erf", grad_input=torch.empty(4, 5))  # type: ignore[arg-type]
 
 
@@ -161,7 +161,7 @@ def test_in_place_refusals():
         gelu_ext.gelu_(torch.randn(5).expand(3, 5))
     with pytest.raises(TypeError, match=r"gelu_ext::gelu_: self must be a floating-point tensor"):
         gelu_ext.gelu_(torch.arange(4))
-    with pytest.raises(ValueError, match=r"gelu_ext::gelu_: approximate must be 'none' or 'tanh', got 'fast'"):
+    with pytest.raises(ValueError, match=r"gelu_ext::gelu_: approximate must be 'none', 'tanh' or 'sigmoid', got 'fast'"):
         gelu_ext.gelu_(torch.randn(3), "fast")  # type: ignore[arg-type]
 
 

@@ -41,6 +41,7 @@ from conftest import (
     all_16bit_values,
     bits,
     min_subnormal,
+    ref_clamp,
     ref_gelu,
     ref_gelu_grad,
     ref_gelu_grad2,
@@ -267,6 +268,12 @@ def _mp_derivatives_here(xm: mpmath.mpf, mode: str) -> tuple[float, float, float
         cdf = mpmath.erfc(-xm / mpmath.sqrt(2)) / 2
         pdf = mpmath.exp(-xm * xm / 2) / mpmath.sqrt(2 * mpmath.pi)
         return float(xm * cdf), float(cdf + xm * pdf), float(pdf * (2 - xm * xm))
+    if mode == "sigmoid":
+        k = mpmath.mpf("1.702")
+        s = 1 / (1 + mpmath.exp(-k * xm))
+        sm = 1 / (1 + mpmath.exp(k * xm))  # 1 - s
+        f2 = k * s * sm * (2 + k * xm * (sm - s))
+        return float(xm * s), float(s + k * xm * s * sm), float(f2)
     c, kappa = mpmath.sqrt(2 / mpmath.pi), mpmath.mpf("0.044715")
     u = c * (xm + kappa * xm**3)
     s = 1 / (1 + mpmath.exp(-2 * u))
@@ -283,10 +290,10 @@ def reference(x: torch.Tensor, mode: str, order: int) -> torch.Tensor:
     if x.dtype != torch.float64:
         return (ref_gelu, ref_gelu_grad, ref_gelu_grad2)[order](x, mode)
     xs = x.detach().flatten().tolist()
-    # Beyond |x| = 60 (±inf, huge values) and at NaN the float64 formulas are
+    # Beyond ref_clamp (±inf, huge values) and at NaN the float64 formulas are
     # exact: f is x or 0, f' is 1 or 0, f'' is 0 in float64.
     limits = (ref_gelu, ref_gelu_grad, ref_gelu_grad2)[order](x, mode).flatten().tolist()
-    out = [_mp_derivatives(v, mode)[order] if abs(v) <= 60.0 else lim
+    out = [_mp_derivatives(v, mode)[order] if abs(v) <= ref_clamp(mode) else lim
            for v, lim in zip(xs, limits)]
     return torch.tensor(out, dtype=torch.float64).reshape(x.shape)
 
@@ -413,6 +420,10 @@ def _second_derivative_scales(x: torch.Tensor, mode: str) -> tuple[torch.Tensor,
     if mode == "none":
         bracket = 2 + x * x
         factor = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    elif mode == "sigmoid":
+        k = 1.702  # f'' = s (1 - s) * K (2 + K x (1 - 2s))
+        bracket = k * (2 + k * x.abs() * torch.tanh(0.5 * k * x).abs())
+        factor = torch.sigmoid(k * x) * torch.sigmoid(-k * x)
     else:
         c, k = math.sqrt(2 / math.pi), 0.044715
         u = c * (x + k * x**3)

@@ -37,7 +37,7 @@ the accuracy contract (docs/ACCURACY.md). Exit status 0: contract met;
   --stride K        float32: every K-th bit pattern plus all special values
                     (default 1: all 2^32); 16-bit types are always swept in full
   --dtype LIST      float32,bfloat16,float16 or all (default all)
-  --mode LIST       none,tanh or all (default all)
+  --mode LIST       none,tanh,sigmoid or all (default all)
   --direction LIST  forward,backward or all (default all)
   --device D        cpu (default) or cuda: run both implementations on the
                     first CUDA device and compare gelu_ext there with gelu_ext
@@ -122,7 +122,9 @@ Cli parse(int argc, char** argv) {
           a, v, {{"float32", &kFloat32}, {"bfloat16", &kBFloat16}, {"float16", &kFloat16}});
     } else if (a == "--mode") {
       cli.opt.modes = parse_list<Approximation>(
-          a, v, {{"none", Approximation::None}, {"tanh", Approximation::Tanh}});
+          a, v,
+          {{"none", Approximation::None}, {"tanh", Approximation::Tanh},
+           {"sigmoid", Approximation::Sigmoid}});
     } else if (a == "--direction") {
       cli.opt.directions = parse_list<Direction>(
           a, v, {{"forward", Direction::Forward}, {"backward", Direction::Backward}});

@@ -7,18 +7,22 @@
 //          for x < 0; phi(y) = exp(-y^2/2)/sqrt(2 pi) with y^2 = h + l split
 //          exactly, so exp sees its argument without rounding error;
 //   tanh:  f = x sigma(2u) with w = exp(-2|u|) in (0, 1], never
-//          1 + tanh(u), which cancels for x < 0.
+//          1 + tanh(u), which cancels for x < 0;
+//   sigmoid: f = x sigma(K x), K = 1.702, with w = exp(-K y) in (0, 1] the
+//          same way.
 //
 // Why double is enough away from the root of f': every step above has a
 // relative error of a few 2^-53, except that an argument a of exp or erfc
 // with relative error e moves the result by about a * e relatively (by
 // ~2 a^2 e for erfc(a)). y^2 reaches exp exactly; the largest other arguments
 // that still give a nonzero float32 result are a = y/sqrt 2 ~ 10.5 in erfc
-// (2 a^2 ~ 220) and 2|u| ~ 104 in the tanh form, so the reference is good to
+// (2 a^2 ~ 220) and 2|u| ~ 104 in the tanh form (K y ~ 104 in the sigmoid
+// form), so the reference is good to
 // ~3e-14 relative, below 1e-6 float32 ulp. The sweep checks this claim on every 1021st input
 // against the long double evaluation of the same formulas.
 //
-// Near the root of f' (x ~ -0.7518 exact, -0.7525 tanh) the result is the
+// Near the root of f' (x ~ -0.7518 exact, -0.7525 tanh, -0.7512 sigmoid) the
+// result is the
 // difference of two terms of ~0.2, so double leaves an absolute error of
 // ~2^-54, which is many ulps of a result of ~1e-9: there the sweep uses long
 // double (64-bit significand, absolute error ~2^-65).
@@ -45,6 +49,7 @@ struct Constants {
   // 2 sqrt(2/pi): twice the tanh form's c
   static constexpr T kTwoC = static_cast<T>(1.5957691216057307117597842397375274738L);
   static constexpr T kKappa = static_cast<T>(0.044715L);  // the tanh form's cubic coefficient
+  static constexpr T kK = static_cast<T>(1.702L);         // the sigmoid form's slope
 };
 
 template <class T>
@@ -74,8 +79,21 @@ Value<T> tanh_reference(T x) {
 }
 
 template <class T>
+Value<T> sigmoid_reference(T x) {
+  const T y = std::fabs(x);
+  const T a = Constants<T>::kK * y;
+  const T w = std::exp(-a);
+  const T inv = T(1) / (T(1) + w);
+  // sigma(K x) as for tanh; f' = s + K x s (1 - s), y a'(y) = a.
+  if (x > 0) return {x * inv, (T(1) + w * (T(1) + a)) * inv * inv};
+  return {x * w * inv, w * ((T(1) + w) - a) * inv * inv};  // also f(-0) = -0
+}
+
+template <class T>
 Value<T> reference(T x, Approximation mode) {
-  return mode == Approximation::Tanh ? tanh_reference(x) : exact_reference(x);
+  if (mode == Approximation::Tanh) return tanh_reference(x);
+  if (mode == Approximation::Sigmoid) return sigmoid_reference(x);
+  return exact_reference(x);
 }
 
 // Inputs whose f' is computed in long double: a window around both roots of

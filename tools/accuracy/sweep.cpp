@@ -96,8 +96,20 @@ std::vector<float> as_floats(const at::Tensor& t) {
   return std::vector<float>(p, p + f.numel());
 }
 
+// PyTorch has no sigmoid GELU: "native" is the composite x * sigmoid(1.702 x)
+// that models write, and for backward what autograd computes for it, each
+// step in x's dtype.
+at::Tensor run_native_sigmoid(const at::Tensor& x, Direction dir) {
+  constexpr double kK = 1.702;
+  const at::Tensor s = at::sigmoid(x * kK);
+  if (dir == Direction::Forward) return x * s;
+  const at::Tensor grad = at::ones_like(x);
+  return grad * s + at::sigmoid_backward(grad * x, s) * kK;
+}
+
 at::Tensor run(Impl impl, const at::Tensor& x, Approximation mode, Direction dir) {
   const char* m = mode_name(mode);
+  if (impl == kNative && mode == Approximation::Sigmoid) return run_native_sigmoid(x, dir);
   if (dir == Direction::Forward) return impl == kGeluExt ? gelu_ext::gelu(x, m) : at::gelu(x, m);
   const at::Tensor grad = at::ones_like(x);
   return impl == kGeluExt ? gelu_ext::gelu_backward(grad, x, m) : at::gelu_backward(grad, x, m);

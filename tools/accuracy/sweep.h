@@ -20,7 +20,8 @@ const char* direction_name(Direction dir);
 
 struct Options {
   std::vector<const Format*> formats{&kFloat32, &kBFloat16, &kFloat16};
-  std::vector<Approximation> modes{Approximation::None, Approximation::Tanh};
+  std::vector<Approximation> modes{Approximation::None, Approximation::Tanh,
+                                   Approximation::Sigmoid};
   std::vector<Direction> directions{Direction::Forward, Direction::Backward};
   uint64_t stride = 1;  // float32 only: the 16-bit formats are always swept in full
   bool cuda = false;    // ops on a CUDA device, compared with gelu_ext on the CPU too
@@ -41,12 +42,14 @@ struct Cell {
   void merge(const Cell& o);
 };
 
+constexpr int kNumModes = 3;  // Approximation's values, in order
+
 // All cells of one format, indexed by [mode][direction].
 struct FormatResult {
   const Format* format = nullptr;
   uint64_t patterns = 0;  // bit patterns swept (the strided ones plus extra special values)
   uint64_t special_extra = 0;
-  std::array<std::array<Cell, 2>, 2> cells;
+  std::array<std::array<Cell, 2>, kNumModes> cells;
 
   Cell& cell(Approximation m, Direction d) {
     return cells[static_cast<int>(m)][static_cast<int>(d)];
@@ -55,7 +58,7 @@ struct FormatResult {
     return cells[static_cast<int>(m)][static_cast<int>(d)];
   }
   void merge(const FormatResult& o) {
-    for (int m = 0; m < 2; ++m) {
+    for (int m = 0; m < kNumModes; ++m) {
       for (int d = 0; d < 2; ++d) cells[m][d].merge(o.cells[m][d]);
     }
   }
@@ -72,7 +75,7 @@ struct SpecialRow {
   uint32_t pattern;
   double x;
   // [mode][direction]: reference (the exact limit for non-finite x), gelu_ext, native
-  std::array<std::array<std::array<double, 3>, 2>, 2> value;
+  std::array<std::array<std::array<double, 3>, 2>, kNumModes> value;
 };
 std::vector<SpecialRow> special_values(const Format& fmt, const Options& opt);
 
