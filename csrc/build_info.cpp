@@ -3,9 +3,6 @@
 #include <torch/version.h>
 
 #include <string>
-#include <vector>
-
-#include "cpu/simd_select.h"
 
 #ifndef GELU_EXT_VERSION
 #define GELU_EXT_VERSION "0.0.0+unknown"
@@ -13,14 +10,6 @@
 #ifndef GELU_EXT_CUDA_ARCHS
 #define GELU_EXT_CUDA_ARCHS ""
 #endif
-
-namespace {
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-}  // namespace
 
 const char* gelu_ext_version() { return GELU_EXT_VERSION; }
 
@@ -41,19 +30,3 @@ int gelu_ext_cuda_compiled() {
 }
 
 const char* gelu_ext_cuda_archs() { return gelu_ext_cuda_compiled() ? GELU_EXT_CUDA_ARCHS : ""; }
-
-const char* gelu_ext_simd_compiled() {
-  static const std::string s = join(gelu_ext::cpu::compiled_simd_paths());
-  return s.c_str();
-}
-
-const char* gelu_ext_simd_supported() {
-  static const std::string s = join(gelu_ext::cpu::supported_simd_paths());
-  return s.c_str();
-}
-
-const char* gelu_ext_simd_selected() { return gelu_ext::cpu::selected_kernels().name; }
-
-int gelu_ext_set_simd(const char* name) {
-  return name != nullptr && gelu_ext::cpu::set_simd_path(name) ? 0 : -1;
-}

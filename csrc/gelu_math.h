@@ -175,7 +175,8 @@ GELU_EXT_HD double scale_pow2(double v, double k) {
   return ::ldexp(v, k >= -2200.0 ? static_cast<int>(k) : -2200);
 }
 
-// Selects the accuracy a computation needs: precise (float32 results) or
+// Selects the accuracy a computation needs (in this header "precise" means
+// this choice and nothing else): precise (float32 results) or
 // "half" (results rounded to bfloat16/float16, where a relative error of
 // ~1e-4 in float stays under a quarter of their ulp, so shorter polynomials
 // serve).
@@ -621,24 +622,6 @@ template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_sigmoid_derivative(V x) {
   const LogisticParts<V> t = sigmoid_parts<true>(x);
   return logistic_derivative<kPrecise>(x, t, t.ah, t.al);
-}
-
-// ---------------------------------------------------------------------------
-// One value, the approximation chosen at run time (the C++ tests' scalar
-// reference; the kernels hoist that choice out of their loops).
-// ---------------------------------------------------------------------------
-template <bool kPrecise = true, class V>
-GELU_EXT_HD V gelu(V x, Approximation approx) {
-  if (approx == Approximation::Tanh) return gelu_tanh<kPrecise>(x);
-  if (approx == Approximation::Sigmoid) return gelu_sigmoid<kPrecise>(x);
-  return gelu_exact<kPrecise>(x);
-}
-
-template <bool kPrecise = true, class V>
-GELU_EXT_HD V gelu_derivative(V x, Approximation approx) {
-  if (approx == Approximation::Tanh) return gelu_tanh_derivative<kPrecise>(x);
-  if (approx == Approximation::Sigmoid) return gelu_sigmoid_derivative<kPrecise>(x);
-  return gelu_exact_derivative<kPrecise>(x);
 }
 
 }  // namespace math

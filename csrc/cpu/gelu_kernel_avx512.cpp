@@ -1,7 +1,7 @@
 // AVX-512 (F, BW, VL, DQ) instantiation of the contiguous loops. Compiled with the
 // project's ordinary flags; the target pragma enables the instructions for
 // this file only, and the dispatcher calls it only where the CPU has them.
-#include "gelu_cpu.h"
+#include "kernels.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 // Everything not ours is included before the pragma.

@@ -3,7 +3,7 @@
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
-#include "gelu_cpu.h"
+#include "kernels.h"
 #include "gelu_loops.h"
 
 namespace gelu_ext {

@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "gelu_cpu.h"
+#include "kernels.h"
 
 namespace gelu_ext {
 namespace cpu {

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstdlib>
 
+#include "../simd.h"
+
 namespace gelu_ext {
 namespace cpu {
 namespace {
@@ -21,6 +23,12 @@ bool cpu_has(const std::string& name) {
   }
 #endif
   return name == "scalar";
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ",") + s;
+  return out;
 }
 
 const ContigKernels* table(const std::string& name) {
@@ -78,3 +86,20 @@ bool set_simd_path(const std::string& name) {
 
 }  // namespace cpu
 }  // namespace gelu_ext
+
+// The C ABI of simd.h.
+const char* gelu_ext_simd_compiled() {
+  static const std::string s = gelu_ext::cpu::join(gelu_ext::cpu::compiled_simd_paths());
+  return s.c_str();
+}
+
+const char* gelu_ext_simd_supported() {
+  static const std::string s = gelu_ext::cpu::join(gelu_ext::cpu::supported_simd_paths());
+  return s.c_str();
+}
+
+const char* gelu_ext_simd_selected() { return gelu_ext::cpu::selected_kernels().name; }
+
+int gelu_ext_set_simd(const char* name) {
+  return name != nullptr && gelu_ext::cpu::set_simd_path(name) ? 0 : -1;
+}

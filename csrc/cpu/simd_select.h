@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "gelu_cpu.h"
+#include "kernels.h"
 
 namespace gelu_ext {
 namespace cpu {

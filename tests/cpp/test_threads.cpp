@@ -2,7 +2,7 @@
 // at once get exactly the serial results, and the intra-op thread count
 // (at::set_num_threads) and repeated runs do not change a bit. Sizes are
 // several times the CPU kernel's parallel grain (kGrainSize = 16384 in
-// csrc/cpu/gelu_kernel.cpp) and not multiples of it, so the work is split
+// csrc/cpu/gelu_cpu.cpp) and not multiples of it, so the work is split
 // into uneven chunks. Comparisons are bitwise with any NaN equal to any NaN
 // (test_util.h, bitwise_equal).
 #include <ATen/CPUGeneratorImpl.h>

@@ -39,7 +39,7 @@ def test_out_matches_functional(dtype, mode):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=dtype_id)
 def test_large_fresh_outputs_match_out(dtype, threads, restore_threads):
     # Functional outputs of 4 MiB and more are populated in 1 MiB pieces
-    # before the kernel writes them (csrc/cpu/gelu_kernel.cpp); the pieces
+    # before the kernel writes them (csrc/cpu/gelu_cpu.cpp); the pieces
     # must cover every element once. An odd length leaves partial pages and
     # a partial last piece; the transposed input gives a transposed output.
     torch.set_num_threads(threads)

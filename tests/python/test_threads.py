@@ -5,7 +5,7 @@
 * The intra-op thread count (torch.set_num_threads 1, 2, 3, 4, 7) and
   repeated runs do not change a bit. The sizes are several times the CPU
   kernel's parallel grain (kGrainSize = 16384 elements in
-  csrc/cpu/gelu_kernel.cpp) and not multiples of it, so the work really is
+  csrc/cpu/gelu_cpu.cpp) and not multiples of it, so the work really is
   split, into uneven chunks.
 * Switching the SIMD path from another thread while calls run changes
   nothing.
@@ -35,7 +35,7 @@ from conftest import (
     special_values,
 )
 
-GRAIN = 16384  # csrc/cpu/gelu_kernel.cpp, kGrainSize
+GRAIN = 16384  # csrc/cpu/gelu_cpu.cpp, kGrainSize
 N_LARGE = 3 * GRAIN + 4093  # several chunks, the last one partial
 THREAD_DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
 

@@ -1,5 +1,7 @@
-// Contiguous CPU kernels, one table per instruction set; the dispatcher in
-// gelu_kernel.cpp picks a table once, from the CPU's features.
+// Contiguous CPU kernels, one table per instruction set (scalar, AVX2,
+// AVX-512: gelu_kernel_*.cpp). simd_select.cpp picks the table the CPU
+// driver (gelu_cpu.cpp) calls: the best one the CPU supports, unless set
+// otherwise.
 #pragma once
 
 #include <cstdint>

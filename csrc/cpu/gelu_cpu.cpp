@@ -1,0 +1,228 @@
+// The CPU backend of the ops (dispatch key CPU): validation, the output
+// (fresh_output.h for the ones allocated here), a TensorIterator over any
+// layout with non-contiguous operands staged through small buffers
+// (strided_copy.h), at::parallel_for, and a call into the contiguous kernel
+// table that simd_select.cpp selected.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/TensorIterator.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+
+#include "../gelu.h"
+#include "../gelu_checks.h"
+#include "fresh_output.h"
+#include "kernels.h"
+#include "simd_select.h"
+#include "strided_copy.h"
+
+namespace gelu_ext {
+namespace cpu {
+namespace {
+
+// Below this many elements a call runs on one thread: thread wake-up costs
+// more than the arithmetic. Same order as ATen's
+// GELU_MIN_ELEMENTS_FOR_MULTI_THREADING; checked with
+// `python -m gelu_ext.benchmark --sizes 4096,65536` (docs/PERFORMANCE.md).
+constexpr int64_t kGrainSize = 16384;
+
+// Strided operands are staged through a small buffer per operand so that
+// every element runs through the same contiguous kernel (bitwise equal
+// results); operands that are contiguous along the inner dimension are used
+// in place.
+constexpr int64_t kStageBytes = 16384;
+
+Dtype to_dtype(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat:
+      return Dtype::Float;
+    case at::kDouble:
+      return Dtype::Double;
+    case at::kBFloat16:
+      return Dtype::BFloat16;
+    default:
+      return Dtype::Half;
+  }
+}
+
+// Runs `contig(out, in...)` over a TensorIterator with operands
+// [out, in0, in1...] whose elements are E-sized: directly on contiguous rows,
+// staged otherwise. Staging takes a block of rows at once when some operand
+// is contiguous along the outer dimension instead (a transposed operand), so
+// that its cache lines are used whole. `fresh`: out was just allocated here
+// (see populate_for_write).
+template <class E, int kInputs, class Contig>
+void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig) {
+  constexpr int kOps = kInputs + 1;
+  constexpr int64_t esize = sizeof(E);
+  constexpr int64_t kStageElems = kStageBytes / esize;
+  // Rows per block for a transposed operand: one cache line of them.
+  constexpr int64_t kBlockRows = 64 / esize;
+  const bool populate = fresh && iter.output().nbytes() >= kFreshOutputBytes;
+  iter.for_each(
+      [&](char** data, const int64_t* strides, int64_t n0, int64_t n1) {
+        bool staged[kOps];
+        bool contiguous = true;
+        bool transposed = false;
+        for (int k = 0; k < kOps; ++k) {
+          staged[k] = strides[k] != esize;
+          contiguous = contiguous && !staged[k];
+          transposed = transposed || (staged[k] && n1 > 1 && strides[kOps + k] == esize);
+        }
+        if (contiguous) {
+          for (int64_t j = 0; j < n1; ++j) {
+            char* ptr[kOps];
+            for (int k = 0; k < kOps; ++k) ptr[k] = data[k] + j * strides[kOps + k];
+            if (populate && n0 * esize >= 2 * kPopulateChunkBytes) {
+              const int64_t chunk = kPopulateChunkBytes / esize;
+              for (int64_t i = 0; i < n0; i += chunk) {
+                const int64_t n = std::min(chunk, n0 - i);
+                char* piece[kOps];
+                for (int k = 0; k < kOps; ++k) piece[k] = ptr[k] + i * esize;
+                populate_for_write(piece[0], n * esize);
+                contig(piece, n);
+              }
+            } else {
+              contig(ptr, n0);
+            }
+          }
+          return;
+        }
+        alignas(64) E stage[kOps][kStageElems];
+        // A block: `rows` rows of `cols` elements (whole rows when they are short).
+        const int64_t cols = std::min(n0, transposed ? kStageElems / kBlockRows : kStageElems);
+        const int64_t rows = kStageElems / cols;
+        // Whole rows that lie back to back in every operand (staged ones: in
+        // the buffer) run through the kernel as one.
+        bool merge = cols == n0;
+        for (int k = 0; k < kOps; ++k) {
+          merge = merge && (staged[k] || strides[kOps + k] == n0 * esize);
+        }
+        for (int64_t j0 = 0; j0 < n1; j0 += rows) {
+          const int64_t nj = std::min(rows, n1 - j0);
+          for (int64_t i0 = 0; i0 < n0; i0 += cols) {
+            const int64_t ni = std::min(cols, n0 - i0);
+            char* corner[kOps];
+            for (int k = 0; k < kOps; ++k) {
+              corner[k] = data[k] + i0 * strides[k] + j0 * strides[kOps + k];
+              if (k > 0 && staged[k]) {
+                staging::copy_block<E, true>(corner[k], strides[k], strides[kOps + k], stage[k], cols, ni,
+                                    nj);
+              }
+            }
+            if (merge) {
+              char* ptr[kOps];
+              for (int k = 0; k < kOps; ++k) {
+                ptr[k] = staged[k] ? reinterpret_cast<char*>(stage[k]) : corner[k];
+              }
+              contig(ptr, ni * nj);
+            }
+            for (int64_t j = 0; j < nj && !merge; ++j) {
+              char* ptr[kOps];
+              for (int k = 0; k < kOps; ++k) {
+                ptr[k] = staged[k] ? reinterpret_cast<char*>(stage[k] + j * cols)
+                                   : corner[k] + j * strides[kOps + k];
+              }
+              contig(ptr, ni);
+            }
+            if (staged[0]) staging::copy_block<E, false>(corner[0], strides[0], strides[kOps], stage[0],
+                                                cols, ni, nj);
+          }
+        }
+      },
+      kGrainSize);
+}
+
+template <int kInputs, class Contig>
+void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& contig) {
+  switch (esize) {
+    case 2:
+      return run_typed<uint16_t, kInputs>(iter, fresh, contig);
+    case 4:
+      return run_typed<uint32_t, kInputs>(iter, fresh, contig);
+    default:
+      return run_typed<uint64_t, kInputs>(iter, fresh, contig);
+  }
+}
+
+// A TensorIterator that writes `out` as it is (its layout kept) from `inputs`.
+at::TensorIterator iterator_into(const at::Tensor& out,
+                                 std::initializer_list<const at::Tensor*> inputs) {
+  at::TensorIteratorConfig config;
+  config.add_output(out).resize_outputs(false);
+  for (const at::Tensor* t : inputs) config.add_const_input(*t);
+  return config.build();
+}
+
+// out = f(self); out may be self.
+void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation approx,
+                  bool fresh = false) {
+  if (self.numel() == 0) return;
+  auto iter = iterator_into(out, {&self});
+  const Dtype dtype = to_dtype(self.scalar_type());
+  const ContigKernels& k = selected_kernels();
+  run<1>(iter, self.element_size(), fresh,
+         [&](char** p, int64_t n) { k.forward(p[1], p[0], n, dtype, approx); });
+}
+
+// out = grad_output * f'(self); out may be either input.
+void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const at::Tensor& self,
+                   Approximation approx, bool fresh = false) {
+  if (self.numel() == 0) return;
+  auto iter = iterator_into(out, {&grad_output, &self});
+  const Dtype dtype = to_dtype(self.scalar_type());
+  const ContigKernels& k = selected_kernels();
+  run<2>(iter, self.element_size(), fresh,
+         [&](char** p, int64_t n) { k.backward(p[1], p[2], p[0], n, dtype, approx); });
+}
+
+at::Tensor gelu_cpu(const at::Tensor& self, c10::string_view approximate) {
+  const Approximation approx = detail::check_gelu_call(self, approximate, at::kCPU);
+  at::Tensor out = allocate_output(self);
+  forward_into(out, self, approx, /*fresh=*/true);
+  return out;
+}
+
+at::Tensor& gelu_out_cpu(const at::Tensor& self, c10::string_view approximate, at::Tensor& out) {
+  forward_into(out, self, detail::check_gelu_out_call(self, approximate, out, at::kCPU));
+  return out;
+}
+
+at::Tensor& gelu_inplace_cpu(at::Tensor& self, c10::string_view approximate) {
+  forward_into(self, self, detail::check_gelu_inplace_call(self, approximate, at::kCPU));
+  return self;
+}
+
+at::Tensor gelu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& self,
+                             c10::string_view approximate) {
+  const Approximation approx =
+      detail::check_gelu_backward_call(grad_output, self, approximate, at::kCPU);
+  at::Tensor out = allocate_output(detail::backward_layout_source(grad_output, self));
+  backward_into(out, grad_output, self, approx, /*fresh=*/true);
+  return out;
+}
+
+at::Tensor& gelu_backward_out_cpu(const at::Tensor& grad_output, const at::Tensor& self,
+                                  c10::string_view approximate, at::Tensor& grad_input) {
+  const Approximation approx = detail::check_gelu_backward_out_call(grad_output, self, approximate,
+                                                                    grad_input, at::kCPU);
+  backward_into(grad_input, grad_output, self, approx);
+  return grad_input;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(gelu_ext, CPU, m) {
+  m.impl("gelu", &gelu_cpu);
+  m.impl("gelu.out", &gelu_out_cpu);
+  m.impl("gelu_", &gelu_inplace_cpu);
+  m.impl("gelu_backward", &gelu_backward_cpu);
+  m.impl("gelu_backward.grad_input", &gelu_backward_out_cpu);
+}
+
+}  // namespace cpu
+}  // namespace gelu_ext
