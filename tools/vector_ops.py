@@ -45,10 +45,13 @@ PROBES = {
     "none_bwd": "g * math::gelu_exact_derivative<true>(v)",
     "tanh_fwd": "math::gelu_tanh<true>(v)",
     "tanh_bwd": "g * math::gelu_tanh_derivative<true>(v)",
+    "sigmoid_fwd": "math::gelu_sigmoid<true>(v)",
+    "sigmoid_bwd": "g * math::gelu_sigmoid_derivative<true>(v)",
 }
 # AVX-512 vector ALU instructions per 16 float32 elements, at most (the
 # counts of the formulas as they stand, docs/PERFORMANCE.md).
-BUDGETS = {"none_fwd": 33, "none_bwd": 35, "tanh_fwd": 50, "tanh_bwd": 67}
+BUDGETS = {"none_fwd": 33, "none_bwd": 35, "tanh_fwd": 50, "tanh_bwd": 67,
+           "sigmoid_fwd": 33, "sigmoid_bwd": 38}
 
 PROBE_TEMPLATE = """
 #include <immintrin.h>
@@ -58,7 +61,7 @@ PROBE_TEMPLATE = """
 #include <type_traits>
 #pragma GCC target("{target}")
 #include "approximation.h"
-#include "cpu/gelu_cpu.h"
+#include "cpu/kernels.h"
 #include "cpu/gelu_loops.h"
 #include "cpu/{header}"
 namespace gelu_ext {{
@@ -184,10 +187,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     rows = count(args.csrc, args.cxx)
     print("float32 hot loops, one vector per iteration (counts per vector)")
-    print(f"{'path':<7} {'mode':<5} {'dir':<4} {'alu':>4} {'perm':>5} {'div':>4} {'move':>5} "
+    print(f"{'path':<7} {'mode':<7} {'dir':<4} {'alu':>4} {'perm':>5} {'div':>4} {'move':>5} "
           f"{'mem':>4} {'alu/element':>12}")
     for r in rows:
-        print(f"{r['path']:<7} {r['mode']:<5} {r['direction']:<4} {r['alu']:>4} {r['perm']:>5} "
+        print(f"{r['path']:<7} {r['mode']:<7} {r['direction']:<4} {r['alu']:>4} {r['perm']:>5} "
               f"{r['div']:>4} {r['move']:>5} {r['mem']:>4} {r['alu_per_element']:>12.2f}")
     if args.json:
         with open(args.json, "w") as f:

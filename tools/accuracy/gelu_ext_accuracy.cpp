@@ -37,7 +37,9 @@ the accuracy contract (docs/ACCURACY.md). Exit status 0: contract met;
   --stride K        float32: every K-th bit pattern plus all special values
                     (default 1: all 2^32); 16-bit types are always swept in full
   --dtype LIST      float32,bfloat16,float16 or all (default all)
-  --mode LIST       none,tanh,sigmoid or all (default all)
+  --mode LIST       none,tanh,sigmoid or all (default all); PyTorch has no
+                    sigmoid GELU, so there "native" is the composite
+                    x * sigmoid(1.702 x) and its autograd backward
   --direction LIST  forward,backward or all (default all)
   --device D        cpu (default) or cuda: run both implementations on the
                     first CUDA device and compare gelu_ext there with gelu_ext
