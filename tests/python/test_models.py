@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import os
 import pathlib
 import re
@@ -472,3 +473,20 @@ def test_table_classes_exist_in_the_installed_libraries():
     others = [row for row in gelu_nn._TABLE if row not in clip]
     assert [f"{row.module}.{row.name}" for row in others if not found(row)] == []
     assert len(clip) == 2 and any(found(row) for row in clip)
+
+
+# ---------------------------------------------------------------------------
+# examples/swap_hf_model.py
+# ---------------------------------------------------------------------------
+def test_example_swap_hf_model(capsys):
+    spec = importlib.util.spec_from_file_location("swap_hf_model",
+                                                  REPO / "examples" / "swap_hf_model.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main(["--runs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "replace_gelu: 6 replaced, 0 left alone" in out
+    assert "encoder.layer.5.intermediate.intermediate_act_fn" in out
+    cosine = re.search(r"cosine similarity, swapped vs native: min ([\d.]+) over 8 sentences", out)
+    assert cosine and float(cosine.group(1)) >= 0.99999, out
+    assert re.search(r"native +[\d.]+ ms", out) and re.search(r"gelu_ext +[\d.]+ ms", out), out
