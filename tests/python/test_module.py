@@ -120,7 +120,11 @@ def test_replace_gelu_on_transformer():
         expect = model(x)
     params_before = {k: v.clone() for k, v in model.state_dict().items()}
 
-    assert gelu_ext.replace_gelu(model) == 3
+    report = gelu_ext.replace_gelu(model)
+    assert len(report) == 3
+    assert [(r.name, r.mode) for r in report] == before
+    assert {r.old_class for r in report} == {"torch.nn.modules.activation.GELU"}
+    assert report.left_alone == ()
     assert _gelus(model, nn.GELU) == []
     assert _gelus(model, gelu_ext.GELU) == before  # same places, same modes
     with torch.no_grad():
@@ -133,7 +137,7 @@ def test_replace_gelu_on_transformer():
     assert all(torch.equal(after[k], v) for k, v in params_before.items())
 
     # idempotent
-    assert gelu_ext.replace_gelu(model) == 0
+    assert len(gelu_ext.replace_gelu(model)) == 0
     assert _gelus(model, gelu_ext.GELU) == before
 
     # the replaced model trains: gradients reach the first layer
@@ -144,14 +148,19 @@ def test_replace_gelu_on_transformer():
 
 def test_replace_gelu_bare_and_shared_modules():
     bare = nn.GELU()
-    assert gelu_ext.replace_gelu(bare) == 0  # the root itself is not replaced
+    report = gelu_ext.replace_gelu(bare)
+    assert len(report) == 0  # the root itself is not replaced, and says so
+    assert [(s.name, s.what) for s in report.left_alone] == [
+        ("", "torch.nn.modules.activation.GELU")]
+    assert "the model itself is never replaced" in report.left_alone[0].reason
     assert type(bare) is nn.GELU
     shared = nn.GELU("tanh")
-    model = nn.Sequential(shared, nn.Sequential(shared))
-    n = gelu_ext.replace_gelu(model)
-    assert n == 2  # every attribute that held an nn.GELU now holds a gelu_ext.GELU
-    assert type(model[0]) is gelu_ext.GELU and type(model[1][0]) is gelu_ext.GELU
-    assert model[0].approximate == model[1][0].approximate == "tanh"
+    model = nn.Sequential(shared, shared, nn.Sequential(shared))
+    report = gelu_ext.replace_gelu(model)
+    # every attribute that held the nn.GELU now holds one shared gelu_ext.GELU
+    assert [r.name for r in report] == ["0", "1", "2.0"]
+    assert type(model[0]) is gelu_ext.GELU and model[0] is model[1] is model[2][0]
+    assert model[0].approximate == "tanh"
 
 
 def test_replace_gelu_leaves_subclasses_and_others():
@@ -159,8 +168,63 @@ def test_replace_gelu_leaves_subclasses_and_others():
         pass
 
     model = nn.Sequential(MyGELU(), nn.ReLU(), gelu_ext.GELU("tanh"))
-    assert gelu_ext.replace_gelu(model) == 0
+    report = gelu_ext.replace_gelu(model)
+    assert len(report) == 0
+    # the subclass is reported; the ReLU and the gelu_ext.GELU are not
+    assert [(s.name, s.what) for s in report.left_alone] == [
+        ("0", f"{__name__}.test_replace_gelu_leaves_subclasses_and_others.<locals>.MyGELU")]
     assert type(model[0]) is MyGELU and type(model[2]) is gelu_ext.GELU
+    with pytest.raises(ValueError, match=r"^gelu_ext.replace_gelu: strict=True and 1 module"):
+        gelu_ext.replace_gelu(model, strict=True)
+
+
+def test_replace_gelu_report():
+    model = nn.Sequential(nn.Linear(2, 2), nn.GELU(), nn.Sequential(nn.GELU("tanh")))
+    model.act = nn.functional.gelu  # a plain function: reported, not replaced
+    report = gelu_ext.replace_gelu(model)
+    assert isinstance(report, gelu_ext.ReplaceReport)
+    first = gelu_ext.Replacement("1", "torch.nn.modules.activation.GELU", "none")
+    assert report[0] == first and report[-1].name == "2.0" and report[:1] == (first,)
+    assert list(report) == list(report.replaced) and len(report) == 2 and bool(report)
+    assert report.left_alone == (gelu_ext.LeftAlone(
+        "act", "function torch.nn.functional.gelu",
+        "a plain function attribute, not a module: replace_gelu swaps modules only"),)
+    assert repr(report) == "ReplaceReport(replaced=2, left_alone=1)"
+    assert str(report) == (
+        "replace_gelu: 2 replaced, 1 left alone\n"
+        "  1: torch.nn.modules.activation.GELU -> gelu_ext.GELU('none')\n"
+        "  2.0: torch.nn.modules.activation.GELU -> gelu_ext.GELU('tanh')\n"
+        "left alone:\n"
+        "  act: function torch.nn.functional.gelu: a plain function attribute, not a module: "
+        "replace_gelu swaps modules only")
+    # callers of the count it used to return
+    assert report == 2 and report != 3 and int(report) == 2 and [0, 1, 2][report] == 2
+    assert report != True  # noqa: E712  (a bool is not a count)
+    again = gelu_ext.replace_gelu(model)
+    assert again == 0 and not again and again.left_alone == report.left_alone
+    assert again == gelu_ext.ReplaceReport((), report.left_alone) and again != report
+    with pytest.raises(TypeError):
+        hash(report)
+
+
+def test_replace_gelu_keeps_training_flag_and_skips_hooked_modules():
+    hooked = nn.GELU()
+    hooked.register_forward_hook(lambda *args: None)
+    model = nn.Sequential(nn.GELU(), hooked).train()
+    model[0].eval()
+    report = gelu_ext.replace_gelu(model)
+    assert [r.name for r in report] == ["0"]
+    assert type(model[0]) is gelu_ext.GELU and not model[0].training
+    assert model[1] is hooked
+    assert [s.name for s in report.left_alone] == ["1"]
+    assert "hooks" in report.left_alone[0].reason
+
+
+def test_replace_gelu_checks_everything_before_changing_anything():
+    model = nn.Sequential(nn.GELU(), nn.GELU("bad"))  # torch does not check approximate
+    with pytest.raises(ValueError, match="^gelu_ext.replace_gelu: module '1' is a torch.nn.GELU"):
+        gelu_ext.replace_gelu(model)
+    assert type(model[0]) is nn.GELU  # the valid one before it was not replaced either
 
 
 # ---------------------------------------------------------------------------
