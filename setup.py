@@ -1,5 +1,6 @@
 """Build gelu_ext: the op library (no Python dependency) and the pybind11
-module with its build facts. CMakeLists.txt compiles the same sources.
+module with its build facts. CMakeLists.txt compiles the same sources (both
+glob csrc/ and cuda/) with the same flags (both read cmake/build_flags.json).
 
 Environment switches:
   GELU_EXT_CUDA=1|0   force the CUDA kernels on or off (default: on when nvcc
@@ -7,6 +8,7 @@ Environment switches:
   TORCH_CUDA_ARCH_LIST  CUDA architectures (default "9.0+PTX")
 """
 import glob
+import json
 import os
 import shutil
 
@@ -52,14 +54,17 @@ def want_cuda():
     return have
 
 
+# The flags and the default CUDA architectures, shared with CMakeLists.txt.
+with open(os.path.join(ROOT, "cmake", "build_flags.json")) as f:
+    FLAGS = json.load(f)
+
 CUDA_SOURCES = rel(glob.glob(os.path.join(ROOT, "cuda", "*.cu")))
 WITH_CUDA = want_cuda() and bool(CUDA_SOURCES)
-CUDA_ARCHS = os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0+PTX") if WITH_CUDA else ""
-
-# Same numerics on every path: no FMA contraction behind our back (the math
-# header places its FMAs explicitly), no fast-math.
-CXX_FLAGS = ["-O3", "-Wall", "-Wextra", "-ffp-contract=off", "-fvisibility-inlines-hidden"]
-NVCC_FLAGS = ["-O3", "--fmad=false", "--expt-relaxed-constexpr"]
+CUDA_ARCHS = (
+    os.environ.setdefault("TORCH_CUDA_ARCH_LIST", FLAGS["cuda_arch_list"]) if WITH_CUDA else ""
+)
+CXX_FLAGS = FLAGS["cxx"]
+NVCC_FLAGS = FLAGS["nvcc"]
 DEFINES = [("GELU_EXT_VERSION", f'"{VERSION}"')]
 if WITH_CUDA:
     DEFINES += [("GELU_EXT_WITH_CUDA", "1"), ("GELU_EXT_CUDA_ARCHS", f'"{CUDA_ARCHS}"')]
@@ -89,15 +94,16 @@ pymodule = cpp_extension.CppExtension(
     extra_compile_args={"cxx": CXX_FLAGS},
 )
 
+# Metadata (name, description, dependencies) is in pyproject.toml; the
+# version and the extensions are computed here.
 setup(
-    name="gelu_ext",
     version=VERSION,
-    description="Fused, accurate GELU (exact and tanh) for PyTorch on CPU and CUDA",
-    package_dir={"": "python"},
     packages=["gelu_ext"],
     package_data={"gelu_ext": ["py.typed"]},
     ext_modules=[ops, pymodule],
-    cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)},
-    python_requires=">=3.10",
-    install_requires=["torch"],
+    cmdclass={
+        "build_ext": cpp_extension.BuildExtension.with_options(
+            use_ninja=shutil.which("ninja") is not None
+        )
+    },
 )

@@ -5,7 +5,7 @@
 # A CUDA-enabled torch (the pip wheels) makes find_package(Torch) enable the
 # CUDA language and look for the CUDA toolkit (Caffe2/public/cuda.cmake),
 # whether or not gelu_ext builds CUDA code. So, before calling it:
-#  - TORCH_CUDA_ARCH_LIST defaults to "9.0+PTX" (as in setup.py); unset,
+#  - TORCH_CUDA_ARCH_LIST defaults to build_flags.json's (as in setup.py); unset,
 #    torch would probe for a GPU to choose the -gencode flags;
 #  - CUDA_TOOLKIT_ROOT_DIR / CMAKE_CUDA_COMPILER point at a real toolkit:
 #    torch's FindCUDA takes nvcc's grandparent directory, which is wrong for
@@ -19,7 +19,11 @@
 # Sets GELU_EXT_CUDA_ARCHS (the arch list) and GELU_EXT_TORCH_HAS_CUDA.
 
 if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST} OR "$ENV{TORCH_CUDA_ARCH_LIST}" STREQUAL "")
-  set(ENV{TORCH_CUDA_ARCH_LIST} "9.0+PTX")
+  # The default that setup.py uses too (build_flags.json, installed beside
+  # this file).
+  file(READ "${CMAKE_CURRENT_LIST_DIR}/build_flags.json" _gelu_ext_flags_json)
+  string(JSON _gelu_ext_default_archs GET "${_gelu_ext_flags_json}" cuda_arch_list)
+  set(ENV{TORCH_CUDA_ARCH_LIST} "${_gelu_ext_default_archs}")
 endif()
 set(GELU_EXT_CUDA_ARCHS "$ENV{TORCH_CUDA_ARCH_LIST}")
 

@@ -52,10 +52,9 @@ at::Tensor gelu(const at::Tensor& self, Approximation approximate) {
 
 at::Tensor gelu_backward(const at::Tensor& grad_output, const at::Tensor& self,
                          c10::string_view approximate) {
-  static auto op =
-      c10::Dispatcher::singleton()
-          .findSchemaOrThrow("gelu_ext::gelu_backward", "")
-          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, c10::string_view)>();
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("gelu_ext::gelu_backward", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, c10::string_view)>();
   return op.call(grad_output, self, approximate);
 }
 
@@ -77,8 +76,8 @@ at::Tensor& gelu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_out
                               const at::Tensor& self, c10::string_view approximate) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("gelu_ext::gelu_backward", "grad_input")
-                       .typed<at::Tensor&(const at::Tensor&, const at::Tensor&,
-                                          c10::string_view, at::Tensor&)>();
+                       .typed<at::Tensor&(const at::Tensor&, const at::Tensor&, c10::string_view,
+                                          at::Tensor&)>();
   return op.call(grad_output, self, approximate, grad_input);
 }
 

@@ -37,7 +37,8 @@ at::Tensor gelu_backward(const at::Tensor& grad_output, const at::Tensor& self,
 // (they are not resized) and may be the input itself. Not differentiable:
 // they refuse inputs that require grad while grad mode is on. gelu_ refuses
 // a `self` that requires grad (its backward needs the overwritten values).
-at::Tensor& gelu_out(at::Tensor& out, const at::Tensor& self, c10::string_view approximate = "none");
+at::Tensor& gelu_out(at::Tensor& out, const at::Tensor& self,
+                     c10::string_view approximate = "none");
 at::Tensor& gelu_(at::Tensor& self, c10::string_view approximate = "none");
 at::Tensor& gelu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output,
                               const at::Tensor& self, c10::string_view approximate = "none");

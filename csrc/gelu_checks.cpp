@@ -13,12 +13,12 @@ namespace detail {
 void check_input(const at::Tensor& t, const char* op, const char* arg) {
   TORCH_CHECK(t.defined(), op, ": ", arg, " is an undefined tensor");
   const auto dtype = t.scalar_type();
-  TORCH_CHECK_TYPE(dtype == at::kFloat || dtype == at::kDouble || dtype == at::kBFloat16 ||
-                       dtype == at::kHalf,
-                   op, ": ", arg,
-                   " must be a floating-point tensor (float32, float64, bfloat16 or float16), "
-                   "got ",
-                   dtype);
+  TORCH_CHECK_TYPE(
+      dtype == at::kFloat || dtype == at::kDouble || dtype == at::kBFloat16 || dtype == at::kHalf,
+      op, ": ", arg,
+      " must be a floating-point tensor (float32, float64, bfloat16 or float16), "
+      "got ",
+      dtype);
 }
 
 void check_backward_inputs(const at::Tensor& grad_output, const at::Tensor& self, const char* op) {
@@ -73,8 +73,7 @@ bool may_overlap_partially(const at::Tensor& out, const at::Tensor& input) {
     case at::MemOverlapStatus::TooHard:
       break;
   }
-  if (out.numel() == 0 || input.numel() == 0 ||
-      !out.storage().is_alias_of(input.storage())) {
+  if (out.numel() == 0 || input.numel() == 0 || !out.storage().is_alias_of(input.storage())) {
     return false;
   }
   if (out.data_ptr() == input.data_ptr() && out.sizes() == input.sizes() &&
@@ -95,8 +94,8 @@ void check_output_memory(const at::Tensor& out, const char* op, const char* arg,
               "element needs memory of its own");
   for (const auto& [input, name] : inputs) {
     TORCH_CHECK(!may_overlap_partially(out, *input), op, ": ", arg, " overlaps ", name,
-                " in memory without being the same tensor layout; use separate memory, or ",
-                name, " itself");
+                " in memory without being the same tensor layout; use separate memory, or ", name,
+                " itself");
   }
 }
 

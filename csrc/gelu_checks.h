@@ -3,7 +3,6 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
-
 #include <c10/core/DeviceType.h>
 #include <c10/util/string_view.h>
 

@@ -58,9 +58,9 @@ constexpr DD kA1{0x1.9884533d43651p+0, -0x1.cbc0d30ebfd15p-54};  // 2*sqrt(2/pi)
 constexpr DD kA3{0x1.2444f2a4d8b4bp-4, -0x1.6c843a29d1c70p-61};  // 2*sqrt(2/pi)*0.044715
 constexpr DD kB3{0x1.b6676bf7450f0p-3, 0x1.bba7351828aabp-57};   // 6*sqrt(2/pi)*0.044715
 constexpr DD kC0{0x1.9884533d43651p-2, -0x1.cbc0d30ebfd15p-56};  // 1/sqrt(2*pi)
-constexpr DD kK{0x1.b3b645a1cac08p+0, 0x1.89374bc6a7efap-55};     // 1.702, the sigmoid form's K
-constexpr double kSqrt2OverPi = 0x1.9884533d43651p-1;  // sqrt(2/pi), the tanh form's c
-constexpr double kKappa = 0.044715;                     // the tanh form's cubic coefficient
+constexpr DD kK{0x1.b3b645a1cac08p+0, 0x1.89374bc6a7efap-55};    // 1.702, the sigmoid form's K
+constexpr double kSqrt2OverPi = 0x1.9884533d43651p-1;            // sqrt(2/pi), the tanh form's c
+constexpr double kKappa = 0.044715;  // the tanh form's cubic coefficient
 constexpr double kSqrt2 = 0x1.6a09e667f3bcdp+0;
 constexpr double kInvSqrt2 = 0x1.6a09e667f3bcdp-1;
 constexpr double kInvSqrtPi = 0x1.20dd750429b6dp-1;
@@ -92,14 +92,14 @@ template <class S>
 struct Clamp;
 template <>
 struct Clamp<float> {
-  static constexpr float kExact = 15.0f;  // Phi(-15)*15 < 2^-150
-  static constexpr float kTanh = 11.0f;   // exp(-2u(11))*11 < 2^-150
+  static constexpr float kExact = 15.0f;    // Phi(-15)*15 < 2^-150
+  static constexpr float kTanh = 11.0f;     // exp(-2u(11))*11 < 2^-150
   static constexpr float kSigmoid = 64.0f;  // exp(-1.702*64)*64 < 2^-150
 };
 template <>
 struct Clamp<double> {
-  static constexpr double kExact = 40.0;  // Phi(-40)*40 < 2^-1075
-  static constexpr double kTanh = 23.0;   // exp(-2u(23))*23 < 2^-1075
+  static constexpr double kExact = 40.0;     // Phi(-40)*40 < 2^-1075
+  static constexpr double kTanh = 23.0;      // exp(-2u(23))*23 < 2^-1075
   static constexpr double kSigmoid = 448.0;  // exp(-1.702*448)*448 < 2^-1075
 };
 
@@ -445,7 +445,7 @@ GELU_EXT_HD V gelu_exact(V x) {
   if constexpr (kPrecise && std::is_same_v<S, float>) {
     return gelu_exact_tables(x);
   } else {
-    V yc, pr, k;  // pr = Phi(-y) / 2^k
+    V yc, pr, k;               // pr = Phi(-y) / 2^k
     if constexpr (kPrecise) {  // double (CUDA; the CPU has gelu_math_f64.h)
       yc = clamp_hi(abs_(x), V(Clamp<S>::kExact));
       const ExpParts<V> e = exp_half_sq(yc);
@@ -482,8 +482,7 @@ GELU_EXT_HD V gelu_exact_derivative(V x) {
     if constexpr (kPrecise) {  // double (CUDA; the CPU has gelu_math_f64.h)
       const NormalTail<V> t = normal_tail(x);
       // D = (R_h - y C0_hi) + (R_l - y C0_lo): exact enough at the root.
-      const V d =
-          fma_(-t.yc, V(Const<S>::kC0Hi), t.Rh) + fma_(-t.yc, V(Const<S>::kC0Lo), t.Rl);
+      const V d = fma_(-t.yc, V(Const<S>::kC0Hi), t.Rh) + fma_(-t.yc, V(Const<S>::kC0Lo), t.Rl);
       w = scale_pow2(fma_(t.p, d, t.plo * d), t.k);
     } else {
       const HalfTail<V> t = exp_half_sq_coarse(x);

@@ -78,7 +78,7 @@ static inline double scale_pow2(double v, double k) {
 // ---------------------------------------------------------------------------
 // Constants and tables (tools/fit_coefficients.py --float64)
 // ---------------------------------------------------------------------------
-constexpr double kRound = 0x1.8p52;        // x + kRound - kRound = rint(x) for |x| < 2^51
+constexpr double kRound = 0x1.8p52;         // x + kRound - kRound = rint(x) for |x| < 2^51
 constexpr double kLn2Hi = 0x1.62e42feep-1;  // 32 bits: k * kLn2Hi is exact for |k| < 2^21
 constexpr double kLn2Lo = 0x1.a39ef35793c76p-33;
 constexpr double kTailK = 4.0;
@@ -95,23 +95,18 @@ constexpr double kExpQ[10] = {
 constexpr int kTailDegree = 10;
 alignas(64) constexpr double kTail[kTailDegree + 2][8] = {
     {-0x1.c645d9aa61ff7p-37, 0x1.f4106ef5cd8f0p-36, 0x1.a8f950c162cddp-34, 0x1.88a43bb255d60p-35,
-     -0x1.43b4be6703b48p-34, -0x1.adb3e50a30806p-34, -0x1.32ff4eaab12a1p-35,
-     0x1.4752f2e6da670p-36},
+     -0x1.43b4be6703b48p-34, -0x1.adb3e50a30806p-34, -0x1.32ff4eaab12a1p-35, 0x1.4752f2e6da670p-36},
     {-0x1.c1d41803fb514p-32, -0x1.c8107497e63e6p-32, 0x1.1b62b415a3637p-32, 0x1.2a1aa3bfe808ep-30,
-     0x1.f6404f1fcefc6p-31, -0x1.91edd0c332637p-35, -0x1.96e9ff6cc63fap-31,
-     -0x1.a7b830dca48eep-31},
-    {-0x1.4844701c8fdf5p-29, -0x1.ba6588da4dbb6p-28, -0x1.0926bbbf6e78bp-27,
-     -0x1.5767ee29105b0p-30, 0x1.2b9730e90ea6dp-27, 0x1.b85a2fdfdc01ep-27, 0x1.2d02251ac0352p-27,
-     0x1.9dbdf694914aap-30},
-    {0x1.6bb2affe0fd6bp-27, -0x1.a591651948542p-26, -0x1.6e3c668ddf574p-24,
-     -0x1.0f399f2159c77p-23, -0x1.998603b9e2f9dp-24, -0x1.c2edc1d9cc491p-29,
-     0x1.76b59bb5f9e5ap-24, 0x1.13c3de8dd60dap-23},
+     0x1.f6404f1fcefc6p-31, -0x1.91edd0c332637p-35, -0x1.96e9ff6cc63fap-31, -0x1.a7b830dca48eep-31},
+    {-0x1.4844701c8fdf5p-29, -0x1.ba6588da4dbb6p-28, -0x1.0926bbbf6e78bp-27, -0x1.5767ee29105b0p-30,
+     0x1.2b9730e90ea6dp-27, 0x1.b85a2fdfdc01ep-27, 0x1.2d02251ac0352p-27, 0x1.9dbdf694914aap-30},
+    {0x1.6bb2affe0fd6bp-27, -0x1.a591651948542p-26, -0x1.6e3c668ddf574p-24, -0x1.0f399f2159c77p-23,
+     -0x1.998603b9e2f9dp-24, -0x1.c2edc1d9cc491p-29, 0x1.76b59bb5f9e5ap-24, 0x1.13c3de8dd60dap-23},
     {0x1.02e1150b27d87p-21, 0x1.e5f17c3284d55p-22, 0x1.40f694f86b60dp-24, -0x1.75d701279e12ap-21,
      -0x1.97e369ccdb9f3p-20, -0x1.f9bb08d3ac5f3p-20, -0x1.a5a3b75540ca8p-20,
      -0x1.a3a543114a463p-21},
     {0x1.fb9c36a3f5472p-18, 0x1.600578dafb513p-17, 0x1.9c54b648903c3p-17, 0x1.62b32fe1a09e9p-17,
-     0x1.fff24a18a8f13p-19, -0x1.c325cfabe0d2dp-18, -0x1.2408c3a672c0ap-16,
-     -0x1.9cda13fb2453ap-16},
+     0x1.fff24a18a8f13p-19, -0x1.c325cfabe0d2dp-18, -0x1.2408c3a672c0ap-16, -0x1.9cda13fb2453ap-16},
     {0x1.6f4b759dcbe46p-14, 0x1.16715dee487f7p-13, 0x1.8fd8c8d5d2bcdp-13, 0x1.05e295637bd4ep-12,
      0x1.2dc7259cda35ap-12, 0x1.271e9ae610979p-12, 0x1.ce11cdc617a03p-13, 0x1.db3d2a5507dd4p-14},
     {0x1.bf9dac2340c5ap-11, 0x1.520a7a7bbf3c5p-10, 0x1.facf2305ff2b1p-10, 0x1.7139b2f987266p-9,
@@ -122,9 +117,8 @@ alignas(64) constexpr double kTail[kTailDegree + 2][8] = {
      0x1.8b86ff0027944p-3, 0x1.1560ee7ded6e4p-2, 0x1.8402adecc1c33p-2, 0x1.0be9d9d06e96cp-1},
     {0x1.b48f8f121d5bfp-2, 0x1.f8c1b5c40b57cp-2, 0x1.296bc7f0d42ecp-1, 0x1.665baf14a03b4p-1,
      0x1.ba7c269f87ec5p-1, 0x1.180fb351b8f9fp+0, 0x1.6a84d275bcb7cp+0, 0x1.dd2bd1a9a1beap+0},
-    {0x1.496ec4e51ba35p-57, -0x1.7e170122be710p-56, -0x1.f58b0b2fee58cp-55,
-     0x1.6fede10fdf9e6p-55, 0x1.dac2ad299a00dp-58, 0x1.91ca1ddca955fp-55, 0x1.2dd00e9ba38f3p-57,
-     -0x1.97f1d3416c6a8p-55},
+    {0x1.496ec4e51ba35p-57, -0x1.7e170122be710p-56, -0x1.f58b0b2fee58cp-55, 0x1.6fede10fdf9e6p-55,
+     0x1.dac2ad299a00dp-58, 0x1.91ca1ddca955fp-55, 0x1.2dd00e9ba38f3p-57, -0x1.97f1d3416c6a8p-55},
 };
 
 // ---------------------------------------------------------------------------
@@ -212,8 +206,7 @@ static inline V gelu_exact_derivative(V x) {
   const V yc = clamp_hi(abs_(x), V(Clamp<double>::kExact));
   const Exp<V> e = exp_half_sq(yc);
   const Tail<V> r = tail_ratio(yc);
-  const V d = fma_(-yc, V(Const<double>::kC0Hi), r.Rh) +
-              fma_(-yc, V(Const<double>::kC0Lo), r.Rl);
+  const V d = fma_(-yc, V(Const<double>::kC0Hi), r.Rh) + fma_(-yc, V(Const<double>::kC0Lo), r.Rl);
   const V w = scale_pow2(fma_(d, e.s, d), e.k);
   return select(x > V(0.0), V(1.0) - w, w);
 }

@@ -43,6 +43,7 @@ struct TailTerms {
 };
 
 // kTailForward: degree 5, max error relative to |f| + 0: 7.378e-09
+// clang-format off
 inline constexpr TailTable kTailForward = make_tail_table({
     {0x1.1ffp+1f, 0x1.610ep+1f, 0x1.9f6fp+1f, 0x1.dfff8p+1f,
       0x1.1fb6p+2f, 0x1.60a5p+2f, 0x1.9fc78p+2f, 0x1.df74p+2f,
@@ -100,7 +101,9 @@ inline constexpr TailTable kTailForward = make_tail_table({
       -0x1.0a86cp-5f, -0x1.cecec4p-7f, -0x1.1a523ap-4f, -0x1.c76452p-6f,
       -0x1.175006p-6f, -0x1.760804p-7f, -0x1.06db6ap-7f, -0x1.d75d2p-8f,
       -0x1.32e06p-8f, -0x1.740bccp-9f, -0x1.cbc72cp-10f, -0x1.1e331p-10f}}});
+// clang-format on
 // kTailDerivative: degree 5, max error relative to |f| + 5.96046e-08: 1.338e-08
+// clang-format off
 inline constexpr TailTable kTailDerivative = make_tail_table({
     {0x1.1e438p+1f, 0x1.5f25p+1f, 0x1.9ee8p+1f, 0x1.e11e8p+1f,
       0x1.1f018p+2f, 0x1.60b18p+2f, 0x1.9fc88p+2f, 0x1.e00f8p+2f,
@@ -158,6 +161,7 @@ inline constexpr TailTable kTailDerivative = make_tail_table({
       0x1.7b19c4p-6f, -0x1.9087fap-6f, 0x1.293b3p-4f, 0x1.5a9382p-4f,
       -0x1.ce4f2ep-8f, -0x1.43d218p-8f, -0x1.3a1d9ap-8f, -0x1.cf24fap-11f,
       -0x1.691afp-9f, -0x1.c3d14p-10f, -0x1.2d2d0ap-10f, -0x1.983914p-11f}}});
+// clang-format on
 
 // The tables where the running code can read them: CUDA device code reads a
 // copy in global memory (each 32-float array is one 128-byte line, so a

@@ -214,8 +214,8 @@ void launch_kernel(const Inputs<T, Op::kInputs>& in, T* out, int64_t n, const Op
   static ResidentCache cache{};
   const int64_t resident = resident_blocks(kernel, cache);
   const int64_t blocks = wanted < resident ? wanted : resident;
-  kernel<<<static_cast<unsigned>(blocks), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-      in, out, n, op);
+  kernel<<<static_cast<unsigned>(blocks), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(in, out,
+                                                                                            n, op);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -338,8 +338,8 @@ at::Tensor gelu_backward_cuda(const at::Tensor& grad_output, const at::Tensor& s
 
 at::Tensor& gelu_backward_out_cuda(const at::Tensor& grad_output, const at::Tensor& self,
                                    c10::string_view approximate, at::Tensor& grad_input) {
-  const Approximation approx = detail::check_gelu_backward_out_call(grad_output, self, approximate,
-                                                                    grad_input, at::kCUDA);
+  const Approximation approx =
+      detail::check_gelu_backward_out_call(grad_output, self, approximate, grad_input, at::kCUDA);
   const c10::cuda::CUDAGuard guard(self.device());
   backward_into(grad_input, grad_output, self, approx);
   return grad_input;

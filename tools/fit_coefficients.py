@@ -223,9 +223,12 @@ def print_tail_table(name, centres, coeffs):
     def row(vals):
         out = [hexf_short(v) + "f" for v in vals]
         return ",\n      ".join(", ".join(out[i:i + 4]) for i in range(0, 32, 4))
+    # clang-format keeps its hands off: four numbers a row read better.
+    print("// clang-format off")
     print(f"inline constexpr TailTable {name} = make_tail_table({{")
     print(f"    {{{row(centres)}}},")
     print("    {" + ",\n     ".join("{" + row(c) + "}" for c in coeffs) + "}});")
+    print("// clang-format on")
 
 
 def hexf(v):

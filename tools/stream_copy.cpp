@@ -20,8 +20,7 @@
 namespace {
 
 double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 void copy_range(const float* src, float* dst, size_t begin, size_t end, bool streaming) {
@@ -56,8 +55,8 @@ int main(int argc, char** argv) {
   std::memset(dst, 1, bytes);
   // Chunks of a multiple of 8 elements keep every thread's vector stores aligned.
   const size_t chunk = (n / threads + 7) / 8 * 8;
-  std::printf("copy of %zu float32 (%.1f MB each way), %d threads, median of %d\n", n,
-              n * 4 / 1e6, threads, repeats);
+  std::printf("copy of %zu float32 (%.1f MB each way), %d threads, median of %d\n", n, n * 4 / 1e6,
+              threads, repeats);
   for (const bool streaming : {false, true}) {
     std::vector<double> times;
     for (int r = 0; r < repeats; ++r) {

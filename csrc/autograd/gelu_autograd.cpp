@@ -180,8 +180,7 @@ at::Tensor& gelu_inplace_inplace_or_view(at::Tensor& self, c10::string_view appr
   return self;
 }
 
-at::Tensor& gelu_backward_out_inplace_or_view(const at::Tensor& grad_output,
-                                              const at::Tensor& self,
+at::Tensor& gelu_backward_out_inplace_or_view(const at::Tensor& grad_output, const at::Tensor& self,
                                               c10::string_view approximate,
                                               at::Tensor& grad_input) {
   {

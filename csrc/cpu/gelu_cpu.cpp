@@ -110,8 +110,8 @@ void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig) {
             for (int k = 0; k < kOps; ++k) {
               corner[k] = data[k] + i0 * strides[k] + j0 * strides[kOps + k];
               if (k > 0 && staged[k]) {
-                staging::copy_block<E, true>(corner[k], strides[k], strides[kOps + k], stage[k], cols, ni,
-                                    nj);
+                staging::copy_block<E, true>(corner[k], strides[k], strides[kOps + k], stage[k],
+                                             cols, ni, nj);
               }
             }
             if (merge) {
@@ -129,8 +129,9 @@ void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig) {
               }
               contig(ptr, ni);
             }
-            if (staged[0]) staging::copy_block<E, false>(corner[0], strides[0], strides[kOps], stage[0],
-                                                cols, ni, nj);
+            if (staged[0])
+              staging::copy_block<E, false>(corner[0], strides[0], strides[kOps], stage[0], cols,
+                                            ni, nj);
           }
         }
       },
@@ -208,8 +209,8 @@ at::Tensor gelu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& se
 
 at::Tensor& gelu_backward_out_cpu(const at::Tensor& grad_output, const at::Tensor& self,
                                   c10::string_view approximate, at::Tensor& grad_input) {
-  const Approximation approx = detail::check_gelu_backward_out_call(grad_output, self, approximate,
-                                                                    grad_input, at::kCPU);
+  const Approximation approx =
+      detail::check_gelu_backward_out_call(grad_output, self, approximate, grad_input, at::kCPU);
   backward_into(grad_input, grad_output, self, approx);
   return grad_input;
 }

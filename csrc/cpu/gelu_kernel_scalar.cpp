@@ -3,8 +3,8 @@
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
-#include "kernels.h"
 #include "gelu_loops.h"
+#include "kernels.h"
 
 namespace gelu_ext {
 namespace cpu {

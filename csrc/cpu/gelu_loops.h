@@ -11,6 +11,7 @@
 #include "../gelu_math.h"
 #include "../gelu_math_f64.h"
 #include "half_tables.h"
+#include "kernels.h"
 
 namespace gelu_ext {
 namespace cpu {
@@ -173,8 +174,8 @@ struct VecKernels {
     if (dtype == Dtype::Float) {
       forward_loop<V>(static_cast<const float*>(x), static_cast<float*>(y), n, FloatIo{}, approx);
     } else if (dtype == Dtype::BFloat16) {
-      forward_loop<V>(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n,
-                      HalfIo<true>{}, approx);
+      forward_loop<V>(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n, HalfIo<true>{},
+                      approx);
     } else {
       forward_loop<V>(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n,
                       HalfIo<false>{}, approx);

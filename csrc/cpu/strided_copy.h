@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -93,7 +94,9 @@ inline int64_t gather_every_second(const char* src, E* buf, int64_t n) {
 }
 #else
 template <class E>
-inline int64_t gather_every_second(const char*, E*, int64_t) { return 0; }
+inline int64_t gather_every_second(const char*, E*, int64_t) {
+  return 0;
+}
 template <class E>
 inline void transpose_tile(const char*, int64_t, char*, int64_t) {}
 constexpr bool kTiles = false;
@@ -108,7 +111,7 @@ constexpr bool kTiles = false;
 // runs innermost.
 template <class E, bool kToBuffer>
 inline void copy_block(char* base, int64_t inner, int64_t outer, E* buf, int64_t pitch, int64_t ni,
-                int64_t nj) {
+                       int64_t nj) {
   auto move = [&](int64_t i, int64_t j) {
     E* b = buf + j * pitch + i;
     char* m = base + i * inner + j * outer;
@@ -152,7 +155,6 @@ inline void copy_block(char* base, int64_t inner, int64_t outer, E* buf, int64_t
     }
   }
 }
-
 
 }  // namespace staging
 }  // namespace cpu

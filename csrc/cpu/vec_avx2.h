@@ -78,10 +78,10 @@ static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
     const float* lo = t.row[idx[i]];
     const float* hi = t.row[idx[i + 4]];
     m[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_load_ps(lo)), _mm_load_ps(hi), 1);
-    n[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_load_ps(lo + 4)), _mm_load_ps(hi + 4),
-                                1);
+    n[i] =
+        _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_load_ps(lo + 4)), _mm_load_ps(hi + 4), 1);
   }
-  const auto transpose4 = [](const __m256 (&v)[4], Vec* out, int count) {
+  const auto transpose4 = [](const __m256(&v)[4], Vec* out, int count) {
     const __m256 a0 = _mm256_unpacklo_ps(v[0], v[1]), a1 = _mm256_unpackhi_ps(v[0], v[1]);
     const __m256 a2 = _mm256_unpacklo_ps(v[2], v[3]), a3 = _mm256_unpackhi_ps(v[2], v[3]);
     out[0] = _mm256_shuffle_ps(a0, a2, 0x44);
@@ -102,7 +102,8 @@ static inline Vec scale_pow2(Vec v, Vec k) {
   const __m256i bias = _mm256_set1_epi32(127);
   const __m256i ki = _mm256_cvtps_epi32(kc);
   if (_mm256_movemask_ps(_mm256_cmp_ps(kc, _mm256_set1_ps(-100.0f), _CMP_LT_OQ)) == 0) {
-    return _mm256_mul_ps(v.v, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ki, bias), 23)));
+    return _mm256_mul_ps(v.v,
+                         _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ki, bias), 23)));
   }
   const __m256i k1 = _mm256_max_epi32(ki, _mm256_set1_epi32(-100));
   const __m256i k2 = _mm256_sub_epi32(ki, k1);

@@ -54,8 +54,8 @@ struct Piece {
 static inline Piece piece_of(Vec b) {
   const __m256i bits = _mm256_castpd_si256(b.v);
   const __m256i j2 = _mm256_slli_epi64(_mm256_and_si256(bits, _mm256_set1_epi64x(3)), 1);
-  const __m256i words = _mm256_or_si256(
-      j2, _mm256_slli_epi64(_mm256_add_epi64(j2, _mm256_set1_epi64x(1)), 32));
+  const __m256i words =
+      _mm256_or_si256(j2, _mm256_slli_epi64(_mm256_add_epi64(j2, _mm256_set1_epi64x(1)), 32));
   return {words, _mm256_castsi256_pd(_mm256_slli_epi64(bits, 61))};
 }
 static inline Vec lookup(const double* row, const Piece& piece) {

@@ -52,8 +52,7 @@ static inline Vec abs_(Vec a) {
 static inline Vec copysign_(Vec mag, Vec sgn) {
   // bitwise select, imm 0xca = A ? B : C with A = 0x7fffffff
   return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
-      _mm512_set1_epi32(INT32_MAX), _mm512_castps_si512(mag.v), _mm512_castps_si512(sgn.v),
-      0xca));
+      _mm512_set1_epi32(INT32_MAX), _mm512_castps_si512(mag.v), _mm512_castps_si512(sgn.v), 0xca));
 }
 static inline Vec rint_(Vec a) {
   return _mm512_roundscale_ps(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -80,8 +79,8 @@ static inline Vec permute32(const float (&a)[32], Index j) {
 }
 static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
   return {permute32(t.centre, j),
-          {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j),
-           permute32(t.c[3], j), permute32(t.c[4], j), permute32(t.c[5], j)}};
+          {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j), permute32(t.c[3], j),
+           permute32(t.c[4], j), permute32(t.c[5], j)}};
 }
 
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h (integral

@@ -42,9 +42,8 @@ static inline Vec abs_(Vec a) {
 }
 static inline Vec copysign_(Vec mag, Vec sgn) {
   // bitwise select, imm 0xca = A ? B : C with A = 0x7fff...
-  return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_set1_epi64(INT64_MAX),
-                                                       _mm512_castpd_si512(mag.v),
-                                                       _mm512_castpd_si512(sgn.v), 0xca));
+  return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(
+      _mm512_set1_epi64(INT64_MAX), _mm512_castpd_si512(mag.v), _mm512_castpd_si512(sgn.v), 0xca));
 }
 // minpd/maxpd return the second operand unless the comparison holds: the
 // scalar min_/max_ of gelu_math_f64.h.

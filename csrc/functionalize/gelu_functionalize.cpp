@@ -50,7 +50,8 @@ bool any_functional(std::initializer_list<const at::Tensor*> tensors) {
 
 void check_written_is_functional(const at::Tensor& written, const char* op, const char* arg) {
   TORCH_CHECK(fimpl::isFunctionalTensor(written), op, ": cannot write a functional result into ",
-              arg, ", which is not a functional tensor (mutating a tensor from outside the "
+              arg,
+              ", which is not a functional tensor (mutating a tensor from outside the "
               "traced function)");
 }
 
@@ -86,8 +87,7 @@ at::Tensor& gelu_inplace_functionalize(at::Tensor& self, c10::string_view approx
 }
 
 at::Tensor& gelu_backward_out_functionalize(const at::Tensor& grad_output, const at::Tensor& self,
-                                            c10::string_view approximate,
-                                            at::Tensor& grad_input) {
+                                            c10::string_view approximate, at::Tensor& grad_input) {
   if (!any_functional({&grad_output, &self, &grad_input})) {
     SkipFunctionalize skip;
     return gelu_ext::gelu_backward_out(grad_input, grad_output, self, approximate);

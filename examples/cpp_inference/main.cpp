@@ -10,10 +10,10 @@
 // --input, a seeded standard-normal tensor of shape [batch, in_features]
 // (the model's int attribute `in_features`, else the input width of its
 // first 2-D weight). The latency is the mean over --runs runs after
-// --warmup runs (TorchScript profiles and optimises the first ones). --expected compares the output with a saved tensor and
-// fails when they differ. --load-library loads further op libraries that the
-// model needs. Exit status: 0 on success, 1 if the output does not match,
-// 2 on any error (one line on stderr).
+// --warmup runs (TorchScript profiles and optimises the first ones). --expected compares the output
+// with a saved tensor and fails when they differ. --load-library loads further op libraries that
+// the model needs. Exit status: 0 on success, 1 if the output does not match, 2 on any error (one
+// line on stderr).
 #include <gelu_ext/gelu.h>
 #include <gelu_ext/loader.h>
 #include <torch/cuda.h>
@@ -211,8 +211,7 @@ int run(const Options& o) {
   std::cout << "output: shape " << y.sizes() << ", dtype " << y.scalar_type() << "\n";
   std::printf("checksum: sum %.9g, sum|y| %.9g\n", y64.sum().item<double>(),
               y64.abs().sum().item<double>());
-  std::printf("latency: %.4f ms per run (mean of %lld runs)\n", ms,
-              static_cast<long long>(o.runs));
+  std::printf("latency: %.4f ms per run (mean of %lld runs)\n", ms, static_cast<long long>(o.runs));
 
   if (!o.expected.empty()) {
     const torch::Tensor want = load_tensor(o.expected, "expected output").to(torch::kDouble);

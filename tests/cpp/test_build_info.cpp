@@ -78,9 +78,10 @@ TEST(BuildInfo, SupportedPathsFollowCpuFeatures) {
 TEST(BuildInfo, LoadedLibraryExportsTheCAbi) {
   void* lib = dlopen("libgelu_ext_ops.so", RTLD_NOW | RTLD_NOLOAD);
   ASSERT_NE(lib, nullptr) << "libgelu_ext_ops.so is not loaded in this process";
-  for (const char* sym : {"gelu_ext_version", "gelu_ext_cuda_compiled", "gelu_ext_cuda_archs",
-                          "gelu_ext_simd_compiled", "gelu_ext_simd_supported",
-                          "gelu_ext_simd_selected", "gelu_ext_set_simd", "gelu_ext_torch_version"}) {
+  for (const char* sym :
+       {"gelu_ext_version", "gelu_ext_cuda_compiled", "gelu_ext_cuda_archs",
+        "gelu_ext_simd_compiled", "gelu_ext_simd_supported", "gelu_ext_simd_selected",
+        "gelu_ext_set_simd", "gelu_ext_torch_version"}) {
     EXPECT_NE(dlsym(lib, sym), nullptr) << sym;
   }
   using Fn = const char* (*)();

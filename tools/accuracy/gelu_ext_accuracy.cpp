@@ -123,10 +123,10 @@ Cli parse(int argc, char** argv) {
       cli.opt.formats = parse_list<const Format*>(
           a, v, {{"float32", &kFloat32}, {"bfloat16", &kBFloat16}, {"float16", &kFloat16}});
     } else if (a == "--mode") {
-      cli.opt.modes = parse_list<Approximation>(
-          a, v,
-          {{"none", Approximation::None}, {"tanh", Approximation::Tanh},
-           {"sigmoid", Approximation::Sigmoid}});
+      cli.opt.modes = parse_list<Approximation>(a, v,
+                                                {{"none", Approximation::None},
+                                                 {"tanh", Approximation::Tanh},
+                                                 {"sigmoid", Approximation::Sigmoid}});
     } else if (a == "--direction") {
       cli.opt.directions = parse_list<Direction>(
           a, v, {{"forward", Direction::Forward}, {"backward", Direction::Backward}});
@@ -169,8 +169,8 @@ int run_main(int argc, char** argv) {
   const Options& opt = cli.opt;
   if (opt.cuda) require_cuda();
   if (!cli.simd.empty() && gelu_ext_set_simd(cli.simd.c_str()) != 0) {
-    usage_error("--simd '" + cli.simd + "' is not a path this CPU supports (supported: " +
-                gelu_ext_simd_supported() + ")");
+    usage_error("--simd '" + cli.simd +
+                "' is not a path this CPU supports (supported: " + gelu_ext_simd_supported() + ")");
   }
   // The workers call the ops concurrently, each on its own chunk: the ops'
   // own intra-op parallelism would only oversubscribe the cores.

@@ -57,12 +57,12 @@ Value<T> exact_reference(T x) {
   using K = Constants<T>;
   const T y = std::fabs(x);
   const T h = y * y;
-  const T l = std::fma(y, y, -h);                               // y^2 = h + l exactly
-  const T e = std::exp(T(-0.5) * h) * (T(1) - T(0.5) * l);      // exp(-y^2/2), |l| << 1
-  const T pdf_y = y * e * K::kInvSqrt2Pi;                       // y phi(y)
-  const T lower = T(0.5) * std::erfc(y * K::kInvSqrt2);         // Phi(-y) <= 1/2
-  if (x < 0) return {-y * lower, lower - pdf_y};                // f' = Phi(-y) - y phi(y)
-  return {x * (T(1) - lower), (T(1) - lower) + pdf_y};          // also f(-0) = -0
+  const T l = std::fma(y, y, -h);                           // y^2 = h + l exactly
+  const T e = std::exp(T(-0.5) * h) * (T(1) - T(0.5) * l);  // exp(-y^2/2), |l| << 1
+  const T pdf_y = y * e * K::kInvSqrt2Pi;                   // y phi(y)
+  const T lower = T(0.5) * std::erfc(y * K::kInvSqrt2);     // Phi(-y) <= 1/2
+  if (x < 0) return {-y * lower, lower - pdf_y};            // f' = Phi(-y) - y phi(y)
+  return {x * (T(1) - lower), (T(1) - lower) + pdf_y};      // also f(-0) = -0
 }
 
 template <class T>

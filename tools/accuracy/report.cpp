@@ -66,8 +66,8 @@ std::string describe_patterns(const FormatResult& r, const Options& opt) {
   return s;
 }
 
-void print_cell_row(std::FILE* out, const FormatResult& r, Approximation m, Direction d,
-                    Impl impl, const Options& opt) {
+void print_cell_row(std::FILE* out, const FormatResult& r, Approximation m, Direction d, Impl impl,
+                    const Options& opt) {
   const Format& f = *r.format;
   const Stats& s = r.cell(m, d).impl[impl];
   const bool sub = f.bits == 32 && d == Direction::Forward;
@@ -77,13 +77,12 @@ void print_cell_row(std::FILE* out, const FormatResult& r, Approximation m, Dire
   if (s.max_ulp_finite.value != s.max_ulp.value) {
     finite = fmt("%.4g", s.max_ulp_finite.value) + " at " + num(s.max_ulp_finite.x, f);
   }
-  std::fprintf(out, "%-5s %-9s %-13s %10.4g  %-16s %-28s %10llu %10llu %10llu %10s %10.4g  %s\n",
-               mode_name(m), direction_name(d), impl_label(impl, opt).c_str(), s.max_ulp.value,
-               num(s.max_ulp.x, f).c_str(), finite.c_str(),
-               static_cast<unsigned long long>(s.above_1),
-               static_cast<unsigned long long>(s.above_2),
-               static_cast<unsigned long long>(s.above_4), subcol.c_str(), s.contract.value,
-               s.meets_contract() ? "meets" : "BREAKS");
+  std::fprintf(
+      out, "%-5s %-9s %-13s %10.4g  %-16s %-28s %10llu %10llu %10llu %10s %10.4g  %s\n",
+      mode_name(m), direction_name(d), impl_label(impl, opt).c_str(), s.max_ulp.value,
+      num(s.max_ulp.x, f).c_str(), finite.c_str(), static_cast<unsigned long long>(s.above_1),
+      static_cast<unsigned long long>(s.above_2), static_cast<unsigned long long>(s.above_4),
+      subcol.c_str(), s.contract.value, s.meets_contract() ? "meets" : "BREAKS");
 }
 
 void print_details(std::FILE* out, const FormatResult& r, Approximation m, Direction d,
@@ -92,12 +91,12 @@ void print_details(std::FILE* out, const FormatResult& r, Approximation m, Direc
   const Cell& c = r.cell(m, d);
   for (Impl impl : {kGeluExt, kNative}) {
     const Stats& s = c.impl[impl];
-    const std::string label = std::string(f.name) + " " + mode_name(m) + " " +
-                              direction_name(d) + " " + impl_label(impl, opt);
+    const std::string label = std::string(f.name) + " " + mode_name(m) + " " + direction_name(d) +
+                              " " + impl_label(impl, opt);
     if (s.violations > 0) {
       std::fprintf(out, "  %s: %llu inputs beyond the contract, worst %.4g x tolerance at %s\n",
-                   label.c_str(), static_cast<unsigned long long>(s.violations),
-                   s.contract.value, where(s.contract, f).c_str());
+                   label.c_str(), static_cast<unsigned long long>(s.violations), s.contract.value,
+                   where(s.contract, f).c_str());
     }
     if (s.limit_failures > 0) {
       std::fprintf(out, "  %s: %llu of %llu exact limits fail, first at %s\n", label.c_str(),
@@ -108,12 +107,11 @@ void print_details(std::FILE* out, const FormatResult& r, Approximation m, Direc
   }
   if (opt.cuda) {
     const Agreement& a = c.cpu_vs_cuda;
-    std::fprintf(out,
-                 "  %s %s %s gelu_ext cpu vs cuda: max %.0f apart (%llu of %llu more than %llu)",
-                 f.name, mode_name(m), direction_name(d), a.max_distance.value,
-                 static_cast<unsigned long long>(a.above_limit),
-                 static_cast<unsigned long long>(a.compared),
-                 static_cast<unsigned long long>(kMaxCpuDeviceDistance));
+    std::fprintf(
+        out, "  %s %s %s gelu_ext cpu vs cuda: max %.0f apart (%llu of %llu more than %llu)",
+        f.name, mode_name(m), direction_name(d), a.max_distance.value,
+        static_cast<unsigned long long>(a.above_limit), static_cast<unsigned long long>(a.compared),
+        static_cast<unsigned long long>(kMaxCpuDeviceDistance));
     if (a.max_distance.value > 0) {
       std::fprintf(out, " at x = %s: cuda %s, cpu %s", num(a.max_distance.x, f).c_str(),
                    num(a.max_distance.out, f).c_str(), num(a.max_distance.ref, f).c_str());
@@ -167,9 +165,9 @@ void print_text(std::FILE* out, const RunInfo& info, const Options& opt,
     } else {
       std::fprintf(out, "contract: <= 1 ulp of %s; exact limits\n", f.name);
     }
-    std::fprintf(out, "%-5s %-9s %-13s %10s  %-16s %-28s %10s %10s %10s %10s %10s  %s\n",
-                 "mode", "direction", "impl", "max ulp", "at x", "max ulp, finite results",
-                 ">1 ulp", ">2 ulp", ">4 ulp", "sub 2^-149", "err/tol", "contract");
+    std::fprintf(out, "%-5s %-9s %-13s %10s  %-16s %-28s %10s %10s %10s %10s %10s  %s\n", "mode",
+                 "direction", "impl", "max ulp", "at x", "max ulp, finite results", ">1 ulp",
+                 ">2 ulp", ">4 ulp", "sub 2^-149", "err/tol", "contract");
     for (Approximation m : opt.modes) {
       for (Direction d : opt.directions) {
         for (Impl impl : {kGeluExt, kNative}) print_cell_row(out, r, m, d, impl, opt);
@@ -212,9 +210,8 @@ std::string jstats(const Stats& s, const Format& f) {
   o << "{\"finite_inputs\": " << s.finite << ", \"ulp_inputs\": " << s.ulp_count
     << ", \"max_ulp\": " << jworst(s.max_ulp, f)
     << ", \"max_ulp_finite_result\": " << jworst(s.max_ulp_finite, f)
-    << ", \"above_1_ulp\": " << s.above_1
-    << ", \"above_2_ulp\": " << s.above_2 << ", \"above_4_ulp\": " << s.above_4
-    << ", \"subnormal_inputs\": " << s.subnormal_count
+    << ", \"above_1_ulp\": " << s.above_1 << ", \"above_2_ulp\": " << s.above_2
+    << ", \"above_4_ulp\": " << s.above_4 << ", \"subnormal_inputs\": " << s.subnormal_count
     << ", \"subnormal_max_abs_2^-149\": " << jworst(s.subnormal, f)
     << ", \"contract_worst_error_over_tolerance\": " << jworst(s.contract, f)
     << ", \"contract_violations\": " << s.violations << ", \"limits_checked\": " << s.limits_checked
@@ -269,9 +266,9 @@ bool write_json(const std::string& path, const RunInfo& info, const Options& opt
       for (Approximation m : opt.modes) {
         for (Direction d : opt.directions) {
           const auto& v = row.value[static_cast<int>(m)][static_cast<int>(d)];
-          o << ", \"" << mode_name(m) << "_" << direction_name(d) << "\": {\"reference\": "
-            << jnum(v[0]) << ", \"gelu_ext\": " << jnum(v[1]) << ", \"native\": " << jnum(v[2])
-            << "}";
+          o << ", \"" << mode_name(m) << "_" << direction_name(d)
+            << "\": {\"reference\": " << jnum(v[0]) << ", \"gelu_ext\": " << jnum(v[1])
+            << ", \"native\": " << jnum(v[2]) << "}";
         }
       }
       o << "}";
