@@ -94,7 +94,7 @@ setup(
     version=VERSION,
     description="Fused, accurate GELU (exact and tanh) for PyTorch on CPU and CUDA",
     package_dir={"": "python"},
-    packages=["gelu_ext"],
+    packages=["gelu_ext", "gelu_ext.cli"],
     package_data={"gelu_ext": ["py.typed"]},
     ext_modules=[ops, pymodule],
     cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)},

@@ -19,8 +19,9 @@ import pytest
 import torch
 
 import gelu_ext
-from gelu_ext import _C, accuracy, benchmark, cli
-from gelu_ext._cliutil import Progress
+from gelu_ext import _C, cli
+from gelu_ext.cli import accuracy, benchmark, plots
+from gelu_ext.cli.common import Progress
 
 from conftest import ref_gelu, ref_gelu_grad, ref_gelu_grad2, ulp
 
@@ -65,7 +66,7 @@ def test_export_forwards_to_the_exporter(capsys):
     from importlib.util import find_spec
 
     rc, out, err = run_cli(capsys, "export", "--help")
-    if find_spec("gelu_ext.export") is None:
+    if find_spec("gelu_ext.cli.export") is None:
         assert rc == 1 and err.count("\n") == 1 and "no export module" in err
     else:
         assert rc == 0, err
@@ -252,12 +253,12 @@ def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
                  "native_gbps": 4.0, "speedup": 2.0}
                 for t in dtypes for m in modes for n in sizes for d in directions]
 
-    fake = types.ModuleType("gelu_ext.benchmark_cuda")
+    fake = types.ModuleType("gelu_ext.cli.benchmark_cuda")
     fake.run = fake_run
     fake.format_table = lambda rows: f"GPU TABLE {len(rows)} rows"
     fake.environment = lambda: {"gpu": "stand-in"}
-    monkeypatch.setitem(sys.modules, "gelu_ext.benchmark_cuda", fake)
-    monkeypatch.setattr(gelu_ext, "benchmark_cuda", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "gelu_ext.cli.benchmark_cuda", fake)
+    monkeypatch.setattr(cli, "benchmark_cuda", fake, raising=False)
     monkeypatch.setattr(benchmark, "cuda_unavailable_reason", lambda: None)
     path = tmp_path / "all.json"
     rc, out, err = run_cli(capsys, "bench", "--device", "all", "--sizes", "4K", "--dtype",
@@ -311,8 +312,8 @@ def test_progress_only_for_long_runs():
     assert shown.getvalue().endswith("\r")  # the line is cleared
 
 
-def test_benchmark_module_entry_point():
-    proc = run_module("gelu_ext.benchmark", "--sizes", "4K", "--dtype", "float32", "--mode",
+def test_bench_in_a_subprocess():
+    proc = run_module("gelu_ext", "bench", "--sizes", "4K", "--dtype", "float32", "--mode",
                       "none", "--direction", "fwd", "--min-time", "0.005")
     assert proc.returncode == 0, proc.stderr
     assert any(line.startswith("gelu ") for line in proc.stdout.splitlines()), proc.stdout
@@ -354,7 +355,7 @@ def test_accuracy_json_fields_and_contract(accuracy_json):
 
 def _errors_by_conftest(r: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """The row's sweep and errors, recomputed with the test suite's own
-    reference and ulp code (independent of gelu_ext.accuracy's)."""
+    reference and ulp code (independent of gelu_ext.cli.accuracy's)."""
     dtype = getattr(torch, r["dtype"])
     x = accuracy.sweep(dtype, points=4001)
     got = accuracy.IMPLS[r["impl"], r["direction"]](x, r["mode"]).double()
@@ -403,7 +404,7 @@ def test_plot_writes_readable_pngs(capsys, tmp_path):
     rc, out, err = run_cli(capsys, "plot", "--out", str(tmp_path / "figs"), "--dpi", "60")
     assert rc == 0, err
     paths = out.split()
-    assert [os.path.basename(p) for p in paths] == [f"{n}.png" for n in gelu_ext.plots.FIGURES]
+    assert [os.path.basename(p) for p in paths] == [f"{n}.png" for n in plots.FIGURES]
     for p in paths:
         img = matplotlib.imread(p)
         h, w = img.shape[:2]
@@ -414,7 +415,7 @@ def test_plot_writes_readable_pngs(capsys, tmp_path):
 @pytest.fixture(scope="module")
 def figures() -> dict:
     pytest.importorskip("matplotlib", reason="matplotlib is not installed")
-    return {name: build() for name, build in gelu_ext.plots.FIGURES.items()}
+    return {name: build() for name, build in plots.FIGURES.items()}
 
 
 def _expected(gid: str, x: np.ndarray) -> np.ndarray:
@@ -519,7 +520,7 @@ def test_demo_without_a_command(capsys, tmp_path):
         assert line.startswith(start) and "PyTorch's speed" in line and "max error" in line, line
     assert summary[7] == f"figures: {out_dir}/ (5 PNG files)"
     assert "kernel against kernel" in out.split("== speed on the CPU")[1].splitlines()[0]
-    assert sorted(os.listdir(out_dir)) == sorted(f"{n}.png" for n in gelu_ext.plots.FIGURES)
+    assert sorted(os.listdir(out_dir)) == sorted(f"{n}.png" for n in plots.FIGURES)
 
 
 def test_python_dash_m_entry_point():

@@ -36,7 +36,8 @@ from conftest import (
     special_values,
     ulp,
 )
-from gelu_ext import _C, benchmark_cuda
+from gelu_ext import _C
+from gelu_ext.cli import benchmark_cuda
 from test_compile import _eager_and_compiled
 from test_compile import fn as compile_fn
 from test_layouts import _MIXED_BUILD, _STRIDE_MISMATCH, LAYOUTS, MIXED
@@ -689,7 +690,7 @@ def test_sanitizer_smoke():
 
 
 # ---------------------------------------------------------------------------
-# The GPU benchmark module (gelu_ext.benchmark_cuda)
+# The GPU benchmark module (gelu_ext.cli.benchmark_cuda)
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", MODES)
 def test_benchmark_seed_formulas(mode):
@@ -727,7 +728,7 @@ def test_benchmark_table():
 def test_benchmark_refuses_without_gpu(capsys):
     assert benchmark_cuda.main(["--sizes", "4K", "--no-progress"]) == 1
     assert capsys.readouterr().err.strip() == (
-        f"python -m gelu_ext.benchmark_cuda: error: {benchmark_cuda.unavailable_reason()}")
+        f"python -m gelu_ext.cli.benchmark_cuda: error: {benchmark_cuda.unavailable_reason()}")
 
 
 @needs_cuda

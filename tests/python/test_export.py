@@ -1,4 +1,4 @@
-"""python -m gelu_ext.export: the TorchScript and torch.export files it
+"""python -m gelu_ext export: the TorchScript and torch.export files it
 writes load back (torch.export.save/load round trip included) and reproduce
 the saved output; the C++ side is tested by ctest (tests/deploy)."""
 
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import gelu_ext
-from gelu_ext.export import MLPBlock, export_block, main
+from gelu_ext.cli.export import MLPBlock, export_block, main
 
 MODES = ("none", "tanh")
 

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from . import accuracy, benchmark, info, plots
-from ._cliutil import DIRECTIONS, MODES, Parser, fmt_ulp, positive_float, run_guarded
+from .common import DIRECTIONS, MODES, Parser, fmt_ulp, positive_float, run_guarded
 
 PROG = "python -m gelu_ext"
 _MODE_NAME = {"none": "exact", "tanh": "tanh"}
@@ -148,13 +148,13 @@ def demo(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------
 # export (forwarded)
 # ---------------------------------------------------------------------------
-def export(argv: Sequence[str]) -> int:
-    """Forwards to ``gelu_ext.export.main`` (imported only when asked for)."""
+def _export(argv: Sequence[str]) -> int:
+    """Forwards to ``gelu_ext.cli.export.main`` (imported only when asked for)."""
     prog = f"{PROG} export"
     try:
-        module = importlib.import_module("gelu_ext.export")
+        module = importlib.import_module("gelu_ext.cli.export")
     except ModuleNotFoundError as e:
-        if e.name != "gelu_ext.export":
+        if e.name != "gelu_ext.cli.export":
             raise
         print(f"{prog}: error: this gelu_ext installation has no export module",
               file=sys.stderr)
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m gelu_ext``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "export":
-        return export(argv[1:])
+        return _export(argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["demo", *argv]  # no command: the demo, with any demo options given
     args = build_parser().parse_args(argv)

@@ -1,7 +1,7 @@
 """Export a transformer MLP block that uses gelu_ext, for C++ deployment.
 
-    python -m gelu_ext.export --out models            # both modes
-    python -m gelu_ext.export --out models --mode tanh --features 256 --hidden 1024
+    python -m gelu_ext export --out models            # both modes
+    python -m gelu_ext export --out models --mode tanh --features 256 --hidden 1024
 
 For each mode (``none``, ``tanh``) this writes, in ``--out``:
 
@@ -32,8 +32,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .nn import GELU
-from .ops import Approximate
+from ..nn import GELU
+from ..ops import Approximate
 
 __all__ = ["MLPBlock", "ExportedFiles", "export_block", "main"]
 
@@ -80,7 +80,7 @@ def export_block(
 ) -> ExportedFiles:
     """Build a seeded :class:`MLPBlock` and write it (see the module docstring)."""
     if approximate not in MODES:
-        raise ValueError(f"gelu_ext.export: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ValueError(f"export_block: approximate must be 'none' or 'tanh', got {approximate!r}")
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(seed)
     block = MLPBlock(features, hidden, approximate).eval()
@@ -124,7 +124,7 @@ def _positive(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     p = argparse.ArgumentParser(
-        prog="python -m gelu_ext.export",
+        prog="python -m gelu_ext export",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -145,10 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for path in vars(files).values():
                 print(path)
     except OSError as e:
-        print(f"python -m gelu_ext.export: error: {e}", file=sys.stderr)
+        print(f"python -m gelu_ext export: error: {e}", file=sys.stderr)
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -30,22 +30,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from ._cliutil import (
+from .common import (
     DTYPE_NAMES,
     MODES,
-    Parser,
     Progress,
     check_writable,
     choice_list,
     fmt_ulp,
-    run_guarded,
 )
 
 TAIL_FROM = -4.0
@@ -362,16 +359,3 @@ def _finite(row: dict[str, object]) -> dict[str, object]:
     """Non-finite floats as the strings "inf", "-inf", "nan" (JSON has none)."""
     return {k: str(v) if isinstance(v, float) and not math.isfinite(v) else v
             for k, v in row.items()}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gelu_ext.accuracy``: same as ``python -m gelu_ext accuracy``."""
-    p = Parser(prog="python -m gelu_ext accuracy", description=__doc__,
-               formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    args = p.parse_args(argv)
-    return run_guarded(p.prog, lambda: command(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from . import _C
-from ._library import library_path
+from .. import _C
+from .._library import library_path
 
 
 def cpu_model() -> str:
@@ -44,7 +44,7 @@ def cuda_devices() -> list[dict[str, Any]]:
 
 def collect() -> dict[str, Any]:
     """Everything ``info`` reports, as plain data."""
-    from . import __version__
+    from .. import __version__
 
     return {
         "gelu_ext": __version__,

@@ -1,7 +1,7 @@
 """GPU benchmark: gelu_ext's CUDA kernels against PyTorch, in one run, as ratios.
 
-    python -m gelu_ext.benchmark_cuda                       # 3 dtypes, 2 modes, fwd+bwd, 4K..256M
-    python -m gelu_ext.benchmark_cuda --sizes 4K,16M --dtype bfloat16 --json gpu.json
+    python -m gelu_ext.cli.benchmark_cuda                       # 3 dtypes, 2 modes, fwd+bwd, 4K..256M
+    python -m gelu_ext.cli.benchmark_cuda --sizes 4K,16M --dtype bfloat16 --json gpu.json
     python -m gelu_ext bench --device cuda ...              # the same rows through the CLI
 
 For each dtype, mode, direction and size it times, interleaved in the same
@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 import gelu_ext
 
-from ._cliutil import (
+from .common import (
     DIRECTIONS,
     MODES,
     CliError,
@@ -217,12 +217,12 @@ def run(
     fit in GPU memory is reported on stderr and left out.
     """
     if not torch.cuda.is_available():
-        raise RuntimeError("gelu_ext.benchmark_cuda: no CUDA device is visible to torch")
+        raise RuntimeError("gelu_ext.cli.benchmark_cuda: no CUDA device is visible to torch")
     if not gelu_ext._C.cuda_compiled():
-        raise RuntimeError("gelu_ext.benchmark_cuda: gelu_ext was built without CUDA kernels")
+        raise RuntimeError("gelu_ext.cli.benchmark_cuda: gelu_ext was built without CUDA kernels")
     for name in dtypes:
         if name not in DTYPES:
-            raise ValueError(f"gelu_ext.benchmark_cuda: unknown dtype {name!r}; "
+            raise ValueError(f"gelu_ext.cli.benchmark_cuda: unknown dtype {name!r}; "
                              f"choose from {', '.join(DTYPES)}")
     cases = [(d, m, n, di) for d in dtypes for m in modes for n in sizes for di in directions]
     gen = torch.Generator(device="cuda").manual_seed(0)
@@ -316,9 +316,9 @@ def command(args: Any) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gelu_ext.benchmark_cuda``: print the table, optionally save JSON."""
+    """``python -m gelu_ext.cli.benchmark_cuda``: print the table, optionally save JSON."""
     p = Parser(
-        prog="python -m gelu_ext.benchmark_cuda",
+        prog="python -m gelu_ext.cli.benchmark_cuda",
         description="Time gelu_ext's CUDA kernels against PyTorch, the seed formula and a copy.")
     p.add_argument("--dtype", type=choice_list(list(DTYPES)), default=DEFAULT_DTYPES,
                    help="comma-separated dtypes or 'all' (default float32,bfloat16,float16)")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from ._cliutil import CliError, choice_list
+from .common import CliError, choice_list
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

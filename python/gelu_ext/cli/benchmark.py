@@ -6,7 +6,7 @@
     python -m gelu_ext bench --device all     # CPU, then the GPU when there is one
     python -m gelu_ext bench --outputs both   # also kernel vs kernel into preallocated outputs
 
-(``python -m gelu_ext.benchmark`` takes the same options.) Forward compares
+Forward compares
 ``gelu_ext.gelu`` with ``torch.nn.functional.gelu``; backward compares
 ``gelu_ext.gelu_backward`` with ``torch.ops.aten.gelu_backward``. Both
 sides are functional calls (each allocates its output), timed alternately in
@@ -19,7 +19,7 @@ allocated once (``gelu_ext::gelu.out`` against ``aten::gelu.out``,
 first-touch page faults that a fresh large output costs. Times are
 medians; GB/s counts bytes read plus written; ratio = PyTorch's time /
 gelu_ext's (above 1: gelu_ext is faster). The GPU part is
-``gelu_ext.benchmark_cuda`` (CUDA events), used when gelu_ext has CUDA
+``gelu_ext.cli.benchmark_cuda`` (CUDA events), used when gelu_ext has CUDA
 kernels and torch sees a device.
 """
 
@@ -29,7 +29,6 @@ import argparse
 import importlib.util
 import platform
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
@@ -39,17 +38,15 @@ import torch.nn.functional as F
 
 import gelu_ext
 
-from ._cliutil import (
+from .common import (
     DIRECTIONS,
     MODES,
     CliError,
-    Parser,
     Progress,
     check_writable,
     choice_list,
     positive_float,
     positive_int_list,
-    run_guarded,
     size_list,
     write_json,
 )
@@ -315,7 +312,7 @@ def fmt_size(n: int) -> str:
 
 def environment() -> dict[str, object]:
     """The machine and build the numbers come from (written into the JSON)."""
-    from . import _C
+    from .. import _C
 
     return {
         "gelu_ext": gelu_ext.__version__,
@@ -332,19 +329,19 @@ def environment() -> dict[str, object]:
 
 def cuda_unavailable_reason() -> str | None:
     """Why the GPU benchmark cannot run here, or None when it can."""
-    from . import _C
+    from .. import _C
 
     if not torch.cuda.is_available():
         return "no CUDA device is visible to torch"
     if not _C.cuda_compiled():
         return "gelu_ext was built without CUDA kernels"
-    if importlib.util.find_spec("gelu_ext.benchmark_cuda") is None:
-        return "the GPU benchmark module gelu_ext.benchmark_cuda is missing"
+    if importlib.util.find_spec("gelu_ext.cli.benchmark_cuda") is None:
+        return "the GPU benchmark module gelu_ext.cli.benchmark_cuda is missing"
     return None
 
 
 def run_cuda(args: argparse.Namespace, progress: bool) -> tuple[list[dict[str, Any]], str]:
-    """The GPU rows (as dicts) and their table, from gelu_ext.benchmark_cuda."""
+    """The GPU rows (as dicts) and their table, from gelu_ext.cli.benchmark_cuda."""
     from . import benchmark_cuda
 
     rows = benchmark_cuda.run(args.dtype, args.mode, args.sizes, args.direction,
@@ -428,16 +425,3 @@ def command(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, {"environment": env, "rows": rows})
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gelu_ext.benchmark``: same as ``python -m gelu_ext bench``."""
-    p = Parser(prog="python -m gelu_ext.benchmark",
-               description="Time gelu_ext against PyTorch's native GELU (same run, ratios).")
-    add_arguments(p)
-    args = p.parse_args(argv)
-    return run_guarded(p.prog, lambda: command(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
