@@ -20,7 +20,7 @@ import torch
 
 import gelu_ext
 from gelu_ext import _C, cli
-from gelu_ext.cli import accuracy, benchmark, plots
+from gelu_ext.cli import accuracy, bench, plots
 from gelu_ext.cli.common import Progress
 
 from conftest import ref_gelu, ref_gelu_grad, ref_gelu_grad2, ulp
@@ -221,7 +221,7 @@ def test_bench_layouts(capsys, tmp_path):
 def test_bench_gpu_part(capsys, tmp_path):
     """--device cuda fails with one line where the GPU part cannot run; --device
     all then still runs the CPU part and says the GPU part was skipped."""
-    reason = benchmark.cuda_unavailable_reason()
+    reason = bench.cuda_unavailable_reason()
     common = ["--sizes", "4K", "--dtype", "float32", "--mode", "none", "--direction", "fwd",
               "--min-time", "0.005"]
     path = tmp_path / "all.json"
@@ -239,36 +239,50 @@ def test_bench_gpu_part(capsys, tmp_path):
         assert err_cuda.count("\n") == 1 and reason in err_cuda
 
 
-def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
-    """The GPU half of --device all through the benchmark_cuda contract (run /
-    format_table), with a stand-in module so that it runs without a GPU."""
-    import types
+def _bench_row(device: str, direction: str, dtype: str, mode: str, n: int,
+               speedup: float) -> bench.Row:
+    """A benchmark row with made-up times (every field its device reports)."""
+    common = dict(device=device, direction=direction, dtype=dtype, approximate=mode, n=n,
+                  ours_us=1.0, native_us=speedup, copy_us=1.0, ours_gbps=8.0,
+                  native_gbps=8.0 / speedup, speedup=speedup)
+    if device == "cpu":
+        return bench.Row(**common, threads=2, outputs="preallocated", layout="contiguous")
+    return bench.Row(**common, gpu="stand-in", seed_us=10.0, copy_gbps=8.0, pct_of_copy=100.0,
+                     native_pct_of_copy=100.0 / speedup, speedup_vs_seed=10.0,
+                     ours_host_us=5.0, native_host_us=4.0, overhead_us=1.0)
 
+
+def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
+    """The GPU half of --device all, with a stand-in for the GPU run so that it
+    runs without a GPU: its rows are tabled by the GPU table and merged into
+    the JSON, with the GPU's environment."""
     calls = []
 
-    def fake_run(dtypes, modes, sizes, directions, *, min_time, progress):
+    def fake_run_cuda(dtypes, modes, sizes, directions, *, min_time, progress=True):
         calls.append((dtypes, modes, sizes, directions, min_time))
-        return [{"device": "cuda", "direction": d, "dtype": t, "approximate": m, "n": n,
-                 "ours_us": 1.0, "native_us": 2.0, "copy_us": 1.0, "ours_gbps": 8.0,
-                 "native_gbps": 4.0, "speedup": 2.0}
+        return [_bench_row("cuda", d, t, m, n, 2.0)
                 for t in dtypes for m in modes for n in sizes for d in directions]
 
-    fake = types.ModuleType("gelu_ext.cli.benchmark_cuda")
-    fake.run = fake_run
-    fake.format_table = lambda rows: f"GPU TABLE {len(rows)} rows"
-    fake.environment = lambda: {"gpu": "stand-in"}
-    monkeypatch.setitem(sys.modules, "gelu_ext.cli.benchmark_cuda", fake)
-    monkeypatch.setattr(cli, "benchmark_cuda", fake, raising=False)
-    monkeypatch.setattr(benchmark, "cuda_unavailable_reason", lambda: None)
+    cpu_environment = bench.environment
+    monkeypatch.setattr(bench, "run_cuda", fake_run_cuda)
+    monkeypatch.setattr(bench, "environment", lambda device: (
+        {"gpu": "stand-in"} if device == "cuda" else cpu_environment(device)))
+    monkeypatch.setattr(bench, "cuda_unavailable_reason", lambda: None)
     path = tmp_path / "all.json"
     rc, out, err = run_cli(capsys, "bench", "--device", "all", "--sizes", "4K", "--dtype",
                            "float32", "--mode", "none", "--min-time", "0.005", "--json", str(path))
     assert rc == 0, err
     assert calls == [(["float32"], ["none"], [4096], ["fwd", "bwd"], 0.005)]
-    assert "GPU TABLE 2 rows" in out
+    gpu_table = out.split("# GPU:")[1].splitlines()
+    assert "launch +us" in gpu_table[1]
+    assert [line.split()[0] for line in gpu_table if line.startswith("gelu")] == [
+        "gelu", "gelu_backward"]
     data = json.loads(path.read_text())
     assert [r["device"] for r in data["rows"]] == ["cpu", "cpu", "cuda", "cuda"]
     assert data["environment"]["gpu_environment"] == {"gpu": "stand-in"}
+    cpu_row, gpu_row = data["rows"][0], data["rows"][2]
+    assert {"threads", "outputs", "layout"} <= set(cpu_row) and "seed_us" not in cpu_row
+    assert {"gpu", "seed_us", "overhead_us"} <= set(gpu_row) and "threads" not in gpu_row
 
 
 def test_summary_has_seven_lines_with_gpu_speeds():
@@ -277,10 +291,9 @@ def test_summary_has_seven_lines_with_gpu_speeds():
                                 0.0, 0.0, None, None)
            for d in dtypes for m in ("none", "tanh") for r in ("fwd", "bwd")
            for impl in ("gelu_ext", "torch")]
-    cpu = [benchmark.Row("cpu", r, d, m, 1 << 20, 2, 1.0, 1.5 if d != "float64" else 0.5,
-                         1.0, 1.0, 1.0, 1.5 if d != "float64" else 0.5)
+    cpu = [_bench_row("cpu", r, d, m, 1 << 20, 1.5 if d != "float64" else 0.5)
            for d in dtypes for m in ("none", "tanh") for r in ("fwd", "bwd")]
-    gpu = [{"device": "cuda", "direction": r, "dtype": d, "approximate": m, "speedup": 3.0}
+    gpu = [_bench_row("cuda", r, d, m, 1 << 24, 3.0)
            for d in ("float32", "bfloat16") for m in ("none", "tanh") for r in ("fwd", "bwd")]
     lines = cli.summary_lines(acc, cpu, gpu)
     assert len(lines) == 7

@@ -18,12 +18,11 @@ import importlib
 import os
 import sys
 import time
-from dataclasses import asdict
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import torch
 
-from . import accuracy, benchmark, info, plots
+from . import accuracy, bench, info, plots
 from .common import DIRECTIONS, MODES, Parser, fmt_ulp, positive_float, run_guarded
 
 PROG = "python -m gelu_ext"
@@ -52,8 +51,8 @@ def _fmt_err(value: float) -> str:
 
 def summary_lines(
     acc_rows: Sequence[accuracy.AccuracyRow],
-    cpu_rows: Sequence[benchmark.Row],
-    gpu_rows: Sequence[dict[str, Any]],
+    cpu_rows: Sequence[bench.Row],
+    gpu_rows: Sequence[bench.Row],
 ) -> list[str]:
     """Seven lines: float32 per mode and direction, then bfloat16, float16 and
     float64, each as a whole.
@@ -62,16 +61,15 @@ def summary_lines(
     errors are the largest over the accuracy sweep, in ulps.
     """
 
-    def speeds(rows: Sequence[Any], dtype: str, modes: Sequence[str],
+    def speeds(rows: Sequence[bench.Row], dtype: str, modes: Sequence[str],
                directions: Sequence[str]) -> tuple[str, bool]:
         """The speed-up (range) of the matching rows, and whether any was noisy."""
-        as_dicts = [r if isinstance(r, dict) else asdict(r) for r in rows]
-        picked = [r for r in as_dicts if r["dtype"] == dtype and r["approximate"] in modes
-                  and r["direction"] in directions]
+        picked = [r for r in rows if r.dtype == dtype and r.approximate in modes
+                  and r.direction in directions]
         if not picked:
             return "", False
-        noisy = any(r.get("noise", 0.0) > benchmark.NOISY for r in picked)
-        return _fmt_speed([r["speedup"] for r in picked]), noisy
+        noisy = any(r.noise > bench.NOISY for r in picked)
+        return _fmt_speed([r.speedup for r in picked]), noisy
 
     def errors(impl: str, dtype: str, modes: Sequence[str], directions: Sequence[str]) -> float:
         return max(r.max_ulp for r in acc_rows if r.impl == impl and r.dtype == dtype
@@ -111,19 +109,17 @@ def demo(args: argparse.Namespace) -> int:
     threads = torch.get_num_threads()
     _section(f"speed on the CPU, {threads} threads, 1M elements, kernel against kernel "
              "(out= on both sides; python -m gelu_ext bench --outputs preallocated)")
-    cpu_rows = benchmark.run("cpu", list(SUMMARY_DTYPES), list(MODES), [1 << 20], [threads],
-                             list(DIRECTIONS), min_time=args.min_time, progress=True,
+    cpu_rows = bench.run_cpu(list(SUMMARY_DTYPES), list(MODES), [1 << 20], list(DIRECTIONS),
+                             threads=[threads], min_time=args.min_time,
                              outputs=["preallocated"])
-    print(benchmark.format_table(cpu_rows))
-    gpu_rows: list[dict[str, Any]] = []
-    reason = benchmark.cuda_unavailable_reason()
+    print(bench.format_table(cpu_rows, "cpu"))
+    gpu_rows: list[bench.Row] = []
+    reason = bench.cuda_unavailable_reason()
     if reason is None:
         _section("speed on the GPU, 16M elements")
-        gpu_args = argparse.Namespace(dtype=["float32", "bfloat16"], mode=list(MODES),
-                                      sizes=[1 << 24], direction=list(DIRECTIONS),
-                                      min_time=args.min_time)
-        gpu_rows, table = benchmark.run_cuda(gpu_args, progress=True)
-        print(table)
+        gpu_rows = bench.run_cuda(["float32", "bfloat16"], list(MODES), [1 << 24],
+                                  list(DIRECTIONS), min_time=args.min_time)
+        print(bench.format_table(gpu_rows, "cuda"))
     else:
         print(f"(GPU part skipped: {reason})")
 
@@ -179,7 +175,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
     "plot": ("write PNG figures of GELU, its derivatives and the tanh error",
              plots.add_arguments, plots.command),
     "bench": ("time gelu_ext against PyTorch's GELU (CPU, GPU), print a table, --json",
-              benchmark.add_arguments, benchmark.command),
+              bench.add_arguments, bench.command),
     "accuracy": ("max error in ulps of gelu_ext and PyTorch vs a float64 reference, --json",
                  accuracy.add_arguments, accuracy.command),
     "info": ("version, torch built against, CUDA archs, SIMD path, devices",
@@ -193,7 +189,7 @@ def build_parser() -> Parser:
                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="command")
     for name, (summary, add_arguments, _) in COMMANDS.items():
-        module_doc = {"bench": benchmark.__doc__, "accuracy": accuracy.__doc__,
+        module_doc = {"bench": bench.__doc__, "accuracy": accuracy.__doc__,
                       "plot": plots.DESCRIPTION}.get(name)
         sp = sub.add_parser(name, help=summary, description=module_doc or summary,
                             formatter_class=argparse.RawDescriptionHelpFormatter)

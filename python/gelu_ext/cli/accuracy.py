@@ -252,14 +252,11 @@ def run(dtypes: Sequence[str], modes: Sequence[str], quick: bool = False,
     """All rows for the given dtypes and modes (a progress line on stderr
     once the run has taken a couple of seconds)."""
     cases = [(d, m) for d in dtypes for m in modes]
-    bar = Progress(len(cases), enabled=progress)
     rows = []
-    try:
+    with Progress(len(cases), enabled=progress) as bar:
         for i, (d, m) in enumerate(cases):
             bar.update(i, f"{d} {m}")
             rows += measure(d, m, quick, points)
-    finally:
-        bar.close()
     return rows
 
 

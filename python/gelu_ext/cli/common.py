@@ -9,7 +9,16 @@ import sys
 import time
 from typing import Callable, NoReturn, Sequence, TextIO
 
-DTYPE_NAMES = ("float32", "float64", "bfloat16", "float16")
+import torch
+
+# The dtypes every command offers, by name, in the order "all" lists them.
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+DTYPE_NAMES = tuple(DTYPES)
 MODES = ("none", "tanh")
 DIRECTIONS = ("fwd", "bwd")
 
@@ -166,6 +175,20 @@ class Progress:
         """Clears the line on a terminal."""
         if self.enabled and self.shown and self.tty:
             print("\r" + " " * 78 + "\r", end="", file=self.stream, flush=True)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def fmt_size(n: int) -> str:
+    """4096 -> 4K, 16777216 -> 16M; other counts as digits."""
+    for suffix, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{suffix}"
+    return str(n)
 
 
 def fmt_ulp(value: float | None) -> str:
