@@ -20,12 +20,12 @@ import torch
 
 import gelu_ext
 from gelu_ext import _C, cli
-from gelu_ext.cli import accuracy, bench, plots
+from gelu_ext.cli import accuracy, bench, demo, plots
 from gelu_ext.cli.common import Progress
 
 from conftest import ref_gelu, ref_gelu_grad, ref_gelu_grad2, ulp
 
-COMMANDS = ["demo", "plot", "bench", "accuracy", "info"]
+COMMANDS = ["demo", "plot", "bench", "accuracy", "info", "export"]
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -58,19 +58,14 @@ def test_help(capsys, command):
     prog = "python -m gelu_ext" + ("" if command is None else f" {command}")
     assert out.startswith(f"usage: {prog}"), out[:200]
     if command is None:
-        for name in [*COMMANDS, "export"]:
+        for name in COMMANDS:
             assert f"    {name} " in out, f"{name} missing from the command list"
 
 
-def test_export_forwards_to_the_exporter(capsys):
-    from importlib.util import find_spec
-
+def test_export_help_lists_its_options(capsys):
     rc, out, err = run_cli(capsys, "export", "--help")
-    if find_spec("gelu_ext.cli.export") is None:
-        assert rc == 1 and err.count("\n") == 1 and "no export module" in err
-    else:
-        assert rc == 0, err
-        assert out.startswith("usage:") and "--out" in out
+    assert rc == 0, err
+    assert out.startswith("usage:") and "--out" in out and "--features" in out
 
 
 @pytest.mark.parametrize(
@@ -87,6 +82,8 @@ def test_export_forwards_to_the_exporter(capsys):
         ["plot", "--only", "gelu,nothing"],
         ["info", "--verbose"],
         ["demo", "--min-time", "abc"],
+        ["export"],
+        ["export", "--out", "x", "--mode", "sigmoid"],
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(capsys, argv):
@@ -101,12 +98,14 @@ def test_bad_arguments_exit_2_with_one_line(capsys, argv):
     [
         (["plot", "--dpi", "5"], "--dpi"),
         (["accuracy", "--points", "1"], "--points"),
+        (["export", "--out", "x", "--features", "0"], "--features"),
     ],
 )
-def test_bad_values_exit_1_with_one_line(capsys, argv, message):
+def test_bad_values_exit_2_naming_the_option(capsys, argv, message):
+    """Out-of-range numbers are bad arguments too (docs/CLI.md: exit status 2)."""
     rc, out, err = run_cli(capsys, *argv)
-    assert rc == 1
-    assert err.count("\n") == 1 and message in err, err
+    assert rc == 2
+    assert err.count("\n") == 1 and message in err and "see --help" in err, err
 
 
 @pytest.mark.parametrize("command", ["plot --only gelu --out", "bench --json", "accuracy --json",
@@ -189,7 +188,8 @@ def test_bench_preallocated_outputs(capsys, tmp_path):
         ("fwd", "functional"), ("fwd", "preallocated"),
         ("bwd", "functional"), ("bwd", "preallocated")]
     assert all(0 < r["ours_us"] < 1e5 and 0 < r["native_us"] < 1e5 for r in rows)
-    table = [line.split() for line in out.splitlines() if line.startswith(("gelu ", "gelu_backward "))]
+    table = [line.split() for line in out.splitlines()
+             if line.startswith(("gelu ", "gelu_backward "))]
     assert [cols[5] for cols in table] == ["new", "pre", "new", "pre"]
 
 
@@ -295,7 +295,7 @@ def test_summary_has_seven_lines_with_gpu_speeds():
            for d in dtypes for m in ("none", "tanh") for r in ("fwd", "bwd")]
     gpu = [_bench_row("cuda", r, d, m, 1 << 24, 3.0)
            for d in ("float32", "bfloat16") for m in ("none", "tanh") for r in ("fwd", "bwd")]
-    lines = cli.summary_lines(acc, cpu, gpu)
+    lines = demo.summary_lines(acc, cpu, gpu)
     assert len(lines) == 7
     assert lines[0] == ("exact fwd float32: 1.50x PyTorch's speed on the CPU, 3.00x on the GPU; "
                         "max error 1.0 ulp vs PyTorch's 99")

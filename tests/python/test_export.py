@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 import gelu_ext
-from gelu_ext.cli.export import MLPBlock, export_block, main
+from gelu_ext import cli
+from gelu_ext.cli.export import MLPBlock, export_block
 
 MODES = ("none", "tanh")
 
@@ -93,7 +94,8 @@ def test_exported_program_loads_in_a_fresh_process(exported):
 
 
 def test_cli_writes_both_modes(tmp_path, capsys):
-    assert main(["--out", str(tmp_path), "--features", "8", "--hidden", "16", "--batch", "2"]) == 0
+    assert cli.main(["export", "--out", str(tmp_path), "--features", "8", "--hidden", "16",
+                     "--batch", "2"]) == 0
     printed = capsys.readouterr().out.split()
     assert len(printed) == 10 and all(os.path.exists(p) for p in printed)
     assert {os.path.basename(p) for p in printed} >= {"mlp_none.pt", "mlp_tanh.pt2"}
@@ -101,9 +103,9 @@ def test_cli_writes_both_modes(tmp_path, capsys):
 
 def test_cli_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit) as e:
-        main(["--out", "x", "--features", "0"])
-    assert e.value.code != 0
-    assert "must be a positive integer" in capsys.readouterr().err
+        cli.main(["export", "--out", "x", "--features", "0"])
+    assert e.value.code == 2
+    assert "expected a positive integer" in capsys.readouterr().err
     with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
         export_block("unused", "sigmoid")  # type: ignore[arg-type]
 

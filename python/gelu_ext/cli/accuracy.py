@@ -20,15 +20,14 @@ at the reference value (the subnormal spacing below the normal range). The
 derivative crosses zero at x ~ -0.75, where its two terms cancel, so that a
 tiny absolute error is a large relative one; backward errors in
 float32/float64 are therefore counted beyond an absolute allowance of
-2^-26 / 2^-55 (the float32 figure is the accuracy contract's). The negative tail (x <= -4) is where textbook formulas
-cancel; its largest relative error is reported where the reference is a
-normal number of the dtype.
+2^-26 / 2^-55 (the float32 figure is the accuracy contract's). The negative
+tail (x <= -4) is where textbook formulas cancel; its largest relative error
+is reported where the reference is a normal number of the dtype.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
@@ -43,7 +42,11 @@ from .common import (
     check_writable,
     choice_list,
     fmt_ulp,
+    int_range,
+    write_json,
 )
+
+DESCRIPTION = __doc__
 
 TAIL_FROM = -4.0
 _SQRT1_2 = math.sqrt(0.5)
@@ -321,38 +324,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", type=choice_list(DTYPE_NAMES), default=list(DTYPE_NAMES),
                    help="comma-separated dtypes or 'all' (default: all)")
     p.add_argument("--mode", type=choice_list(MODES), default=list(MODES),
-                   help="approximate modes: none, tanh (default: both)")
+                   help=f"approximate modes: {', '.join(MODES)} (default: all)")
     p.add_argument("--quick", action="store_true",
                    help="a shorter sweep for float32/float64 (half types stay exhaustive)")
-    p.add_argument("--points", type=int, metavar="N",
+    p.add_argument("--points", type=int_range(2), metavar="N",
                    help="grid points for float32/float64 (overrides the default sweep)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
 
 
 def command(args: argparse.Namespace) -> int:
     """Runs ``accuracy`` with parsed arguments."""
-    if args.points is not None and args.points < 2:
-        raise ValueError(f"--points must be at least 2, got {args.points}")
     check_writable(args.json)
     rows = run(args.dtype, args.mode, args.quick, args.points)
     print(LEGEND)
     print(format_table(rows))
     if args.json:
-        write_json(args.json, rows)
-        print(f"wrote {args.json}")
+        # An infinite error (an infinite or NaN result for a finite
+        # reference) is written as the string "inf".
+        write_json(args.json, {"tail_from": TAIL_FROM, "rows": [asdict(r) for r in rows]})
     return 0
-
-
-def write_json(path: str, rows: Sequence[AccuracyRow]) -> None:
-    """``{"tail_from": -4.0, "rows": [AccuracyRow fields...]}``; an infinite
-    error (an infinite or NaN result for a finite reference) is written as
-    the string "inf"."""
-    with open(path, "w") as f:
-        json.dump({"tail_from": TAIL_FROM, "rows": [_finite(asdict(r)) for r in rows]}, f,
-                  indent=1, allow_nan=False)
-
-
-def _finite(row: dict[str, object]) -> dict[str, object]:
-    """Non-finite floats as the strings "inf", "-inf", "nan" (JSON has none)."""
-    return {k: str(v) if isinstance(v, float) and not math.isfinite(v) else v
-            for k, v in row.items()}

@@ -61,6 +61,8 @@ from .common import (
 )
 from .info import cpu_model
 
+DESCRIPTION = __doc__
+
 # Rows whose ours/native timings spread more than this (interquartile range
 # over the median) are marked as noisy in the tables.
 NOISY = 0.2

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from .common import CliError, choice_list
+from .common import CliError, choice_list, int_range
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -280,15 +280,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``plot`` options."""
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"directory for the PNG files (default ./{DEFAULT_OUT})")
-    p.add_argument("--dpi", type=int, default=110, help="resolution (default 110)")
+    p.add_argument("--dpi", type=int_range(20, 600), default=110,
+                   help="resolution, 20 to 600 (default 110)")
     p.add_argument("--only", type=choice_list(list(FIGURES)), default=None, metavar="NAMES",
                    help=f"comma-separated subset of: {', '.join(FIGURES)}")
 
 
 def command(args: argparse.Namespace) -> int:
     """Runs ``plot`` with parsed arguments."""
-    if not 20 <= args.dpi <= 600:
-        raise ValueError(f"--dpi must be between 20 and 600, got {args.dpi}")
     for path in write_figures(args.out, args.dpi, args.only):
         print(path)
     return 0
