@@ -20,7 +20,7 @@ import torch
 
 import gelu_ext
 from gelu_ext import _C, cli
-from gelu_ext.cli import accuracy, bench, demo, plots
+from gelu_ext.cli import accuracy, bench, demo, plots, reference
 from gelu_ext.cli.common import Progress
 
 from conftest import ref_gelu, ref_gelu_grad, ref_gelu_grad2, ulp
@@ -366,9 +366,9 @@ def test_accuracy_json_fields_and_contract(accuracy_json):
         assert r["special_failures"] == []
 
 
-def _errors_by_conftest(r: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """The row's sweep and errors, recomputed with the test suite's own
-    reference and ulp code (independent of gelu_ext.cli.accuracy's)."""
+def _recount(r: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The row's sweep and errors, recounted here from the implementation's
+    outputs and the shared float64 reference (not through accuracy.measure)."""
     dtype = getattr(torch, r["dtype"])
     x = accuracy.sweep(dtype, points=4001)
     got = accuracy.IMPLS[r["impl"], r["direction"]](x, r["mode"]).double()
@@ -380,7 +380,7 @@ def _errors_by_conftest(r: dict) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_accuracy_maxima_match_an_independent_recount(accuracy_json):
     for r in accuracy_json["rows"]:
-        x, err = _errors_by_conftest(r)
+        x, err = _recount(r)
         assert r["points"] == x.numel()
         worst = float(err.max())
         reported = float(r["max_ulp"])  # "inf" (an inf or NaN result) reads back as inf
@@ -398,10 +398,7 @@ def test_accuracy_float64_reference_agrees_with_float64_formulas():
 
 
 def test_special_value_check_catches_a_textbook_gelu():
-    def textbook(x: torch.Tensor, mode: str) -> torch.Tensor:
-        return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
-
-    bad = accuracy.special_failures(textbook, torch.float32, "none", "fwd")
+    bad = accuracy.special_failures(reference.textbook_gelu, torch.float32, "none", "fwd")
     assert any(b.startswith("gelu(-inf)") for b in bad), bad
     good = accuracy.special_failures(accuracy.IMPLS["gelu_ext", "fwd"], torch.float32, "none",
                                      "fwd")

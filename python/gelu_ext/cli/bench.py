@@ -31,7 +31,6 @@ dominate, its table shows gelu_ext's minus PyTorch's (``launch +us``).
 from __future__ import annotations
 
 import argparse
-import math
 import platform
 import statistics
 import sys
@@ -60,6 +59,7 @@ from .common import (
     write_json,
 )
 from .info import cpu_model
+from .reference import textbook_gelu, textbook_gelu_backward
 
 DESCRIPTION = __doc__
 
@@ -210,29 +210,6 @@ def time_cuda(fns: Calls, min_time: float) -> dict[str, Timing]:
 # ---------------------------------------------------------------------------
 # What is timed
 # ---------------------------------------------------------------------------
-_C_TANH = math.sqrt(2.0 / math.pi)
-_KAPPA = 0.044715
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-def seed_gelu(x: torch.Tensor, approximate: str) -> torch.Tensor:
-    """GELU as the seed article writes it, one eager op at a time."""
-    if approximate == "tanh":
-        return 0.5 * x * (1.0 + torch.tanh(_C_TANH * (x + _KAPPA * torch.pow(x, 3))))
-    return 0.5 * x * (1.0 + torch.erf(x * _INV_SQRT2))
-
-
-def seed_gelu_backward(g: torch.Tensor, x: torch.Tensor, approximate: str) -> torch.Tensor:
-    """g * GELU'(x) from the seed's formulas, one eager op at a time."""
-    if approximate == "tanh":
-        t = torch.tanh(_C_TANH * (x + _KAPPA * torch.pow(x, 3)))
-        du = _C_TANH * (1.0 + 3.0 * _KAPPA * x * x)
-        return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
-    cdf = 0.5 * (1.0 + torch.erf(x * _INV_SQRT2))
-    return g * (cdf + x * torch.exp(-0.5 * x * x) * _INV_SQRT_2PI)
-
-
 def _contenders(direction: str, mode: str, x: torch.Tensor, g: torch.Tensor | None,
                 outs: tuple[torch.Tensor, torch.Tensor] | None = None) -> Calls:
     """gelu_ext ("ours") and PyTorch ("native") on the same inputs: functional
@@ -351,12 +328,12 @@ def _cuda_row(direction: str, dname: str, mode: str, n: int, min_time: float,
     x = _cuda_input(n, dtype, gen)
     if direction == "fwd":
         fns = _contenders(direction, mode, x, None)
-        fns["seed"] = lambda: seed_gelu(x, mode)
+        fns["seed"] = lambda: textbook_gelu(x, mode)
         tensors = 2
     else:
         g = _cuda_input(n, dtype, gen)
         fns = _contenders(direction, mode, x, g)
-        fns["seed"] = lambda: seed_gelu_backward(g, x, mode)
+        fns["seed"] = lambda: textbook_gelu_backward(g, x, mode)
         tensors = 3
     nbytes = tensors * n * x.element_size()
     # The copy moves the same bytes: reads nbytes / 2, writes nbytes / 2.
