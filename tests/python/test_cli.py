@@ -146,6 +146,14 @@ def test_info_json(capsys, tmp_path):
 # ---------------------------------------------------------------------------
 BENCH_FIELDS = {"device", "direction", "dtype", "approximate", "n", "ours_us", "native_us",
                 "copy_us", "ours_gbps", "native_gbps", "speedup"}
+# The JSON rows of each device, key by key (docs/CLI.md, docs/GPU.md).
+CPU_ROW_KEYS = ["device", "direction", "dtype", "approximate", "n", "threads", "ours_us",
+                "native_us", "copy_us", "ours_gbps", "native_gbps", "speedup", "noise",
+                "outputs", "layout"]
+GPU_ROW_KEYS = ["device", "gpu", "direction", "dtype", "approximate", "n", "ours_us",
+                "native_us", "seed_us", "copy_us", "ours_gbps", "native_gbps", "copy_gbps",
+                "pct_of_copy", "native_pct_of_copy", "speedup", "speedup_vs_seed",
+                "ours_host_us", "native_host_us", "overhead_us", "noise"]
 
 
 def test_bench_table_and_json(capsys, tmp_path):
@@ -160,7 +168,7 @@ def test_bench_table_and_json(capsys, tmp_path):
     assert [(r["direction"], r["n"]) for r in rows] == [
         ("fwd", 4096), ("bwd", 4096), ("fwd", 5000), ("bwd", 5000)]
     for r in rows:
-        assert BENCH_FIELDS <= set(r)
+        assert BENCH_FIELDS <= set(r) and list(r) == CPU_ROW_KEYS
         assert r["device"] == "cpu" and r["dtype"] == "float32" and r["approximate"] == "tanh"
         assert r["threads"] == 1
         assert 0 < r["ours_us"] < 1e5 and 0 < r["native_us"] < 1e5 and r["copy_us"] > 0
@@ -280,9 +288,46 @@ def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
     data = json.loads(path.read_text())
     assert [r["device"] for r in data["rows"]] == ["cpu", "cpu", "cuda", "cuda"]
     assert data["environment"]["gpu_environment"] == {"gpu": "stand-in"}
-    cpu_row, gpu_row = data["rows"][0], data["rows"][2]
-    assert {"threads", "outputs", "layout"} <= set(cpu_row) and "seed_us" not in cpu_row
-    assert {"gpu", "seed_us", "overhead_us"} <= set(gpu_row) and "threads" not in gpu_row
+    assert [list(r) for r in data["rows"]] == [CPU_ROW_KEYS] * 2 + [GPU_ROW_KEYS] * 2
+
+
+def test_gpu_rows_with_stand_in_events(monkeypatch):
+    """The GPU part's timer and row builder, run on the CPU: CUDA events and
+    synchronisation replaced by perf_counter stand-ins, the inputs on the CPU."""
+    import time
+
+    class Event:
+        def __init__(self, enable_timing: bool = False) -> None:
+            self.at = 0.0
+
+        def record(self) -> None:
+            self.at = time.perf_counter()
+
+        def synchronize(self) -> None:
+            pass
+
+        def elapsed_time(self, end: "Event") -> float:
+            return (end.at - self.at) * 1e3  # milliseconds, as CUDA events report
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
+    monkeypatch.setattr(bench, "_cuda_input", lambda n, dtype, gen: (
+        torch.randn(n, generator=gen) * 3).to(dtype))
+    gen = torch.Generator().manual_seed(0)
+    for direction in ("fwd", "bwd"):
+        row = bench._cuda_row(direction, "float32", "tanh", 4096, 0.002, gen, "stand-in")
+        assert list(row.to_json()) == GPU_ROW_KEYS
+        assert row.device == "cuda" and row.gpu == "stand-in" and row.direction == direction
+        assert all(v > 0 for v in (row.ours_us, row.native_us, row.seed_us, row.copy_us))
+        tensors = 2 if direction == "fwd" else 3
+        assert row.ours_gbps == pytest.approx(tensors * 4 * 4096 / row.ours_us / 1e3)
+        assert row.speedup == pytest.approx(row.native_us / row.ours_us)
+        assert row.speedup_vs_seed == pytest.approx(row.seed_us / row.ours_us)
+        assert row.pct_of_copy == pytest.approx(100 * row.copy_us / row.ours_us)
+        assert row.overhead_us == pytest.approx(row.ours_host_us - row.native_host_us)
+        assert row.ours_host_us > 0 and row.noise >= 0
+    table = bench.format_table([row], "cuda").splitlines()
+    assert table[2].startswith("gelu_backward float32  tanh    4K")
 
 
 def test_summary_has_seven_lines_with_gpu_speeds():

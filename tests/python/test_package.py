@@ -40,11 +40,13 @@ def _extensions() -> set[str]:
 
 
 def _ancestors(name: str) -> set[str]:
+    """The packages above a dotted name (a.b.c: a and a.b)."""
     parts = name.split(".")
     return {".".join(parts[:i]) for i in range(1, len(parts))}
 
 
 def _is_type_checking(node: ast.If) -> bool:
+    """Whether ``node`` is ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``)."""
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")

@@ -134,6 +134,7 @@ Calls = dict[str, Callable[[], object]]
 
 
 def _spread(samples: Sequence[float]) -> float:
+    """Interquartile range over median."""
     q1, _, q3 = statistics.quantiles(samples, n=4)
     return (q3 - q1) / statistics.median(samples)
 
@@ -318,6 +319,7 @@ def run_cpu(
 
 
 def _cuda_input(n: int, dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
+    """``n`` seeded values from N(0, 3^2) on the GPU, as ``dtype``."""
     return (torch.randn(n, device="cuda", generator=gen) * 3).to(dtype)
 
 
@@ -337,7 +339,7 @@ def _cuda_row(direction: str, dname: str, mode: str, n: int, min_time: float,
         tensors = 3
     nbytes = tensors * n * x.element_size()
     # The copy moves the same bytes: reads nbytes / 2, writes nbytes / 2.
-    src = torch.zeros(nbytes // 2, dtype=torch.uint8, device="cuda")
+    src = torch.zeros(nbytes // 2, dtype=torch.uint8, device=x.device)
     dst = torch.empty_like(src)
     fns["copy"] = lambda: dst.copy_(src)
     t = time_cuda(fns, min_time)
@@ -393,16 +395,19 @@ def cuda_unavailable_reason() -> str | None:
 # Tables and environment
 # ---------------------------------------------------------------------------
 def _op(r: Row) -> str:
+    """The op a row times, as the tables name it."""
     return "gelu" if r.direction == "fwd" else "gelu_backward"
 
 
 def _noisy_note(rows: Sequence[Row], advice: str = "") -> list[str]:
+    """The footnote for rows marked ``*``, if any is."""
     if not any(r.noise > NOISY for r in rows):
         return []
     return [f"* timings spread by more than {NOISY:.0%} (interquartile range / median){advice}"]
 
 
 def _cpu_table(rows: Sequence[Row]) -> str:
+    """The CPU rows' table (see format_table)."""
     with_layout = any(r.layout != "contiguous" for r in rows)
     head = (
         f"{'op':<13} {'dtype':<8} {'mode':<4} {'size':>9} {'thr':>3} {'out':<3} "
@@ -431,6 +436,7 @@ def _cpu_table(rows: Sequence[Row]) -> str:
 
 
 def _cuda_table(rows: Sequence[Row]) -> str:
+    """The GPU rows' table (see format_table)."""
     head = (
         f"{'op':<13} {'dtype':<8} {'mode':<4} {'size':>5} {'ours us':>9} {'torch us':>9} "
         f"{'seed us':>9} {'copy us':>9} {'ours GB/s':>9} {'%copy':>6} {'torch%':>6} "
@@ -478,6 +484,7 @@ def layout_ratios(rows: Sequence[Row]) -> list[str]:
 
 
 def _cell(r: Row) -> tuple[object, ...]:
+    """What identifies a row's cell, its input layout aside."""
     return (r.device, r.direction, r.dtype, r.approximate, r.n, r.threads, r.outputs)
 
 

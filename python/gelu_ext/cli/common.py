@@ -168,6 +168,7 @@ def write_json(path: str, data: object) -> None:
 
 
 def _finite(data: object) -> object:
+    """``data`` with its non-finite floats as strings, at any depth."""
     if isinstance(data, float) and not math.isfinite(data):
         return str(data)
     if isinstance(data, dict):
@@ -218,9 +219,11 @@ class Progress:
             print("\r" + " " * 78 + "\r", end="", file=self.stream, flush=True)
 
     def __enter__(self) -> Progress:
+        """The line itself; :meth:`close` runs on leaving the block."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Clears the line (see :meth:`close`)."""
         self.close()
 
 
