@@ -36,7 +36,7 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -139,30 +139,42 @@ def _spread(samples: Sequence[float]) -> float:
     return (q3 - q1) / statistics.median(samples)
 
 
+def _warm_up(fns: Calls, rounds: int) -> None:
+    """Calls every callable ``rounds`` times, interleaved."""
+    for _ in range(rounds):
+        for fn in fns.values():
+            fn()
+
+
+def _rounds(seconds: float) -> Iterator[None]:
+    """The measurement rounds: 5 at least, then more until ``seconds`` have
+    passed since the first, 30 at most."""
+    deadline = time.perf_counter() + seconds
+    rounds = 0
+    while rounds < 5 or (time.perf_counter() < deadline and rounds < 30):
+        yield
+        rounds += 1
+
+
 def time_cpu(fns: Calls, min_time: float) -> dict[str, Timing]:
     """Per callable, its time measured with ``perf_counter`` in interleaved
     batches; a batch of the first callable takes about ``min_time / 10``."""
     # Warm-up: lazy initialisation, and the allocator settling into its steady
     # state (glibc raises its mmap threshold after the first large frees, so
     # the first few functional calls pay extra page faults).
-    for _ in range(8):
-        for fn in fns.values():
-            fn()
+    _warm_up(fns, 8)
     first = next(iter(fns.values()))
     t0 = time.perf_counter()
     first()
     one = max(time.perf_counter() - t0, 1e-7)
     inner = max(1, int(min_time / 10 / one))
     samples: dict[str, list[float]] = {k: [] for k in fns}
-    deadline = time.perf_counter() + min_time * len(fns)
-    rounds = 0
-    while rounds < 5 or (time.perf_counter() < deadline and rounds < 30):
+    for _ in _rounds(min_time * len(fns)):
         for name, fn in fns.items():
             t = time.perf_counter()
             for _ in range(inner):
                 fn()
             samples[name].append((time.perf_counter() - t) / inner)
-        rounds += 1
     return {k: Timing(statistics.median(s), _spread(s)) for k, s in samples.items()}
 
 
@@ -170,9 +182,7 @@ def time_cuda(fns: Calls, min_time: float) -> dict[str, Timing]:
     """Per callable, its GPU time from CUDA events around interleaved
     batches, and the host time around the same batches; a batch of the
     slowest callable takes about ``min_time / 10``."""
-    for _ in range(3):  # warm-up: lazy init, allocator, clocks
-        for fn in fns.values():
-            fn()
+    _warm_up(fns, 3)  # lazy init, allocator, clocks
     torch.cuda.synchronize()
     slowest = 0.0
     for fn in fns.values():
@@ -186,9 +196,7 @@ def time_cuda(fns: Calls, min_time: float) -> dict[str, Timing]:
     inner = max(1, min(2000, int(min_time / 10 / max(slowest, 1e-6))))
     events: dict[str, list[tuple[torch.cuda.Event, torch.cuda.Event]]] = {k: [] for k in fns}
     host: dict[str, list[float]] = {k: [] for k in fns}
-    deadline = time.perf_counter() + min_time * len(fns)
-    rounds = 0
-    while rounds < 5 or (time.perf_counter() < deadline and rounds < 30):
+    for _ in _rounds(min_time * len(fns)):
         for name, fn in fns.items():
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             torch.cuda.synchronize()  # each batch starts on an idle GPU
@@ -199,7 +207,6 @@ def time_cuda(fns: Calls, min_time: float) -> dict[str, Timing]:
             end.record()
             host[name].append((time.perf_counter() - t0) / inner)
             events[name].append((start, end))
-        rounds += 1
     torch.cuda.synchronize()
     out = {}
     for name in fns:
