@@ -98,7 +98,7 @@ pymodule = cpp_extension.CppExtension(
 # version and the extensions are computed here.
 setup(
     version=VERSION,
-    packages=["gelu_ext"],
+    packages=["gelu_ext", "gelu_ext.cli"],
     package_data={"gelu_ext": ["py.typed"]},
     ext_modules=[ops, pymodule],
     cmdclass={

@@ -5,7 +5,7 @@
 #   1. build the op library in place against the installed torch, CUDA forced on
 #   2. run tests/python/test_cuda.py (all but the >2^31-element tests)
 #   3. run the >2^31-element tests (test_huge_*) on their own
-#   4. run the GPU benchmark (python -m gelu_ext.benchmark_cuda)
+#   4. run the GPU benchmark (python -m gelu_ext bench --device cuda)
 #   5. run compute-sanitizer --tool memcheck, racecheck and initcheck over a
 #      short CUDA test (test_sanitizer_smoke); any report fails the step
 #   6. build tools/accuracy with CMake and run its sweep on the GPU
@@ -205,8 +205,9 @@ step tests-huge 90 "${PYTEST[@]}" --junitxml="$OUT/tests-huge.xml" \
 check_not_skipped tests-huge
 
 # --- 4. benchmark ------------------------------------------------------------
-step benchmark 150 "$PY" -m gelu_ext.benchmark_cuda --sizes "$BENCH_SIZES" \
-  --min-time "$BENCH_MIN_TIME" --no-progress --json "$OUT/benchmark_cuda.json"
+step benchmark 150 "$PY" -m gelu_ext bench --device cuda --dtype float32,bfloat16,float16 \
+  --sizes "$BENCH_SIZES" --min-time "$BENCH_MIN_TIME" --no-progress \
+  --json "$OUT/benchmark_cuda.json"
 if ((!DRY_RUN)) && [[ -s "$OUT/benchmark.log" ]]; then
   sed 1d "$OUT/benchmark.log" >"$OUT/benchmark_cuda.txt"  # the table, without the command
 fi

@@ -1,4 +1,4 @@
-// A model exported from Python (python -m gelu_ext.export, run by ctest as a
+// A model exported from Python (python -m gelu_ext export, run by ctest as a
 // fixture into GELU_EXT_TEST_MODEL_DIR) loaded and run from C++ with
 // torch::jit::load: the same output as in Python, and gradients through the
 // scripted module with torch::autograd::grad.
@@ -35,7 +35,7 @@ class ExportedModel : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     // Set by ctest; running the binary by hand needs the directory too.
     ASSERT_FALSE(model_dir().empty())
-        << "GELU_EXT_TEST_MODEL_DIR is not set: run python -m gelu_ext.export --out DIR first";
+        << "GELU_EXT_TEST_MODEL_DIR is not set: run python -m gelu_ext export --out DIR first";
     stem_ = model_dir() + "/mlp_" + GetParam();
     module_ = torch::jit::load(stem_ + ".pt");
     module_.eval();

@@ -1,12 +1,16 @@
 """Shared helpers for the gelu_ext pytest suite.
 
-* ``ref_gelu`` / ``ref_gelu_grad``: float64 references built from the
-  docs/DESIGN.md formulas in forms that keep full relative accuracy in the
-  negative tail (Phi via erfc, the tanh form as x * sigmoid(2u), the sigmoid
-  form x * sigmoid(1.702 x) as it stands).
-* ``ulp`` / ``assert_ulp_close``: error measured in ulps of the *output*
-  dtype at the reference value (subnormal spacing below the normal range),
-  as in the docs/DESIGN.md accuracy contract.
+* ``ref_gelu`` / ``ref_gelu_grad`` / ``ref_gelu_grad2``: the float64
+  references of ``gelu_ext.cli.reference`` (shared with the ``accuracy``
+  command), built from the docs/DESIGN.md formulas in forms that keep full
+  relative accuracy in the negative tail (Phi via erfc, the tanh form as
+  x * sigmoid(2u), the sigmoid form x * sigmoid(1.702 x) as it stands).
+* ``native_gelu`` / ``native_gelu_backward``: PyTorch's way to compute a
+  mode (F.gelu, or the composite for "sigmoid").
+* ``ulp`` / ``ulp_error`` (from the same module) / ``assert_ulp_close``:
+  error measured in ulps of the *output* dtype at the reference value
+  (subnormal spacing below the normal range), as in the docs/DESIGN.md
+  accuracy contract.
 * Sample inputs: special values, seeded random data, tail grids, every bit
   pattern of the 16-bit types.
 * Fixtures that restore global state the tests change (SIMD path, threads).
@@ -21,14 +25,21 @@ import torch
 
 import gelu_ext
 from gelu_ext import _C
+from gelu_ext.cli.reference import K_SIGMOID
+from gelu_ext.cli.reference import derivative_clamp as ref_clamp
+from gelu_ext.cli.reference import gelu as ref_gelu
+from gelu_ext.cli.reference import gelu_derivative as ref_gelu_grad
+from gelu_ext.cli.reference import gelu_second_derivative as ref_gelu_grad2
+from gelu_ext.cli.reference import min_subnormal, textbook_gelu, ulp, ulp_error
+
+__all__ = ["ref_clamp", "ref_gelu", "ref_gelu_grad", "ref_gelu_grad2", "min_subnormal",
+           "textbook_gelu", "ulp", "ulp_error"]
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
 HALF_DTYPES = [torch.bfloat16, torch.float16]
 MODES = ["none", "tanh", "sigmoid"]
 TORCH_MODES = ["none", "tanh"]  # the modes torch.nn.functional.gelu has
 
-# Significand bits (with the implicit bit) of each floating dtype.
-PRECISION = {torch.float64: 53, torch.float32: 24, torch.bfloat16: 8, torch.float16: 11}
 # Integer dtype of the same width, to compare tensors bit by bit.
 BITS_DTYPE = {
     torch.float64: torch.int64,
@@ -37,98 +48,9 @@ BITS_DTYPE = {
     torch.float16: torch.int16,
 }
 
-_SQRT1_2 = math.sqrt(0.5)
-_C0 = 1.0 / math.sqrt(2.0 * math.pi)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_KAPPA = 0.044715
-_K = 1.702  # the sigmoid form's slope
-
 
 def dtype_id(dtype: torch.dtype) -> str:
     return str(dtype).replace("torch.", "")
-
-
-# ---------------------------------------------------------------------------
-# float64 references
-# ---------------------------------------------------------------------------
-def _phi_cdf(x: torch.Tensor) -> torch.Tensor:
-    # Phi(x) = erfc(-x/sqrt2)/2: full relative accuracy for x -> -inf.
-    # (torch.special.ndtr is NOT used: in float64 it is 2% off at x = -8 and
-    # returns 0 below about -8.3, because it goes through 1 + erf.)
-    return 0.5 * torch.special.erfc(-x * _SQRT1_2)
-
-
-def ref_clamp(approximate: str) -> float:
-    """|x| beyond which f' and f'' are exactly 0 or 1 in float64."""
-    return 460.0 if approximate == "sigmoid" else 60.0
-
-
-def ref_gelu(x: torch.Tensor, approximate: str) -> torch.Tensor:
-    """float64 reference GELU of ``x`` (any float dtype, widened exactly)."""
-    x = x.detach().to(torch.float64)
-    if approximate == "none":
-        out = x * _phi_cdf(x)
-    elif approximate == "sigmoid":
-        # x * sigmoid(K x), except below x = -400, where sigmoid(K x) itself
-        # is subnormal in float64: there -exp(K x + ln|x|) / (1 + exp(K x)),
-        # whose exponential is rounded once however small the result.
-        deep = -torch.exp(_K * x + torch.log(-x)) / (1.0 + torch.exp(_K * x))
-        out = torch.where(x < -400.0, deep, x * torch.sigmoid(_K * x))
-    else:
-        u = _SQRT_2_OVER_PI * (x + _KAPPA * x * x * x)
-        # x * sigmoid(2u): no 1 + tanh cancellation. 2u overflows to -inf far
-        # out in the tail, where sigmoid(-inf) = 0 is the right limit.
-        out = x * torch.sigmoid(2.0 * u)
-    out = torch.where(x == -math.inf, torch.zeros_like(x), out)
-    return torch.where(x == math.inf, x, out)
-
-
-def ref_gelu_grad(x: torch.Tensor, approximate: str) -> torch.Tensor:
-    """float64 reference GELU'(x) (docs/DESIGN.md "Math")."""
-    x = x.detach().to(torch.float64)
-    # f' is exactly 0 / 1 (in float64) long before |x| = 60 (460 for sigmoid);
-    # clamping keeps x^3 and u' finite for huge inputs. NaN passes through clamp.
-    xc = x.clamp(-ref_clamp(approximate), ref_clamp(approximate))
-    if approximate == "none":
-        out = _phi_cdf(xc) + xc * (_C0 * torch.exp(-0.5 * xc * xc))
-    elif approximate == "sigmoid":
-        s = torch.sigmoid(_K * xc)
-        out = s + _K * xc * s * torch.sigmoid(-_K * xc)
-    else:
-        u = _SQRT_2_OVER_PI * (xc + _KAPPA * xc * xc * xc)
-        s = torch.sigmoid(2.0 * u)
-        one_minus_s = torch.sigmoid(-2.0 * u)  # 1 - s without cancellation
-        du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _KAPPA * xc * xc)
-        out = s + 2.0 * xc * du * s * one_minus_s
-    return out
-
-
-def ref_gelu_grad2(x: torch.Tensor, approximate: str) -> torch.Tensor:
-    """float64 reference GELU''(x) (docs/DESIGN.md "Math")."""
-    x = x.detach().to(torch.float64)
-    x = x.clamp(-ref_clamp(approximate), ref_clamp(approximate))
-    if approximate == "none":
-        return _C0 * torch.exp(-0.5 * x * x) * (2.0 - x * x)
-    if approximate == "sigmoid":
-        s = torch.sigmoid(_K * x)
-        sm = torch.sigmoid(-_K * x)
-        return _K * s * sm * (2.0 + _K * x * (sm - s))
-    u = _SQRT_2_OVER_PI * (x + _KAPPA * x**3)
-    s = torch.sigmoid(2.0 * u)
-    sm = torch.sigmoid(-2.0 * u)
-    du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _KAPPA * x * x)
-    d2u = 6.0 * _SQRT_2_OVER_PI * _KAPPA * x
-    return 4.0 * s * sm * (du + 0.5 * x * d2u - x * (s - sm) * du * du)
-
-
-def textbook_gelu(x: torch.Tensor, approximate: str) -> torch.Tensor:
-    """The textbook formulas evaluated in x's own dtype (cancel for x << 0)."""
-    if approximate == "none":
-        return 0.5 * x * (1.0 + torch.erf(x * _SQRT1_2))
-    if approximate == "sigmoid":
-        return x * torch.sigmoid(_K * x)
-    u = _SQRT_2_OVER_PI * (x + _KAPPA * x * x * x)
-    return 0.5 * x * (1.0 + torch.tanh(u))
 
 
 def native_gelu(x: torch.Tensor, approximate: str) -> torch.Tensor:
@@ -137,7 +59,7 @@ def native_gelu(x: torch.Tensor, approximate: str) -> torch.Tensor:
     types (as F.gelu computes them) and rounded once."""
     if approximate == "sigmoid":
         xf = x.float() if x.dtype in HALF_DTYPES else x
-        return (xf * torch.sigmoid(_K * xf)).to(x.dtype)
+        return (xf * torch.sigmoid(K_SIGMOID * xf)).to(x.dtype)
     return torch.nn.functional.gelu(x, approximate=approximate)
 
 
@@ -149,34 +71,6 @@ def native_gelu_backward(g: torch.Tensor, x: torch.Tensor, approximate: str) -> 
     with torch.enable_grad():
         (gx,) = torch.autograd.grad(native_gelu(xr, approximate), xr, g)
     return gx
-
-
-# ---------------------------------------------------------------------------
-# ulp arithmetic
-# ---------------------------------------------------------------------------
-def min_subnormal(dtype: torch.dtype) -> float:
-    fi = torch.finfo(dtype)
-    return fi.smallest_normal * fi.eps
-
-
-def ulp(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Spacing of ``dtype`` at |ref| (float64 tensor in, float64 out)."""
-    a = ref.to(torch.float64).abs()
-    _, e = torch.frexp(a)  # a = m * 2^e, m in [0.5, 1)
-    spacing = torch.ldexp(torch.ones_like(a), (e - PRECISION[dtype]).to(torch.float64))
-    fi = torch.finfo(dtype)
-    return torch.where(
-        a < fi.smallest_normal, torch.full_like(a, min_subnormal(dtype)), spacing
-    )
-
-
-def ulp_error(out: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """|out - ref| in ulps of dtype at ref (0 where both are equal, incl. inf)."""
-    o = out.detach().to(torch.float64)
-    r = ref.to(torch.float64)
-    err = (o - r).abs()
-    err = torch.where(o == r, torch.zeros_like(err), err)
-    return err / ulp(r, dtype)
 
 
 def assert_ulp_close(
@@ -204,10 +98,7 @@ def assert_ulp_close(
     )
     keep = ~nan_r
     o, r, xs = o[keep], r[keep], xs[keep]
-    err = (o - r).abs()
-    err = torch.where(o == r, torch.zeros_like(err), err)  # inf == inf
-    excess = (err - abs_tol).clamp(min=0.0) / ulp(r, dtype)
-    excess = torch.where(err.isnan(), torch.full_like(err, math.inf), excess)
+    excess = ulp_error(o, r, dtype, abs_tol)  # inf == inf counts as 0, a NaN error as inf
     if excess.numel() == 0:
         return
     worst = int(excess.argmax())

@@ -36,7 +36,9 @@ from conftest import (
     special_values,
     ulp,
 )
-from gelu_ext import _C, benchmark_cuda
+from gelu_ext import _C, cli
+from gelu_ext.cli import bench
+from gelu_ext.cli.reference import textbook_gelu, textbook_gelu_backward
 from test_compile import _eager_and_compiled
 from test_compile import fn as compile_fn
 from test_layouts import _MIXED_BUILD, _STRIDE_MISMATCH, LAYOUTS, MIXED
@@ -689,31 +691,32 @@ def test_sanitizer_smoke():
 
 
 # ---------------------------------------------------------------------------
-# The GPU benchmark module (gelu_ext.benchmark_cuda)
+# The benchmark's GPU part (gelu_ext.cli.bench)
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", MODES)
 def test_benchmark_seed_formulas(mode):
-    """The seed composites compute GELU and g * GELU' (where they do not cancel)."""
+    """The seed composites (the benchmark's textbook formulas) compute GELU and
+    g * GELU' (where they do not cancel)."""
     x = torch.linspace(-3.0, 3.0, 1001, dtype=torch.float64)
     g = torch.linspace(-2.0, 2.0, 1001, dtype=torch.float64)
-    torch.testing.assert_close(benchmark_cuda.seed_gelu(x, mode), ref_gelu(x, mode),
+    torch.testing.assert_close(textbook_gelu(x, mode), ref_gelu(x, mode),
                                rtol=1e-12, atol=1e-14)
-    torch.testing.assert_close(benchmark_cuda.seed_gelu_backward(g, x, mode),
+    torch.testing.assert_close(textbook_gelu_backward(g, x, mode),
                                g * ref_gelu_grad(x, mode), rtol=1e-12, atol=1e-14)
 
 
-def _fake_row(n: int, direction: str) -> dict:
-    return {"device": "cuda", "gpu": "test", "direction": direction, "dtype": "bfloat16",
-            "approximate": "tanh", "n": n, "ours_us": 2.0, "native_us": 3.0, "seed_us": 20.0,
-            "copy_us": 1.8, "ours_gbps": 1.0, "native_gbps": 0.7, "copy_gbps": 1.1,
-            "pct_of_copy": 90.0, "native_pct_of_copy": 60.0, "speedup": 1.5,
-            "speedup_vs_seed": 10.0, "ours_host_us": 4.25, "native_host_us": 3.0,
-            "overhead_us": 1.25, "noise": 0.5}
+def _fake_row(n: int, direction: str) -> bench.Row:
+    return bench.Row(device="cuda", gpu="test", direction=direction, dtype="bfloat16",
+                     approximate="tanh", n=n, ours_us=2.0, native_us=3.0, seed_us=20.0,
+                     copy_us=1.8, ours_gbps=1.0, native_gbps=0.7, copy_gbps=1.1,
+                     pct_of_copy=90.0, native_pct_of_copy=60.0, speedup=1.5,
+                     speedup_vs_seed=10.0, ours_host_us=4.25, native_host_us=3.0,
+                     overhead_us=1.25, noise=0.5)
 
 
 def test_benchmark_table():
     rows = [_fake_row(4096, "fwd"), _fake_row(1 << 24, "bwd")]
-    lines = benchmark_cuda.format_table(rows).splitlines()
+    lines = bench.format_table(rows, "cuda").splitlines()
     small = next(ln for ln in lines if ln.startswith("gelu ") and " 4K " in ln)
     large = next(ln for ln in lines if ln.startswith("gelu_backward") and " 16M " in ln)
     for line in (small, large):
@@ -725,21 +728,22 @@ def test_benchmark_table():
 
 @pytest.mark.skipif(not _NO_CUDA, reason="checks the message shown where no GPU is usable")
 def test_benchmark_refuses_without_gpu(capsys):
-    assert benchmark_cuda.main(["--sizes", "4K", "--no-progress"]) == 1
+    assert cli.main(["bench", "--device", "cuda", "--sizes", "4K", "--no-progress"]) == 1
     assert capsys.readouterr().err.strip() == (
-        f"python -m gelu_ext.benchmark_cuda: error: {benchmark_cuda.unavailable_reason()}")
+        f"python -m gelu_ext bench: error: --device cuda: {bench.cuda_unavailable_reason()}")
 
 
 @needs_cuda
 def test_benchmark_run_on_gpu(tmp_path):
     """A tiny run through the command line: the contract's fields, sane values."""
     out = tmp_path / "bench.json"
-    assert benchmark_cuda.main(["--dtype", "float32,bfloat16", "--mode", "tanh", "--sizes",
-                                "4K,1M", "--min-time", "0.01", "--json", str(out),
-                                "--no-progress"]) == 0
+    assert cli.main(["bench", "--device", "cuda", "--dtype", "float32,bfloat16", "--mode",
+                     "tanh", "--sizes", "4K,1M", "--min-time", "0.01", "--json", str(out),
+                     "--no-progress"]) == 0
     data = json.loads(out.read_text())
     rows = data["rows"]
-    assert len(rows) == 2 * 2 * 2 and data["environment"]["gpu"]
+    assert len(rows) == 2 * 2 * 2 and data["environment"]["gpu_environment"]["gpu"]
+    assert all(r["device"] == "cuda" and r["gpu"] for r in rows)
     for r in rows:
         for key in ("ours_us", "native_us", "seed_us", "copy_us"):
             assert 0 < r[key] < 1e6, (key, r)

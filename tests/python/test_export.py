@@ -1,4 +1,4 @@
-"""python -m gelu_ext.export: the TorchScript and torch.export files it
+"""python -m gelu_ext export: the TorchScript and torch.export files it
 writes load back (torch.export.save/load round trip included) and reproduce
 the saved output; the C++ side is tested by ctest (tests/deploy)."""
 
@@ -10,12 +10,11 @@ import sys
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import gelu_ext
-from gelu_ext.export import MLPBlock, export_block, main
-
-MODES = ("none", "tanh")
+from gelu_ext import cli
+from gelu_ext.cli.export import MLPBlock, export_block
+from conftest import MODES, native_gelu
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def test_files_and_expected_output(exported, mode):
     block = MLPBlock(16, 32, mode)
     torch.testing.assert_close(block(x), y, rtol=0, atol=0)
     h = block.fc1(x)
-    torch.testing.assert_close(block.fc2(F.gelu(h, approximate=mode)), y, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(block.fc2(native_gelu(h, mode)), y, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -93,17 +92,19 @@ def test_exported_program_loads_in_a_fresh_process(exported):
 
 
 def test_cli_writes_both_modes(tmp_path, capsys):
-    assert main(["--out", str(tmp_path), "--features", "8", "--hidden", "16", "--batch", "2"]) == 0
+    assert cli.main(["export", "--out", str(tmp_path), "--features", "8", "--hidden", "16",
+                     "--batch", "2"]) == 0
     printed = capsys.readouterr().out.split()
-    assert len(printed) == 10 and all(os.path.exists(p) for p in printed)
-    assert {os.path.basename(p) for p in printed} >= {"mlp_none.pt", "mlp_tanh.pt2"}
+    assert len(printed) == 5 * len(MODES) and all(os.path.exists(p) for p in printed)
+    assert {os.path.basename(p) for p in printed} >= {"mlp_none.pt", "mlp_tanh.pt2",
+                                                       "mlp_sigmoid.pt"}
 
 
 def test_cli_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit) as e:
-        main(["--out", "x", "--features", "0"])
-    assert e.value.code != 0
-    assert "must be a positive integer" in capsys.readouterr().err
+        cli.main(["export", "--out", "x", "--features", "0"])
+    assert e.value.code == 2
+    assert "expected a positive integer" in capsys.readouterr().err
     with pytest.raises(ValueError, match="approximate must be 'none', 'tanh' or 'sigmoid'"):
         export_block("unused", "quick")  # type: ignore[arg-type]
 

@@ -48,6 +48,14 @@ from conftest import (
     special_values,
     ulp,
 )
+from gelu_ext.cli.reference import (
+    K_SIGMOID,
+    K_SIGMOID_DECIMAL,
+    KAPPA,
+    KAPPA_DECIMAL,
+    SQRT_2_OVER_PI,
+    SQRT_2PI,
+)
 
 # ---------------------------------------------------------------------------
 # Strategies
@@ -269,12 +277,12 @@ def _mp_derivatives_here(xm: mpmath.mpf, mode: str) -> tuple[float, float, float
         pdf = mpmath.exp(-xm * xm / 2) / mpmath.sqrt(2 * mpmath.pi)
         return float(xm * cdf), float(cdf + xm * pdf), float(pdf * (2 - xm * xm))
     if mode == "sigmoid":
-        k = mpmath.mpf("1.702")
+        k = mpmath.mpf(K_SIGMOID_DECIMAL)
         s = 1 / (1 + mpmath.exp(-k * xm))
         sm = 1 / (1 + mpmath.exp(k * xm))  # 1 - s
         f2 = k * s * sm * (2 + k * xm * (sm - s))
         return float(xm * s), float(s + k * xm * s * sm), float(f2)
-    c, kappa = mpmath.sqrt(2 / mpmath.pi), mpmath.mpf("0.044715")
+    c, kappa = mpmath.sqrt(2 / mpmath.pi), mpmath.mpf(KAPPA_DECIMAL)
     u = c * (xm + kappa * xm**3)
     s = 1 / (1 + mpmath.exp(-2 * u))
     sm = 1 / (1 + mpmath.exp(2 * u))  # 1 - s
@@ -419,13 +427,13 @@ def _second_derivative_scales(x: torch.Tensor, mode: str) -> tuple[torch.Tensor,
     x = x.clamp(-60.0, 60.0)
     if mode == "none":
         bracket = 2 + x * x
-        factor = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        factor = torch.exp(-0.5 * x * x) / SQRT_2PI
     elif mode == "sigmoid":
-        k = 1.702  # f'' = s (1 - s) * K (2 + K x (1 - 2s))
+        k = K_SIGMOID  # f'' = s (1 - s) * K (2 + K x (1 - 2s))
         bracket = k * (2 + k * x.abs() * torch.tanh(0.5 * k * x).abs())
         factor = torch.sigmoid(k * x) * torch.sigmoid(-k * x)
     else:
-        c, k = math.sqrt(2 / math.pi), 0.044715
+        c, k = SQRT_2_OVER_PI, KAPPA
         u = c * (x + k * x**3)
         du = c * (1 + 3 * k * x * x)
         bracket = 4 * (du + 3 * c * k * x * x + x.abs() * torch.tanh(u).abs() * du * du)
@@ -518,3 +526,16 @@ def test_float64_forward_within_4_ulp_where_a_random_search_found_more():
         got = mpmath.mpf(gelu_ext.gelu(x, "none").item())
         err = float(abs(got - exact)) / ulp(torch.tensor([float(exact)]), torch.float64).item()
     assert err <= 4.0, f"{err:.2f} ulp at x = {x.item()!r}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_shared_float64_reference_against_mpmath(mode):
+    """The float64 references that this suite and the accuracy command share
+    (gelu_ext.cli.reference) against this file's own 160-bit mpmath f, f'
+    and f'', over [-20, 10] (the tail included) and the root of f'."""
+    x = torch.cat([torch.linspace(-20.0, 10.0, 1201, dtype=torch.float64),
+                   torch.linspace(-0.80, -0.70, 101, dtype=torch.float64)])
+    exact = torch.tensor([_mp_derivatives(v, mode) for v in x.tolist()], dtype=torch.float64)
+    for order, fn in enumerate((ref_gelu, ref_gelu_grad, ref_gelu_grad2)):
+        torch.testing.assert_close(fn(x, mode), exact[:, order], rtol=5e-13, atol=1e-15,
+                                   msg=lambda m, order=order: f"order {order}: {m}")

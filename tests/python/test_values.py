@@ -30,6 +30,7 @@ from conftest import (
     ulp,
     ulp_error,
 )
+from gelu_ext.cli.reference import mp_gelu
 
 # Tolerances: the docs/DESIGN.md accuracy contract, in ulps of the output dtype at
 # the reference, plus an absolute allowance.
@@ -98,30 +99,10 @@ def test_16bit_exhaustive_within_1_ulp(dtype, mode, direction):
 
 
 def _mp_reference(xs: list[float], mode: str, derivative: bool, scale: float = 1.0) -> torch.Tensor:
-    """f or f' at xs (times ``scale``, before the rounding to float64)."""
-    mpmath = pytest.importorskip("mpmath")
-    with mpmath.workdps(40):
-        kappa = mpmath.mpf("0.044715")  # the decimal constant, as in docs/DESIGN.md
-        c = mpmath.sqrt(2 / mpmath.pi)
-        out = []
-        for v in xs:
-            x = mpmath.mpf(v)
-            if abs(v) > 1e4:  # exact limits (mpmath's ncdf overflows out there)
-                limit = (1.0 if v > 0 else 0.0) if derivative else (v if v > 0 else -0.0)
-                out.append(scale * limit)
-                continue
-            if mode == "none":
-                r = mpmath.ncdf(x) + x * mpmath.npdf(x) if derivative else x * mpmath.ncdf(x)
-            elif mode == "sigmoid":
-                k = mpmath.mpf("1.702")
-                s = 1 / (1 + mpmath.exp(-k * x))
-                r = s + k * x * s * (1 - s) if derivative else x * s
-            else:
-                u = c * (x + kappa * x**3)
-                s = 1 / (1 + mpmath.exp(-2 * u))
-                r = s + 2 * x * c * (1 + 3 * kappa * x**2) * s * (1 - s) if derivative else x * s
-            out.append(float(r * scale))
-    return torch.tensor(out, dtype=torch.float64)
+    """f or f' at xs in 40-digit mpmath (times ``scale``, before the rounding
+    to float64), from ``gelu_ext.cli.reference``."""
+    pytest.importorskip("mpmath")
+    return mp_gelu(xs, mode, scale)[1 if derivative else 0]
 
 
 # float64 outputs stay normal (and exp(-x^2/2) / exp(-2u) stay normal) above these.

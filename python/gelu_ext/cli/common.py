@@ -1,16 +1,32 @@
-"""Plumbing shared by the command-line tools: one-line errors, list arguments,
-a progress line on stderr, and number formatting for reports."""
+"""What every command shares: the names of dtypes, modes and directions, the
+argument convention (one-line usage errors, exit status 2; the argparse
+types), one-line failures (exit status 1), the JSON writer, a progress line
+on stderr, and number formatting for reports."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
+import typing
 from typing import Callable, NoReturn, Sequence, TextIO
 
-DTYPE_NAMES = ("float32", "float64", "bfloat16", "float16")
-MODES = ("none", "tanh")
+import torch
+
+from ..ops import Approximate
+
+# The dtypes every command offers, by name, in the order "all" lists them.
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+DTYPE_NAMES = tuple(DTYPES)
+# The approximate modes, as the typed wrappers (gelu_ext.ops) declare them.
+MODES: tuple[str, ...] = typing.get_args(Approximate)
 DIRECTIONS = ("fwd", "bwd")
 
 
@@ -45,17 +61,26 @@ def run_guarded(prog: str, fn: Callable[[], int]) -> int:
         return 1
 
 
-def choice_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
-    """argparse type: comma-separated subset of ``choices`` ("all" = every one)."""
+def quoted_choices(choices: Sequence[str]) -> str:
+    """'a', 'b' or 'c': the accepted values, as the error messages list them."""
+    quoted = [repr(c) for c in choices]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def choice_list(choices: Sequence[str],
+                everything: Sequence[str] = ("all",)) -> Callable[[str], list[str]]:
+    """argparse type: comma-separated subset of ``choices``; a word of
+    ``everything`` ("all") alone stands for every one."""
 
     def parse(text: str) -> list[str]:
         items = [v.strip() for v in text.split(",") if v.strip()]
-        if items == ["all"]:
+        if len(items) == 1 and items[0] in everything:
             return list(choices)
         bad = [v for v in items if v not in choices]
         if bad or not items:
             raise argparse.ArgumentTypeError(
-                f"expected a comma-separated list of {', '.join(choices)} (or all), got {text!r}"
+                f"expected a comma-separated list of {', '.join(choices)} "
+                f"(or {' / '.join(everything)}), got {text!r}"
             )
         return list(dict.fromkeys(items))
 
@@ -85,6 +110,23 @@ def size_list(text: str) -> list[int]:
     if not out:
         raise argparse.ArgumentTypeError("expected at least one size")
     return out
+
+
+def int_range(lo: int, hi: int | None = None) -> Callable[[str], int]:
+    """argparse type: a whole number from ``lo`` to ``hi`` (no upper bound by default)."""
+    wanted = ("a positive integer" if lo == 1 and hi is None else
+              f"an integer of at least {lo}" if hi is None else f"an integer from {lo} to {hi}")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = lo - 1
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+
+    return parse
 
 
 def positive_int_list(text: str) -> list[int]:
@@ -121,10 +163,25 @@ def check_writable(path: str | None) -> None:
 
 
 def write_json(path: str, data: object) -> None:
-    """Writes ``data`` to ``path`` as indented JSON and says so (a ``#`` line)."""
+    """Writes ``data`` to ``path`` as indented JSON and says so (a ``#`` line).
+
+    Non-finite floats, which JSON lacks, are written as the strings "inf",
+    "-inf" and "nan".
+    """
     with open(path, "w") as f:
-        json.dump(data, f, indent=1)
+        json.dump(_finite(data), f, indent=1, allow_nan=False)
     print(f"# wrote {path}")
+
+
+def _finite(data: object) -> object:
+    """``data`` with its non-finite floats as strings, at any depth."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return str(data)
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v) for v in data]
+    return data
 
 
 class Progress:
@@ -166,6 +223,22 @@ class Progress:
         """Clears the line on a terminal."""
         if self.enabled and self.shown and self.tty:
             print("\r" + " " * 78 + "\r", end="", file=self.stream, flush=True)
+
+    def __enter__(self) -> Progress:
+        """The line itself; :meth:`close` runs on leaving the block."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Clears the line (see :meth:`close`)."""
+        self.close()
+
+
+def fmt_size(n: int) -> str:
+    """4096 -> 4K, 16777216 -> 16M; other counts as digits."""
+    for suffix, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{suffix}"
+    return str(n)
 
 
 def fmt_ulp(value: float | None) -> str:

@@ -18,14 +18,15 @@ backend) is never touched.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
-from ._cliutil import CliError, choice_list
+from . import reference
+from .common import CliError, choice_list, int_range
+from .reference import KAPPA, SQRT_2_OVER_PI
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,7 +42,6 @@ Write PNG figures computed by the gelu_ext kernels (float64) and print their pat
   tanh_minus_exact.png        |tanh - exact| on a log scale, its maximum marked
   gelu_second_derivative.png  GELU'' by double backward through the op
 """
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 # Colours: exact and tanh GELU keep theirs in every figure.
 EXACT, TANH, OTHER = "tab:blue", "tab:orange", "0.45"
 
@@ -82,19 +82,9 @@ def article_tanh_derivative(x: np.ndarray) -> np.ndarray:
     """The seed article's closed-form derivative of the tanh approximation,
     (1 + tanh(u) + x u' sech^2(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3),
     evaluated in numpy: an independent check of ``gelu_backward``."""
-    u = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)
-    du = _SQRT_2_OVER_PI * (1.0 + 0.134145 * x**2)
+    u = SQRT_2_OVER_PI * (x + KAPPA * x**3)
+    du = SQRT_2_OVER_PI * (1.0 + 3.0 * KAPPA * x**2)
     return 0.5 * (1.0 + np.tanh(u) + x * du / np.cosh(u) ** 2)
-
-
-def normal_pdf(x: np.ndarray) -> np.ndarray:
-    """Density of N(0, 1)."""
-    return np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-
-
-def normal_cdf(x: torch.Tensor) -> np.ndarray:
-    """Phi(x) = erfc(-x / sqrt 2) / 2 (no cancellation for x << 0)."""
-    return (0.5 * torch.special.erfc(-x / math.sqrt(2.0))).numpy()
 
 
 def peak(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -131,16 +121,16 @@ def figure_normal() -> Figure:
     fig, (left, right) = _figure(2, "The standard normal distribution N(0, 1) behind GELU")
     xt = grid(-4, 4, 801)
     x = xt.numpy()
-    pdf = normal_pdf(x)
+    pdf = reference.normal_pdf(xt).numpy()
     left.plot(x, pdf, color=EXACT, lw=2, label=r"density $\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$")
     cut = 1.0
-    phi_cut = float(normal_cdf(torch.tensor([cut], dtype=torch.float64))[0])
+    phi_cut = float(reference.normal_cdf(torch.tensor([cut], dtype=torch.float64))[0])
     left.fill_between(x, pdf, where=x <= cut, color=EXACT, alpha=0.2,
                       label=rf"area $= \Phi({cut:g}) = P(X \leq {cut:g}) = {phi_cut:.3f}$")
     left.set_ylim(0, 0.45)
     _finish(left, r"Density $\varphi(x)$", "x", r"$\varphi(x)$", legend="upper left")
 
-    right.plot(x, normal_cdf(xt), color=EXACT, lw=2,
+    right.plot(x, reference.normal_cdf(xt).numpy(), color=EXACT, lw=2,
                label=r"$\Phi(x) = P(X \leq x) = \frac{1}{2}\,\mathrm{erfc}(-x/\sqrt{2})$")
     xs = torch.tensor([v / 2 for v in range(-8, 9) if v != 0], dtype=torch.float64)
     right.plot(xs.numpy(), gelu(xs, "none") / xs.numpy(), "o", color=TANH, ms=5,
@@ -280,15 +270,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``plot`` options."""
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"directory for the PNG files (default ./{DEFAULT_OUT})")
-    p.add_argument("--dpi", type=int, default=110, help="resolution (default 110)")
+    p.add_argument("--dpi", type=int_range(20, 600), default=110,
+                   help="resolution, 20 to 600 (default 110)")
     p.add_argument("--only", type=choice_list(list(FIGURES)), default=None, metavar="NAMES",
                    help=f"comma-separated subset of: {', '.join(FIGURES)}")
 
 
 def command(args: argparse.Namespace) -> int:
     """Runs ``plot`` with parsed arguments."""
-    if not 20 <= args.dpi <= 600:
-        raise ValueError(f"--dpi must be between 20 and 600, got {args.dpi}")
     for path in write_figures(args.out, args.dpi, args.only):
         print(path)
     return 0

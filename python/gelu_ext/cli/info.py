@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 from typing import Any
 
 import torch
 
-from . import _C
-from ._library import library_path
+from .. import _C
+from .._library import library_path
+from .common import write_json
 
 
 def cpu_model() -> str:
@@ -44,7 +44,7 @@ def cuda_devices() -> list[dict[str, Any]]:
 
 def collect() -> dict[str, Any]:
     """Everything ``info`` reports, as plain data."""
-    from . import __version__
+    from .. import __version__
 
     return {
         "gelu_ext": __version__,
@@ -110,7 +110,5 @@ def command(args: argparse.Namespace) -> int:
     info = collect()
     print(format_info(info))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(info, f, indent=1)
-        print(f"wrote {args.json}")
+        write_json(args.json, info)
     return 0

@@ -1,9 +1,10 @@
 """Export a transformer MLP block that uses gelu_ext, for C++ deployment.
 
-    python -m gelu_ext.export --out models            # both modes
-    python -m gelu_ext.export --out models --mode tanh --features 256 --hidden 1024
+    python -m gelu_ext export --out models            # every mode
+    python -m gelu_ext export --out models --mode tanh --features 256 --hidden 1024
 
-For each mode (``none``, ``tanh``) this writes, in ``--out``:
+For each mode (``--mode``, default all: ``none``, ``tanh``) this writes,
+in ``--out``:
 
 - ``mlp_<mode>.pt``: the block as TorchScript (``torch.jit.script``), for
   ``torch::jit::load`` in C++ (``examples/cpp_inference``) or
@@ -24,20 +25,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import nn
 
-from .nn import GELU
-from .ops import Approximate
+from ..nn import GELU
+from ..ops import Approximate
+from .common import MODES, choice_list, int_range, quoted_choices
 
-__all__ = ["MLPBlock", "ExportedFiles", "export_block", "main"]
+__all__ = ["MLPBlock", "ExportedFiles", "export_block"]
 
-MODES: tuple[Approximate, ...] = ("none", "tanh")
+DESCRIPTION = __doc__
 
 
 class MLPBlock(nn.Module):
@@ -80,7 +80,8 @@ def export_block(
 ) -> ExportedFiles:
     """Build a seeded :class:`MLPBlock` and write it (see the module docstring)."""
     if approximate not in MODES:
-        raise ValueError(f"gelu_ext.export: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ValueError(f"export_block: approximate must be {quoted_choices(MODES)}, "
+                         f"got {approximate!r}")
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(seed)
     block = MLPBlock(features, hidden, approximate).eval()
@@ -97,7 +98,8 @@ def export_block(
     with warnings.catch_warnings():
         # TorchScript is what C++ LibTorch programs load; its deprecation
         # notice says nothing to someone who asked for it.
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated",
+                                category=FutureWarning)
         torch.jit.script(block).save(files.torchscript)
     # The batch dimension stays dynamic, as a deployed block sees any batch.
     program = torch.export.export(
@@ -114,41 +116,23 @@ def export_block(
     return files
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status."""
-    p = argparse.ArgumentParser(
-        prog="python -m gelu_ext.export",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``export`` options."""
     p.add_argument("--out", required=True, help="directory to write into (created if missing)")
-    p.add_argument("--mode", choices=[*MODES, "both"], default="both", help="GELU mode (default both)")
-    p.add_argument("--batch", type=_positive, default=8, help="rows of the saved input (default 8)")
-    p.add_argument("--features", type=_positive, default=64, help="block width (default 64)")
-    p.add_argument("--hidden", type=_positive, default=256, help="hidden width (default 256)")
+    p.add_argument("--mode", type=choice_list(MODES, everything=("all", "both")),
+                   default=list(MODES), help="comma-separated GELU modes or 'all' (default: all)")
+    positive = int_range(1)
+    p.add_argument("--batch", type=positive, default=8, help="rows of the saved input (default 8)")
+    p.add_argument("--features", type=positive, default=64, help="block width (default 64)")
+    p.add_argument("--hidden", type=positive, default=256, help="hidden width (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and input (default 0)")
-    args = p.parse_args(argv)
-    modes = MODES if args.mode == "both" else (args.mode,)
-    try:
-        for mode in modes:
-            files = export_block(
-                args.out, mode, batch=args.batch, features=args.features,
-                hidden=args.hidden, seed=args.seed,
-            )
-            for path in vars(files).values():
-                print(path)
-    except OSError as e:
-        print(f"python -m gelu_ext.export: error: {e}", file=sys.stderr)
-        return 1
+
+
+def command(args: argparse.Namespace) -> int:
+    """Runs ``export`` with parsed arguments: prints the paths written."""
+    for mode in args.mode:
+        files = export_block(args.out, mode, batch=args.batch, features=args.features,
+                             hidden=args.hidden, seed=args.seed)
+        for path in vars(files).values():
+            print(path)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,42 +20,46 @@ at the reference value (the subnormal spacing below the normal range). The
 derivative crosses zero at x ~ -0.75, where its two terms cancel, so that a
 tiny absolute error is a large relative one; backward errors in
 float32/float64 are therefore counted beyond an absolute allowance of
-2^-26 / 2^-55 (the float32 figure is the accuracy contract's). The negative tail (x <= -4) is where textbook formulas
-cancel; its largest relative error is reported where the reference is a
-normal number of the dtype.
+2^-26 / 2^-55 (the float32 figure is the accuracy contract's). The negative
+tail (x <= -4) is where textbook formulas cancel; its largest relative error
+is reported where the reference is a normal number of the dtype.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from ._cliutil import (
+from .common import (
     DTYPE_NAMES,
     MODES,
-    Parser,
     Progress,
     check_writable,
     choice_list,
     fmt_ulp,
-    run_guarded,
+    int_range,
+    write_json,
+)
+from .reference import (
+    MP_DIGITS,
+    gelu,
+    gelu_derivative,
+    mp_gelu,
+    textbook_gelu,
+    textbook_gelu_backward,
+    ulp_error,
 )
 
+DESCRIPTION = __doc__
+
 TAIL_FROM = -4.0
-_SQRT1_2 = math.sqrt(0.5)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_KAPPA = 0.044715
 # Absolute allowance for backward errors near the root of f' (see module doc).
 BWD_ALLOWANCE = {"float32": 2.0**-26, "float64": 2.0**-55, "bfloat16": 0.0, "float16": 0.0}
-_MP_DIGITS = 40
 
 
 @dataclass
@@ -98,69 +102,11 @@ def sweep(dtype: torch.dtype, quick: bool = False, points: int | None = None) ->
 
 
 def reference(x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """f(x) and f'(x) as float64 for finite ``x`` (float64 inputs: via mpmath)."""
+    """f(x) and f'(x) as float64 for finite ``x``: the float64 forms of
+    ``gelu_ext.cli.reference``, or for float64 inputs its 40-digit mpmath."""
     if x.dtype == torch.float64:
-        return _reference_mp(x, mode)
-    x = x.double()
-    if mode == "none":
-        cdf = 0.5 * torch.special.erfc(-x * _SQRT1_2)  # no 1 + erf cancellation
-        # x * phi(x) -> 0 for |x| -> inf, but inf * 0 is NaN: exp first.
-        return x * cdf, cdf + x * (_INV_SQRT_2PI * torch.exp(-0.5 * x * x))
-    # u = +-inf for huge |x| gives the right limits of x * sigmoid(2u).
-    u = _SQRT_2_OVER_PI * (x + _KAPPA * x**3)
-    s, one_minus_s = torch.sigmoid(2.0 * u), torch.sigmoid(-2.0 * u)
-    xc = x.clamp(-60.0, 60.0)  # f' is 0 / 1 there; keeps x * du * s * (1 - s) finite
-    du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _KAPPA * xc * xc)
-    return x * s, s + 2.0 * xc * du * s * one_minus_s
-
-
-def _reference_mp(x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-    import mpmath  # a dependency of torch (through sympy)
-
-    ctx = mpmath.mp.clone()
-    ctx.dps = _MP_DIGITS
-    # kappa is the decimal 0.044715 that defines the tanh form (PyTorch's
-    # too), not the double nearest it: for float64 results deep in the tail
-    # (u ~ -350) their 1e-17 relative difference is worth hundreds of ulps.
-    c, kappa = ctx.sqrt(2 / ctx.pi), ctx.mpf("0.044715")
-    fs, dfs = [], []
-    for v in x.tolist():
-        xv = ctx.mpf(v)
-        if mode == "none":
-            cdf = ctx.erfc(-xv / ctx.sqrt(2)) / 2
-            fs.append(xv * cdf)
-            dfs.append(cdf + xv * ctx.npdf(xv))
-        else:
-            u = c * (xv + kappa * xv**3)
-            s, one_minus_s = 1 / (1 + ctx.exp(-2 * u)), 1 / (1 + ctx.exp(2 * u))
-            fs.append(xv * s)
-            dfs.append(s + 2 * xv * c * (1 + 3 * kappa * xv * xv) * s * one_minus_s)
-    return _float64(fs), _float64(dfs)
-
-
-def _float64(values: list[object]) -> torch.Tensor:
-    return torch.tensor([float(v) for v in values], dtype=torch.float64)
-
-
-def ulp(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Spacing of ``dtype`` at |ref| (float64); the subnormal spacing below normal."""
-    fi = torch.finfo(dtype)
-    a = ref.abs()
-    _, e = torch.frexp(a)  # a = m * 2^e with m in [0.5, 1)
-    digits = {torch.float64: 53, torch.float32: 24, torch.bfloat16: 8, torch.float16: 11}[dtype]
-    spacing = torch.ldexp(torch.ones_like(a), (e - digits).double())
-    return torch.where(a < fi.smallest_normal, torch.full_like(a, fi.smallest_normal * fi.eps),
-                       spacing)
-
-
-def ulp_error(got: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype,
-              allowance: float = 0.0) -> torch.Tensor:
-    """|got - ref| beyond ``allowance``, in ulps of dtype at ref; inf for an inf/NaN ``got``."""
-    g = got.double()
-    err = (g - ref).abs()
-    err = torch.where(g == ref, torch.zeros_like(err), err)
-    out = (err - allowance).clamp_min(0.0) / ulp(ref, dtype)
-    return torch.where(err.isnan(), torch.full_like(out, math.inf), out)
+        return mp_gelu(x.tolist(), mode)
+    return gelu(x, mode), gelu_derivative(x, mode)
 
 
 # ---------------------------------------------------------------------------
@@ -177,11 +123,17 @@ def _ours_bwd(x: torch.Tensor, mode: str) -> torch.Tensor:
     return torch.ops.gelu_ext.gelu_backward(torch.ones_like(x), x, mode)
 
 
+# PyTorch has no sigmoid GELU: there "torch" is the composite
+# x * torch.sigmoid(1.702 x) that models write, and autograd's kernels for it.
 def _torch_fwd(x: torch.Tensor, mode: str) -> torch.Tensor:
+    if mode == "sigmoid":
+        return textbook_gelu(x, mode)
     return F.gelu(x, approximate=mode)
 
 
 def _torch_bwd(x: torch.Tensor, mode: str) -> torch.Tensor:
+    if mode == "sigmoid":
+        return textbook_gelu_backward(torch.ones_like(x), x, mode)
     return torch.ops.aten.gelu_backward(torch.ones_like(x), x, approximate=mode)
 
 
@@ -255,14 +207,11 @@ def run(dtypes: Sequence[str], modes: Sequence[str], quick: bool = False,
     """All rows for the given dtypes and modes (a progress line on stderr
     once the run has taken a couple of seconds)."""
     cases = [(d, m) for d in dtypes for m in modes]
-    bar = Progress(len(cases), enabled=progress)
     rows = []
-    try:
+    with Progress(len(cases), enabled=progress) as bar:
         for i, (d, m) in enumerate(cases):
             bar.update(i, f"{d} {m}")
             rows += measure(d, m, quick, points)
-    finally:
-        bar.close()
     return rows
 
 
@@ -315,7 +264,8 @@ def special_summary(rows: Sequence[AccuracyRow]) -> list[str]:
 
 
 LEGEND = (
-    "max error in ulps of the dtype vs a float64 reference (float64 itself: 40-digit mpmath);\n"
+    "max error in ulps of the dtype vs a float64 reference "
+    f"(float64 itself: {MP_DIGITS}-digit mpmath);\n"
     "bwd = gelu_backward with grad 1, counted beyond 2^-26 (float32) / 2^-55 (float64)\n"
     "absolute near the root of f' at x = -0.75; "
     f"tail rel = largest relative error for x <= {TAIL_FROM:g}"
@@ -327,51 +277,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", type=choice_list(DTYPE_NAMES), default=list(DTYPE_NAMES),
                    help="comma-separated dtypes or 'all' (default: all)")
     p.add_argument("--mode", type=choice_list(MODES), default=list(MODES),
-                   help="approximate modes: none, tanh (default: both)")
+                   help=f"approximate modes: {', '.join(MODES)} (default: all)")
     p.add_argument("--quick", action="store_true",
                    help="a shorter sweep for float32/float64 (half types stay exhaustive)")
-    p.add_argument("--points", type=int, metavar="N",
+    p.add_argument("--points", type=int_range(2), metavar="N",
                    help="grid points for float32/float64 (overrides the default sweep)")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
 
 
 def command(args: argparse.Namespace) -> int:
     """Runs ``accuracy`` with parsed arguments."""
-    if args.points is not None and args.points < 2:
-        raise ValueError(f"--points must be at least 2, got {args.points}")
     check_writable(args.json)
     rows = run(args.dtype, args.mode, args.quick, args.points)
     print(LEGEND)
     print(format_table(rows))
     if args.json:
-        write_json(args.json, rows)
-        print(f"wrote {args.json}")
+        # An infinite error (an infinite or NaN result for a finite
+        # reference) is written as the string "inf".
+        write_json(args.json, {"tail_from": TAIL_FROM, "rows": [asdict(r) for r in rows]})
     return 0
-
-
-def write_json(path: str, rows: Sequence[AccuracyRow]) -> None:
-    """``{"tail_from": -4.0, "rows": [AccuracyRow fields...]}``; an infinite
-    error (an infinite or NaN result for a finite reference) is written as
-    the string "inf"."""
-    with open(path, "w") as f:
-        json.dump({"tail_from": TAIL_FROM, "rows": [_finite(asdict(r)) for r in rows]}, f,
-                  indent=1, allow_nan=False)
-
-
-def _finite(row: dict[str, object]) -> dict[str, object]:
-    """Non-finite floats as the strings "inf", "-inf", "nan" (JSON has none)."""
-    return {k: str(v) if isinstance(v, float) and not math.isfinite(v) else v
-            for k, v in row.items()}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gelu_ext.accuracy``: same as ``python -m gelu_ext accuracy``."""
-    p = Parser(prog="python -m gelu_ext accuracy", description=__doc__,
-               formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(p)
-    args = p.parse_args(argv)
-    return run_guarded(p.prog, lambda: command(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
