@@ -91,6 +91,7 @@ ops = ext_type(
 pymodule = cpp_extension.CppExtension(
     "gelu_ext._C",
     [os.path.join("csrc", "python_module.cpp")],
+    define_macros=DEFINES[:1],  # GELU_EXT_VERSION: load() checks the op library against it
     extra_compile_args={"cxx": CXX_FLAGS},
 )
 

@@ -10,6 +10,12 @@
 
 namespace py = pybind11;
 
+// The version this module was built with (setup.py builds it together with
+// the op library, from the same VERSION file).
+#ifndef GELU_EXT_VERSION
+#define GELU_EXT_VERSION "0.0.0+unknown"
+#endif
+
 namespace {
 
 void* g_library = nullptr;
@@ -55,6 +61,9 @@ PYBIND11_MODULE(_C, m) {
       },
       py::arg("library_path"), "Attach to the loaded op library at library_path.");
   m.def("version", [] { return call_str("gelu_ext_version"); }, "gelu_ext version.");
+  m.def(
+      "package_version", [] { return std::string(GELU_EXT_VERSION); },
+      "The version this Python module was built with; the op library must match it.");
   m.def(
       "torch_version", [] { return call_str("gelu_ext_torch_version"); },
       "PyTorch version the op library was compiled against (e.g. '2.14.1').");

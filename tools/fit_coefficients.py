@@ -23,6 +23,7 @@ The reference values come from mpmath at 40 digits. (The rational forms of R
 that float32 used before the tail tables, and their fits, are in the git
 history.)
 """
+
 import math
 
 import mpmath
@@ -49,7 +50,7 @@ def fit_exp(degree=6):
     r = h * np.cos(np.pi * (np.arange(n) + 0.5) / n)
     exact = np.array([float(mpmath.exp(v)) for v in r])
     # e^r = 1 + r + r^2 Q(r): fit Q with weight r^2 / e^r (relative error of e^r).
-    target = (np.array([float((mpmath.exp(v) - 1 - v) / v**2) for v in r]))
+    target = np.array([float((mpmath.exp(v) - 1 - v) / v**2) for v in r])
     basis = np.vander(r, degree - 1, increasing=True)
     c, err = lawson(basis, target, r**2 / exact)
     return c, err
@@ -79,15 +80,19 @@ def fit_rational(m, d, ymax=16.0, iters=200):
     n = 3000
     y = (np.cos(np.pi * (np.arange(n) + 0.5) / n) + 1) / 2 * ymax
     R = np.array([float(g_of_y(v) / (1 + mpmath.sqrt(2) * v)) for v in y])
-    basis = np.hstack([np.vander(y, m + 1, increasing=True),
-                       -R[:, None] * np.vander(y, d + 1, increasing=True)[:, 1:]])
+    basis = np.hstack(
+        [
+            np.vander(y, m + 1, increasing=True),
+            -R[:, None] * np.vander(y, d + 1, increasing=True)[:, 1:],
+        ]
+    )
     q_prev = np.ones(n)
     w = np.ones(n)
     best = None
     for _ in range(iters):
         sw = np.sqrt(w) / (R * q_prev)
         c, *_ = np.linalg.lstsq(basis * sw[:, None], R * sw, rcond=None)
-        p, q = c[: m + 1], np.concatenate([[1.0], c[m + 1:]])
+        p, q = c[: m + 1], np.concatenate([[1.0], c[m + 1 :]])
         Q = np.polyval(q[::-1], y)
         err = np.abs(np.polyval(p[::-1], y) / Q / R - 1)
         if best is None or err.max() < best[0]:
@@ -222,7 +227,8 @@ def fit_tail_table(fn, floor, degree=TAIL_DEGREE):
 def print_tail_table(name, centres, coeffs):
     def row(vals):
         out = [hexf_short(v) + "f" for v in vals]
-        return ",\n      ".join(", ".join(out[i:i + 4]) for i in range(0, 32, 4))
+        return ",\n      ".join(", ".join(out[i : i + 4]) for i in range(0, 32, 4))
+
     # clang-format keeps its hands off: four numbers a row read better.
     print("// clang-format off")
     print(f"inline constexpr TailTable {name} = make_tail_table({{")
@@ -267,8 +273,10 @@ def fit_exp_f64(degree=11, nodes=400):
     """e^r = 1 + r + r^2 Q(r) on |r| <= F64_EXP_RMAX with Q of degree
     ``degree`` - 2, double coefficients. Returns Q (low to high) and the
     largest relative error of 1 + r + r^2 Q(r) on a dense grid."""
+
     def q_of(r):
         return (mpmath.exp(r) - 1 - r) / r**2 if r != 0 else mpmath.mpf(0.5)
+
     poly = mpmath.chebyfit(q_of, [-F64_EXP_RMAX, F64_EXP_RMAX], degree - 1)
     q = [float(c) for c in poly[::-1]]
     worst = mpmath.mpf(0)
@@ -304,8 +312,11 @@ def fit_tail_f64(degree=10, nodes=200):
         coeffs = [c0] + [float(v) for v in c[1:]]
         for j in range(nodes + 1):
             v = lo - i + (hi - lo) * j / nodes
-            approx = (mpmath.mpf(c0[0]) + c0[1]
-                      + v * mpmath.polyval([mpmath.mpf(x) for x in coeffs[:0:-1]], v))
+            approx = (
+                mpmath.mpf(c0[0])
+                + c0[1]
+                + v * mpmath.polyval([mpmath.mpf(x) for x in coeffs[:0:-1]], v)
+            )
             worst = max(worst, float(abs(approx / h_of(v + i) - 1)))
         pieces.append(coeffs)
     return pieces, worst
@@ -317,13 +328,17 @@ def dhex(v):
 
 def print_float64_fits():
     q, err = fit_exp_f64()
-    print(f"float64 exp: 1 + r + r^2 Q(r), |r| <= {F64_EXP_RMAX}, max rel err {err:.3e};"
-          " Q high to low")
+    print(
+        f"float64 exp: 1 + r + r^2 Q(r), |r| <= {F64_EXP_RMAX}, max rel err {err:.3e};"
+        " Q high to low"
+    )
     print("   " + ", ".join(dhex(v) for v in q[::-1]))
     pieces, err = fit_tail_f64()
-    print(f"float64 tail: H(v) per piece, K={F64_TAIL_K}, w = {F64_TAIL_SCALE} t - 1/2,"
-          f" max rel err {err:.3e}; row j = coefficient of v^j (j = 10 .. 1), then c0 hi, lo,"
-          " entries = pieces 0..7")
+    print(
+        f"float64 tail: H(v) per piece, K={F64_TAIL_K}, w = {F64_TAIL_SCALE} t - 1/2,"
+        f" max rel err {err:.3e}; row j = coefficient of v^j (j = 10 .. 1), then c0 hi, lo,"
+        " entries = pieces 0..7"
+    )
     n = len(pieces[0])
     for j in range(n - 1, 0, -1):
         print("   {" + ", ".join(dhex(p[j]) for p in pieces) + "},")
@@ -355,8 +370,10 @@ if __name__ == "__main__":
     c, err = fit_exp2_precise()  # float32 results on the CPU: 2^r = 1 + r Q(r)
     print(f"2^r degree 6: 1 + r Q(r), Q low to high, max rel err {err:.3e}")
     print("  ", ", ".join(hexf(v) for v in c))
-    for name, fn, floor in (("kTailForward", tail_forward, 0.0),
-                            ("kTailDerivative", tail_derivative, 2.0**-24)):
+    for name, fn, floor in (
+        ("kTailForward", tail_forward, 0.0),
+        ("kTailDerivative", tail_derivative, 2.0**-24),
+    ):
         centres, coeffs, err = fit_tail_table(fn, floor)
         print(f"// {name}: degree {TAIL_DEGREE}, max error relative to |f| + {floor:g}: {err:.3e}")
         print_tail_table(name, centres, coeffs)

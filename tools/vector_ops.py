@@ -21,6 +21,7 @@ probe exceeds its budget: a deterministic guard against a change that makes
 the hot loop longer. ``--csrc`` points at another source tree's csrc (for
 example an older revision) to count that instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,14 @@ PROBES = {
 }
 # AVX-512 vector ALU instructions per 16 float32 elements, at most (the
 # counts of the formulas as they stand, docs/PERFORMANCE.md).
-BUDGETS = {"none_fwd": 33, "none_bwd": 35, "tanh_fwd": 50, "tanh_bwd": 67,
-           "sigmoid_fwd": 33, "sigmoid_bwd": 38}
+BUDGETS = {
+    "none_fwd": 33,
+    "none_bwd": 35,
+    "tanh_fwd": 50,
+    "tanh_bwd": 67,
+    "sigmoid_fwd": 33,
+    "sigmoid_bwd": 38,
+}
 
 PROBE_TEMPLATE = """
 #include <immintrin.h>
@@ -155,22 +162,50 @@ def count(csrc: str, compiler: str) -> list[dict[str, object]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for path, (header, ns, target, lanes) in PATHS.items():
-            functions = "".join(FUNCTION_TEMPLATE.format(name=name, expr=expr)
-                                for name, expr in PROBES.items())
+            functions = "".join(
+                FUNCTION_TEMPLATE.format(name=name, expr=expr) for name, expr in PROBES.items()
+            )
             src = os.path.join(tmp, f"probe_{path}.cpp")
             obj = src[:-4] + ".o"
             with open(src, "w") as f:
-                f.write(PROBE_TEMPLATE.format(target=target, header=header, ns=ns,
-                                              functions=functions))
-            subprocess.run([compiler, "-O3", "-std=c++20", "-ffp-contract=off", "-Wno-psabi",
-                            "-w", f"-I{csrc}", "-c", src, "-o", obj], check=True)
-            dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", obj], check=True,
-                                 capture_output=True, text=True).stdout
+                f.write(
+                    PROBE_TEMPLATE.format(target=target, header=header, ns=ns, functions=functions)
+                )
+            subprocess.run(
+                [
+                    compiler,
+                    "-O3",
+                    "-std=c++20",
+                    "-ffp-contract=off",
+                    "-Wno-psabi",
+                    "-w",
+                    f"-I{csrc}",
+                    "-c",
+                    src,
+                    "-o",
+                    obj,
+                ],
+                check=True,
+            )
+            dis = subprocess.run(
+                ["objdump", "-d", "--no-show-raw-insn", obj],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             for name in PROBES:
                 c = loop_counts(dis, f"probe_{name}")
                 mode, direction = name.split("_")
-                rows.append({"path": path, "mode": mode, "direction": direction, "lanes": lanes,
-                             **c, "alu_per_element": c["alu"] / lanes})
+                rows.append(
+                    {
+                        "path": path,
+                        "mode": mode,
+                        "direction": direction,
+                        "lanes": lanes,
+                        **c,
+                        "alu_per_element": c["alu"] / lanes,
+                    }
+                )
     return rows
 
 
@@ -187,21 +222,30 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     rows = count(args.csrc, args.cxx)
     print("float32 hot loops, one vector per iteration (counts per vector)")
-    print(f"{'path':<7} {'mode':<7} {'dir':<4} {'alu':>4} {'perm':>5} {'div':>4} {'move':>5} "
-          f"{'mem':>4} {'alu/element':>12}")
+    print(
+        f"{'path':<7} {'mode':<7} {'dir':<4} {'alu':>4} {'perm':>5} {'div':>4} {'move':>5} "
+        f"{'mem':>4} {'alu/element':>12}"
+    )
     for r in rows:
-        print(f"{r['path']:<7} {r['mode']:<7} {r['direction']:<4} {r['alu']:>4} {r['perm']:>5} "
-              f"{r['div']:>4} {r['move']:>5} {r['mem']:>4} {r['alu_per_element']:>12.2f}")
+        print(
+            f"{r['path']:<7} {r['mode']:<7} {r['direction']:<4} {r['alu']:>4} {r['perm']:>5} "
+            f"{r['div']:>4} {r['move']:>5} {r['mem']:>4} {r['alu_per_element']:>12.2f}"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "budgets": BUDGETS}, f, indent=1)
     if args.check:
-        over = [r for r in rows if r["path"] == "avx512"
-                and r["alu"] > BUDGETS[f"{r['mode']}_{r['direction']}"]]
+        over = [
+            r
+            for r in rows
+            if r["path"] == "avx512" and r["alu"] > BUDGETS[f"{r['mode']}_{r['direction']}"]
+        ]
         for r in over:
-            print(f"over budget: avx512 {r['mode']} {r['direction']}: {r['alu']} vector ALU "
-                  f"instructions per vector > {BUDGETS[r['mode'] + '_' + r['direction']]}",
-                  file=sys.stderr)
+            print(
+                f"over budget: avx512 {r['mode']} {r['direction']}: {r['alu']} vector ALU "
+                f"instructions per vector > {BUDGETS[r['mode'] + '_' + r['direction']]}",
+                file=sys.stderr,
+            )
         return 1 if over else 0
     return 0
 

@@ -12,9 +12,9 @@ import torch  # noqa: F401  (loads libtorch before our extension modules)
 from . import _C
 from ._library import library_path, load
 
-_C.bind(load())
+load()  # binds _C to the op library and checks that their versions match
 
-from .nn import GELU, LeftAlone, ReplaceReport, Replacement, replace_gelu  # noqa: E402
+from .nn import GELU, LeftAlone, Replacement, ReplaceReport, replace_gelu  # noqa: E402
 from .ops import Approximate, gelu, gelu_, gelu_backward  # noqa: E402
 
 __version__: str = _C.version()

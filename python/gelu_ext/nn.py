@@ -121,9 +121,7 @@ class ReplaceReport(Sequence[Replacement]):
     @overload
     def __getitem__(self, index: slice) -> tuple[Replacement, ...]: ...
 
-    def __getitem__(
-        self, index: Union[int, slice]
-    ) -> Union[Replacement, tuple[Replacement, ...]]:
+    def __getitem__(self, index: Union[int, slice]) -> Union[Replacement, tuple[Replacement, ...]]:
         return self.replaced[index]
 
     def __int__(self) -> int:
@@ -214,8 +212,12 @@ _TABLE: tuple[_Row, ...] = (
     _Row(_HF, "FastGELUActivation", "tanh"),
     _Row(_HF, "AccurateGELUActivation", "tanh"),
     _Row(_HF, "QuickGELUActivation", "sigmoid"),
-    _Row(_HF, "ClippedGELUActivation", None,
-         reason="it clips its output to [min, max], which no gelu_ext mode does"),
+    _Row(
+        _HF,
+        "ClippedGELUActivation",
+        None,
+        reason="it clips its output to [min, max], which no gelu_ext mode does",
+    ),
     _Row(_TIMM, "GELU", "none"),
     _Row(_TIMM, "GELUTanh", "tanh"),
     _Row(_TIMM, "QuickGELU", "sigmoid"),
@@ -275,8 +277,12 @@ def _gelu_function(value: object) -> Optional[str]:
 
 def _blocker(module: nn.Module) -> Optional[str]:
     """A reason not to swap an otherwise replaceable module, or None."""
-    if (module._forward_hooks or module._forward_pre_hooks
-            or module._backward_hooks or module._backward_pre_hooks):
+    if (
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or module._backward_hooks
+        or module._backward_pre_hooks
+    ):
         return "it has hooks registered, which a new module would not have"
     if next(module.parameters(), None) is not None or next(module.buffers(), None) is not None:
         return "it holds parameters or buffers, which gelu_ext.GELU does not"
@@ -362,8 +368,9 @@ def replace_gelu(model: nn.Module, *, strict: bool = False) -> ReplaceReport:
                 if why is not None:
                     mode, reason = None, why
         elif "gelu" in cls.__name__.lower():
-            entry = LeftAlone(name, _class_name(cls),
-                              "its class is not in replace_gelu's table (matched exactly)")
+            entry = LeftAlone(
+                name, _class_name(cls), "its class is not in replace_gelu's table (matched exactly)"
+            )
             unknown.append(entry)
             return None, entry.reason
         else:
@@ -383,10 +390,13 @@ def replace_gelu(model: nn.Module, *, strict: bool = False) -> ReplaceReport:
         for attr, value in () if is_gelu_like(parent) else vars(parent).items():
             func = _gelu_function(value)
             if func is not None:
-                left.append(LeftAlone(
-                    f"{prefix}.{attr}" if prefix else attr, f"function {func}",
-                    "a plain function attribute, not a module: replace_gelu swaps modules only",
-                ))
+                left.append(
+                    LeftAlone(
+                        f"{prefix}.{attr}" if prefix else attr,
+                        f"function {func}",
+                        "a plain function attribute, not a module: replace_gelu swaps modules only",
+                    )
+                )
         # every slot, unlike named_children(), which lists a repeated child once
         for attr, child in list(parent._modules.items()):
             if child is None:

@@ -20,20 +20,26 @@ from __future__ import annotations
 
 import math
 
+import gelu_ext
 import pytest
 import torch
-
-import gelu_ext
 from gelu_ext import _C
-from gelu_ext.cli.reference import K_SIGMOID
+from gelu_ext.cli.reference import K_SIGMOID, min_subnormal, textbook_gelu, ulp, ulp_error
 from gelu_ext.cli.reference import derivative_clamp as ref_clamp
 from gelu_ext.cli.reference import gelu as ref_gelu
 from gelu_ext.cli.reference import gelu_derivative as ref_gelu_grad
 from gelu_ext.cli.reference import gelu_second_derivative as ref_gelu_grad2
-from gelu_ext.cli.reference import min_subnormal, textbook_gelu, ulp, ulp_error
 
-__all__ = ["ref_clamp", "ref_gelu", "ref_gelu_grad", "ref_gelu_grad2", "min_subnormal",
-           "textbook_gelu", "ulp", "ulp_error"]
+__all__ = [
+    "ref_clamp",
+    "ref_gelu",
+    "ref_gelu_grad",
+    "ref_gelu_grad2",
+    "min_subnormal",
+    "textbook_gelu",
+    "ulp",
+    "ulp_error",
+]
 
 DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16]
 HALF_DTYPES = [torch.bfloat16, torch.float16]
@@ -257,12 +263,20 @@ except ImportError:  # pragma: no cover - test_properties.py then fails to impor
 
 if _settings is not None:
     _settings.register_profile(
-        "ci", derandomize=True, max_examples=200, deadline=None, database=None,
+        "ci",
+        derandomize=True,
+        max_examples=200,
+        deadline=None,
+        database=None,
         print_blob=True,
         suppress_health_check=[_HealthCheck.too_slow, _HealthCheck.data_too_large],
     )
     _settings.register_profile(
-        "long", max_examples=3000, deadline=None, database=None, print_blob=True,
+        "long",
+        max_examples=3000,
+        deadline=None,
+        database=None,
+        print_blob=True,
         suppress_health_check=[_HealthCheck.too_slow, _HealthCheck.data_too_large],
     )
     _settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -3,12 +3,9 @@ gelu_backward with respect to both arguments."""
 
 from __future__ import annotations
 
+import gelu_ext
 import pytest
 import torch
-import torch.nn.functional as F
-from torch.autograd import gradcheck, gradgradcheck
-
-import gelu_ext
 from conftest import (
     DTYPES,
     MODES,
@@ -18,6 +15,7 @@ from conftest import (
     ref_gelu_grad,
     ref_gelu_grad2,
 )
+from torch.autograd import gradcheck, gradgradcheck
 
 SHAPES = [(13,), (3, 5), (2, 3, 4)]
 
@@ -37,8 +35,10 @@ def _inputs(shape, seed):
     n = 1
     for s in shape:
         n *= s
-    special = torch.tensor([0.0, 1e-3, -1e-3, 1e-8, -0.75, 0.75, -4.5, 4.5, -7.0, 6.0,
-                            -9.0, 2.7, -2.7], dtype=torch.float64)
+    special = torch.tensor(
+        [0.0, 1e-3, -1e-3, 1e-8, -0.75, 0.75, -4.5, 4.5, -7.0, 6.0, -9.0, 2.7, -2.7],
+        dtype=torch.float64,
+    )
     x = torch.randn(n, generator=g, dtype=torch.float64) * 2
     k = min(n, special.numel())
     x[:k] = special[:k]
@@ -82,8 +82,9 @@ def test_gradcheck_gelu_backward_one_arg(mode, which):
     x = _inputs((4, 3), 4)
     g = torch.randn(4, 3, dtype=torch.float64)
     (g if which == "grad_output" else x).requires_grad_()
-    assert gradcheck(lambda a, b: gelu_ext.gelu_backward(a, b, mode), (g, x), eps=1e-6,
-                     atol=1e-8, rtol=1e-6)
+    assert gradcheck(
+        lambda a, b: gelu_ext.gelu_backward(a, b, mode), (g, x), eps=1e-6, atol=1e-8, rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -118,8 +119,12 @@ def test_grad_matches_torch_autograd(dtype, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_second_derivative_values(mode):
-    x = torch.cat([torch.linspace(-12, 12, 2001, dtype=torch.float64),
-                   torch.tensor([0.0, -0.0], dtype=torch.float64)]).requires_grad_()
+    x = torch.cat(
+        [
+            torch.linspace(-12, 12, 2001, dtype=torch.float64),
+            torch.tensor([0.0, -0.0], dtype=torch.float64),
+        ]
+    ).requires_grad_()
     (d1,) = torch.autograd.grad(gelu_ext.gelu(x, mode).sum(), x, create_graph=True)
     (d2,) = torch.autograd.grad(d1.sum(), x)
     torch.testing.assert_close(d1.detach(), ref_gelu_grad(x, mode), rtol=1e-12, atol=1e-15)
@@ -166,7 +171,9 @@ def test_double_backward_wrt_grad_output(mode):
     x.requires_grad_()
     out = gelu_ext.gelu_backward(g.detach(), x, mode)
     (dx,) = torch.autograd.grad(out, x, gg)
-    torch.testing.assert_close(dx, gg * g.detach() * ref_gelu_grad2(x, mode), rtol=1e-10, atol=1e-14)
+    torch.testing.assert_close(
+        dx, gg * g.detach() * ref_gelu_grad2(x, mode), rtol=1e-10, atol=1e-14
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -14,16 +14,14 @@ import os
 import subprocess
 import sys
 
+import gelu_ext
 import numpy as np
 import pytest
 import torch
-
-import gelu_ext
+from conftest import ref_gelu, ref_gelu_grad, ref_gelu_grad2, ulp
 from gelu_ext import _C, cli
 from gelu_ext.cli import accuracy, bench, demo, plots, reference
 from gelu_ext.cli.common import Progress
-
-from conftest import ref_gelu, ref_gelu_grad, ref_gelu_grad2, ulp
 
 COMMANDS = ["demo", "plot", "bench", "accuracy", "info", "export"]
 
@@ -43,8 +41,9 @@ def run_module(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[
     env = dict(os.environ)
     pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(gelu_ext.__file__)))
     env["PYTHONPATH"] = os.pathsep.join([pkg_parent, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", *argv], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -108,8 +107,9 @@ def test_bad_values_exit_2_naming_the_option(capsys, argv, message):
     assert err.count("\n") == 1 and message in err and "see --help" in err, err
 
 
-@pytest.mark.parametrize("command", ["plot --only gelu --out", "bench --json", "accuracy --json",
-                                     "info --json"])
+@pytest.mark.parametrize(
+    "command", ["plot --only gelu --out", "bench --json", "accuracy --json", "info --json"]
+)
 def test_unwritable_output_is_one_line_error(capsys, tmp_path, command):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -144,29 +144,91 @@ def test_info_json(capsys, tmp_path):
 # ---------------------------------------------------------------------------
 # bench
 # ---------------------------------------------------------------------------
-BENCH_FIELDS = {"device", "direction", "dtype", "approximate", "n", "ours_us", "native_us",
-                "copy_us", "ours_gbps", "native_gbps", "speedup"}
+BENCH_FIELDS = {
+    "device",
+    "direction",
+    "dtype",
+    "approximate",
+    "n",
+    "ours_us",
+    "native_us",
+    "copy_us",
+    "ours_gbps",
+    "native_gbps",
+    "speedup",
+}
 # The JSON rows of each device, key by key (docs/CLI.md, docs/GPU.md).
-CPU_ROW_KEYS = ["device", "direction", "dtype", "approximate", "n", "threads", "ours_us",
-                "native_us", "copy_us", "ours_gbps", "native_gbps", "speedup", "noise",
-                "outputs", "layout"]
-GPU_ROW_KEYS = ["device", "gpu", "direction", "dtype", "approximate", "n", "ours_us",
-                "native_us", "seed_us", "copy_us", "ours_gbps", "native_gbps", "copy_gbps",
-                "pct_of_copy", "native_pct_of_copy", "speedup", "speedup_vs_seed",
-                "ours_host_us", "native_host_us", "overhead_us", "noise"]
+CPU_ROW_KEYS = [
+    "device",
+    "direction",
+    "dtype",
+    "approximate",
+    "n",
+    "threads",
+    "ours_us",
+    "native_us",
+    "copy_us",
+    "ours_gbps",
+    "native_gbps",
+    "speedup",
+    "noise",
+    "outputs",
+    "layout",
+]
+GPU_ROW_KEYS = [
+    "device",
+    "gpu",
+    "direction",
+    "dtype",
+    "approximate",
+    "n",
+    "ours_us",
+    "native_us",
+    "seed_us",
+    "copy_us",
+    "ours_gbps",
+    "native_gbps",
+    "copy_gbps",
+    "pct_of_copy",
+    "native_pct_of_copy",
+    "speedup",
+    "speedup_vs_seed",
+    "ours_host_us",
+    "native_host_us",
+    "overhead_us",
+    "noise",
+]
 
 
 def test_bench_table_and_json(capsys, tmp_path):
     path = tmp_path / "bench.json"
-    rc, out, err = run_cli(capsys, "bench", "--quick", "--sizes", "4K,5000", "--dtype", "float32",
-                           "--mode", "tanh", "--min-time", "0.005", "--threads", "1",
-                           "--json", str(path))
+    rc, out, err = run_cli(
+        capsys,
+        "bench",
+        "--quick",
+        "--sizes",
+        "4K,5000",
+        "--dtype",
+        "float32",
+        "--mode",
+        "tanh",
+        "--min-time",
+        "0.005",
+        "--threads",
+        "1",
+        "--json",
+        str(path),
+    )
     assert rc == 0, err
     data = json.loads(path.read_text())
     assert data["environment"]["gelu_ext"] == gelu_ext.__version__
     rows = data["rows"]
     assert [(r["direction"], r["n"]) for r in rows] == [
-        ("fwd", 4096), ("bwd", 4096), ("fwd", 5000), ("bwd", 5000)]
+        ("fwd", 4096),
+        ("bwd", 4096),
+        ("fwd", 5000),
+        ("bwd", 5000),
+    ]
     for r in rows:
         assert BENCH_FIELDS <= set(r) and list(r) == CPU_ROW_KEYS
         assert r["device"] == "cpu" and r["dtype"] == "float32" and r["approximate"] == "tanh"
@@ -181,23 +243,46 @@ def test_bench_table_and_json(capsys, tmp_path):
         assert column in header
     table = [line.split() for line in lines if line.startswith("gelu")]
     assert [(t[0], t[3]) for t in table] == [
-        ("gelu", "4K"), ("gelu_backward", "4K"), ("gelu", "5000"), ("gelu_backward", "5000")]
+        ("gelu", "4K"),
+        ("gelu_backward", "4K"),
+        ("gelu", "5000"),
+        ("gelu_backward", "5000"),
+    ]
 
 
 def test_bench_preallocated_outputs(capsys, tmp_path):
     """--outputs both: each cell twice, functional and kernel against kernel."""
     path = tmp_path / "pre.json"
-    rc, out, err = run_cli(capsys, "bench", "--sizes", "4K", "--dtype", "bfloat16", "--mode",
-                           "none", "--min-time", "0.005", "--threads", "1", "--outputs", "both",
-                           "--json", str(path))
+    rc, out, err = run_cli(
+        capsys,
+        "bench",
+        "--sizes",
+        "4K",
+        "--dtype",
+        "bfloat16",
+        "--mode",
+        "none",
+        "--min-time",
+        "0.005",
+        "--threads",
+        "1",
+        "--outputs",
+        "both",
+        "--json",
+        str(path),
+    )
     assert rc == 0, err
     rows = json.loads(path.read_text())["rows"]
     assert [(r["direction"], r["outputs"]) for r in rows] == [
-        ("fwd", "functional"), ("fwd", "preallocated"),
-        ("bwd", "functional"), ("bwd", "preallocated")]
+        ("fwd", "functional"),
+        ("fwd", "preallocated"),
+        ("bwd", "functional"),
+        ("bwd", "preallocated"),
+    ]
     assert all(0 < r["ours_us"] < 1e5 and 0 < r["native_us"] < 1e5 for r in rows)
-    table = [line.split() for line in out.splitlines()
-             if line.startswith(("gelu ", "gelu_backward "))]
+    table = [
+        line.split() for line in out.splitlines() if line.startswith(("gelu ", "gelu_backward "))
+    ]
     assert [cols[5] for cols in table] == ["new", "pre", "new", "pre"]
 
 
@@ -205,23 +290,56 @@ def test_bench_layouts(capsys, tmp_path):
     """--layouts: a row per input layout, named in the table and the JSON, and
     each non-contiguous row's time over the contiguous one's."""
     path = tmp_path / "layouts.json"
-    rc, out, err = run_cli(capsys, "bench", "--sizes", "4K", "--dtype", "float16", "--mode",
-                           "tanh", "--min-time", "0.005", "--threads", "1", "--outputs",
-                           "preallocated", "--layouts", "contiguous,strided,transposed",
-                           "--json", str(path))
+    rc, out, err = run_cli(
+        capsys,
+        "bench",
+        "--sizes",
+        "4K",
+        "--dtype",
+        "float16",
+        "--mode",
+        "tanh",
+        "--min-time",
+        "0.005",
+        "--threads",
+        "1",
+        "--outputs",
+        "preallocated",
+        "--layouts",
+        "contiguous,strided,transposed",
+        "--json",
+        str(path),
+    )
     assert rc == 0, err
     rows = json.loads(path.read_text())["rows"]
     assert [(r["direction"], r["layout"]) for r in rows] == [
-        (d, lay) for d in ("fwd", "bwd") for lay in ("contiguous", "strided", "transposed")]
-    table = [line.split() for line in out.splitlines()
-             if line.startswith(("gelu ", "gelu_backward "))]
+        (d, lay) for d in ("fwd", "bwd") for lay in ("contiguous", "strided", "transposed")
+    ]
+    table = [
+        line.split() for line in out.splitlines() if line.startswith(("gelu ", "gelu_backward "))
+    ]
     assert [cols[6] for cols in table] == ["contiguous", "strided", "transposed"] * 2
     ratios = [line for line in out.splitlines() if "/contiguous" in line]
-    assert len(ratios) == 4 and all(line.strip().startswith(("strided", "transposed"))
-                                    for line in ratios)
+    assert len(ratios) == 4 and all(
+        line.strip().startswith(("strided", "transposed")) for line in ratios
+    )
     # without --layouts the table keeps its columns
-    rc, out, err = run_cli(capsys, "bench", "--sizes", "4K", "--dtype", "float16", "--mode",
-                           "tanh", "--direction", "fwd", "--min-time", "0.005", "--threads", "1")
+    rc, out, err = run_cli(
+        capsys,
+        "bench",
+        "--sizes",
+        "4K",
+        "--dtype",
+        "float16",
+        "--mode",
+        "tanh",
+        "--direction",
+        "fwd",
+        "--min-time",
+        "0.005",
+        "--threads",
+        "1",
+    )
     assert rc == 0, err
     assert "layout" not in out
 
@@ -230,8 +348,18 @@ def test_bench_gpu_part(capsys, tmp_path):
     """--device cuda fails with one line where the GPU part cannot run; --device
     all then still runs the CPU part and says the GPU part was skipped."""
     reason = bench.cuda_unavailable_reason()
-    common = ["--sizes", "4K", "--dtype", "float32", "--mode", "none", "--direction", "fwd",
-              "--min-time", "0.005"]
+    common = [
+        "--sizes",
+        "4K",
+        "--dtype",
+        "float32",
+        "--mode",
+        "none",
+        "--direction",
+        "fwd",
+        "--min-time",
+        "0.005",
+    ]
     path = tmp_path / "all.json"
     rc, out, err = run_cli(capsys, "bench", "--device", "all", *common, "--json", str(path))
     assert rc == 0, err
@@ -247,17 +375,37 @@ def test_bench_gpu_part(capsys, tmp_path):
         assert err_cuda.count("\n") == 1 and reason in err_cuda
 
 
-def _bench_row(device: str, direction: str, dtype: str, mode: str, n: int,
-               speedup: float) -> bench.Row:
+def _bench_row(
+    device: str, direction: str, dtype: str, mode: str, n: int, speedup: float
+) -> bench.Row:
     """A benchmark row with made-up times (every field its device reports)."""
-    common = dict(device=device, direction=direction, dtype=dtype, approximate=mode, n=n,
-                  ours_us=1.0, native_us=speedup, copy_us=1.0, ours_gbps=8.0,
-                  native_gbps=8.0 / speedup, speedup=speedup)
+    common = dict(
+        device=device,
+        direction=direction,
+        dtype=dtype,
+        approximate=mode,
+        n=n,
+        ours_us=1.0,
+        native_us=speedup,
+        copy_us=1.0,
+        ours_gbps=8.0,
+        native_gbps=8.0 / speedup,
+        speedup=speedup,
+    )
     if device == "cpu":
         return bench.Row(**common, threads=2, outputs="preallocated", layout="contiguous")
-    return bench.Row(**common, gpu="stand-in", seed_us=10.0, copy_gbps=8.0, pct_of_copy=100.0,
-                     native_pct_of_copy=100.0 / speedup, speedup_vs_seed=10.0,
-                     ours_host_us=5.0, native_host_us=4.0, overhead_us=1.0)
+    return bench.Row(
+        **common,
+        gpu="stand-in",
+        seed_us=10.0,
+        copy_gbps=8.0,
+        pct_of_copy=100.0,
+        native_pct_of_copy=100.0 / speedup,
+        speedup_vs_seed=10.0,
+        ours_host_us=5.0,
+        native_host_us=4.0,
+        overhead_us=1.0,
+    )
 
 
 def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
@@ -268,23 +416,47 @@ def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
 
     def fake_run_cuda(dtypes, modes, sizes, directions, *, min_time, progress=True):
         calls.append((dtypes, modes, sizes, directions, min_time))
-        return [_bench_row("cuda", d, t, m, n, 2.0)
-                for t in dtypes for m in modes for n in sizes for d in directions]
+        return [
+            _bench_row("cuda", d, t, m, n, 2.0)
+            for t in dtypes
+            for m in modes
+            for n in sizes
+            for d in directions
+        ]
 
     cpu_environment = bench.environment
     monkeypatch.setattr(bench, "run_cuda", fake_run_cuda)
-    monkeypatch.setattr(bench, "environment", lambda device: (
-        {"gpu": "stand-in"} if device == "cuda" else cpu_environment(device)))
+    monkeypatch.setattr(
+        bench,
+        "environment",
+        lambda device: {"gpu": "stand-in"} if device == "cuda" else cpu_environment(device),
+    )
     monkeypatch.setattr(bench, "cuda_unavailable_reason", lambda: None)
     path = tmp_path / "all.json"
-    rc, out, err = run_cli(capsys, "bench", "--device", "all", "--sizes", "4K", "--dtype",
-                           "float32", "--mode", "none", "--min-time", "0.005", "--json", str(path))
+    rc, out, err = run_cli(
+        capsys,
+        "bench",
+        "--device",
+        "all",
+        "--sizes",
+        "4K",
+        "--dtype",
+        "float32",
+        "--mode",
+        "none",
+        "--min-time",
+        "0.005",
+        "--json",
+        str(path),
+    )
     assert rc == 0, err
     assert calls == [(["float32"], ["none"], [4096], ["fwd", "bwd"], 0.005)]
     gpu_table = out.split("# GPU:")[1].splitlines()
     assert "launch +us" in gpu_table[1]
     assert [line.split()[0] for line in gpu_table if line.startswith("gelu")] == [
-        "gelu", "gelu_backward"]
+        "gelu",
+        "gelu_backward",
+    ]
     data = json.loads(path.read_text())
     assert [r["device"] for r in data["rows"]] == ["cpu", "cpu", "cuda", "cuda"]
     assert data["environment"]["gpu_environment"] == {"gpu": "stand-in"}
@@ -311,8 +483,9 @@ def test_gpu_rows_with_stand_in_events(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "Event", Event)
     monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
-    monkeypatch.setattr(bench, "_cuda_input", lambda n, dtype, gen: (
-        torch.randn(n, generator=gen) * 3).to(dtype))
+    monkeypatch.setattr(
+        bench, "_cuda_input", lambda n, dtype, gen: (torch.randn(n, generator=gen) * 3).to(dtype)
+    )
     gen = torch.Generator().manual_seed(0)
     for direction in ("fwd", "bwd"):
         row = bench._cuda_row(direction, "float32", "tanh", 4096, 0.002, gen, "stand-in")
@@ -333,21 +506,37 @@ def test_gpu_rows_with_stand_in_events(monkeypatch):
 def test_summary_has_nine_lines_with_gpu_speeds():
     dtypes = ("float32", "bfloat16", "float16", "float64")
     modes = ("none", "tanh", "sigmoid")
-    acc = [accuracy.AccuracyRow(d, m, r, impl, 10, 1.0 if impl == "gelu_ext" else 99.0, 0.0, 0.0,
-                                0.0, 0.0, None, None)
-           for d in dtypes for m in modes for r in ("fwd", "bwd")
-           for impl in ("gelu_ext", "torch")]
-    cpu = [_bench_row("cpu", r, d, m, 1 << 20, 1.5 if d != "float64" else 0.5)
-           for d in dtypes for m in modes for r in ("fwd", "bwd")]
-    gpu = [_bench_row("cuda", r, d, m, 1 << 24, 3.0)
-           for d in ("float32", "bfloat16") for m in modes for r in ("fwd", "bwd")]
+    acc = [
+        accuracy.AccuracyRow(
+            d, m, r, impl, 10, 1.0 if impl == "gelu_ext" else 99.0, 0.0, 0.0, 0.0, 0.0, None, None
+        )
+        for d in dtypes
+        for m in modes
+        for r in ("fwd", "bwd")
+        for impl in ("gelu_ext", "torch")
+    ]
+    cpu = [
+        _bench_row("cpu", r, d, m, 1 << 20, 1.5 if d != "float64" else 0.5)
+        for d in dtypes
+        for m in modes
+        for r in ("fwd", "bwd")
+    ]
+    gpu = [
+        _bench_row("cuda", r, d, m, 1 << 24, 3.0)
+        for d in ("float32", "bfloat16")
+        for m in modes
+        for r in ("fwd", "bwd")
+    ]
     lines = demo.summary_lines(acc, cpu, gpu)
     assert len(lines) == 9
-    assert lines[0] == ("exact fwd float32: 1.50x PyTorch's speed on the CPU, 3.00x on the GPU; "
-                        "max error 1.0 ulp vs PyTorch's 99")
+    assert lines[0] == (
+        "exact fwd float32: 1.50x PyTorch's speed on the CPU, 3.00x on the GPU; "
+        "max error 1.0 ulp vs PyTorch's 99"
+    )
     assert lines[5].startswith("sigmoid bwd float32: 1.50x")
-    assert lines[6].startswith("bfloat16, all modes, fwd+bwd: 1.50x PyTorch's speed on the CPU, "
-                               "3.00x on the GPU")
+    assert lines[6].startswith(
+        "bfloat16, all modes, fwd+bwd: 1.50x PyTorch's speed on the CPU, 3.00x on the GPU"
+    )
     assert lines[7].startswith("float16, all modes, fwd+bwd: 1.50x PyTorch's speed on the CPU;")
     assert lines[8].startswith("float64, all modes, fwd+bwd: 0.50x PyTorch's speed on the CPU;")
     # a mode the accuracy rows lack is left out, not reported as an error
@@ -376,8 +565,20 @@ def test_progress_only_for_long_runs():
 
 
 def test_bench_in_a_subprocess():
-    proc = run_module("gelu_ext", "bench", "--sizes", "4K", "--dtype", "float32", "--mode",
-                      "none", "--direction", "fwd", "--min-time", "0.005")
+    proc = run_module(
+        "gelu_ext",
+        "bench",
+        "--sizes",
+        "4K",
+        "--dtype",
+        "float32",
+        "--mode",
+        "none",
+        "--direction",
+        "fwd",
+        "--min-time",
+        "0.005",
+    )
     assert proc.returncode == 0, proc.stderr
     assert any(line.startswith("gelu ") for line in proc.stdout.splitlines()), proc.stdout
 
@@ -385,19 +586,36 @@ def test_bench_in_a_subprocess():
 # ---------------------------------------------------------------------------
 # accuracy
 # ---------------------------------------------------------------------------
-ACC_FIELDS = {"dtype", "mode", "direction", "impl", "points", "max_ulp", "max_ulp_x",
-              "max_ulp_got", "max_ulp_ref", "abs_allowance", "tail_max_rel", "tail_max_rel_x",
-              "special_failures"}
+ACC_FIELDS = {
+    "dtype",
+    "mode",
+    "direction",
+    "impl",
+    "points",
+    "max_ulp",
+    "max_ulp_x",
+    "max_ulp_got",
+    "max_ulp_ref",
+    "abs_allowance",
+    "tail_max_rel",
+    "tail_max_rel_x",
+    "special_failures",
+}
 # The accuracy contract of the design notes (ulps; backward beyond 2^-26 in float32).
-CONTRACT = {("float32", "fwd"): 3.0, ("float32", "bwd"): 4.0,
-            ("bfloat16", "fwd"): 1.0, ("bfloat16", "bwd"): 1.0}
+CONTRACT = {
+    ("float32", "fwd"): 3.0,
+    ("float32", "bwd"): 4.0,
+    ("bfloat16", "fwd"): 1.0,
+    ("bfloat16", "bwd"): 1.0,
+}
 
 
 @pytest.fixture(scope="module")
 def accuracy_json(tmp_path_factory) -> dict:
     path = tmp_path_factory.mktemp("acc") / "acc.json"
-    rc = cli.main(["accuracy", "--dtype", "float32,bfloat16", "--points", "4001",
-                   "--json", str(path)])
+    rc = cli.main(
+        ["accuracy", "--dtype", "float32,bfloat16", "--points", "4001", "--json", str(path)]
+    )
     assert rc == 0
     return json.loads(path.read_text())
 
@@ -450,8 +668,9 @@ def test_accuracy_float64_reference_agrees_with_float64_formulas():
 def test_special_value_check_catches_a_textbook_gelu():
     bad = accuracy.special_failures(reference.textbook_gelu, torch.float32, "none", "fwd")
     assert any(b.startswith("gelu(-inf)") for b in bad), bad
-    good = accuracy.special_failures(accuracy.IMPLS["gelu_ext", "fwd"], torch.float32, "none",
-                                     "fwd")
+    good = accuracy.special_failures(
+        accuracy.IMPLS["gelu_ext", "fwd"], torch.float32, "none", "fwd"
+    )
     assert good == []
 
 
@@ -510,21 +729,30 @@ def test_plotted_curves_are_the_ops_output(figures):
                 x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
                 np.testing.assert_array_equal(y, _expected(gid, x), err_msg=f"{name}: {gid}")
     assert seen == {
-        "op:gelu_over_x:none", "op:gelu:none", "op:gelu:tanh", "op:gelu_backward:none",
-        "op:gelu_backward:tanh", "op:second:none", "op:second:tanh",
+        "op:gelu_over_x:none",
+        "op:gelu:none",
+        "op:gelu:tanh",
+        "op:gelu_backward:none",
+        "op:gelu_backward:tanh",
+        "op:second:none",
+        "op:second:tanh",
         "op:abs_tanh_minus_exact:both",
     }
 
 
 def test_second_derivative_matches_closed_form(figures):
-    lines = [line for line in figures["gelu_second_derivative"].axes[0].get_lines()
-             if (line.get_gid() or "").startswith("op:second:")]
+    lines = [
+        line
+        for line in figures["gelu_second_derivative"].axes[0].get_lines()
+        if (line.get_gid() or "").startswith("op:second:")
+    ]
     assert len(lines) == 2
     for line in lines:
         mode = line.get_gid().split(":")[2]
         x = torch.from_numpy(np.asarray(line.get_xdata()))
-        np.testing.assert_allclose(line.get_ydata(), ref_gelu_grad2(x, mode).numpy(), rtol=0,
-                                   atol=1e-12, err_msg=mode)
+        np.testing.assert_allclose(
+            line.get_ydata(), ref_gelu_grad2(x, mode).numpy(), rtol=0, atol=1e-12, err_msg=mode
+        )
 
 
 def test_derivative_figure_overlays_the_article_formula(figures):
@@ -570,14 +798,30 @@ def test_demo_without_a_command(capsys, tmp_path):
     out_dir = tmp_path / "demo"
     rc, out, err = run_cli(capsys, "--out", str(out_dir), "--min-time", "0.01")
     assert rc == 0, err
-    for section in ("== gelu_ext info ==", "== accuracy", "== speed on the CPU", "== figures ==",
-                    "== summary"):
+    for section in (
+        "== gelu_ext info ==",
+        "== accuracy",
+        "== speed on the CPU",
+        "== figures ==",
+        "== summary",
+    ):
         assert section in out, section
     summary = out.split("== summary")[1].splitlines()[1:]
     assert len(summary) == 10, summary
-    for line, start in zip(summary, ["exact fwd float32", "exact bwd float32", "tanh fwd float32",
-                                     "tanh bwd float32", "sigmoid fwd float32",
-                                     "sigmoid bwd float32", "bfloat16", "float16", "float64"]):
+    for line, start in zip(
+        summary,
+        [
+            "exact fwd float32",
+            "exact bwd float32",
+            "tanh fwd float32",
+            "tanh bwd float32",
+            "sigmoid fwd float32",
+            "sigmoid bwd float32",
+            "bfloat16",
+            "float16",
+            "float64",
+        ],
+    ):
         assert line.startswith(start) and "PyTorch's speed" in line and "max error" in line, line
     assert summary[9] == f"figures: {out_dir}/ (5 PNG files)"
     assert "kernel against kernel" in out.split("== speed on the CPU")[1].splitlines()[0]

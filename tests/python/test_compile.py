@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import gelu_ext
 import pytest
 import torch
-from torch import nn
-
-import gelu_ext
 from conftest import MODES, assert_bitwise_equal, dtype_id
+from torch import nn
 
 GELU_OP = torch.ops.gelu_ext.gelu.default
 GELU_BWD_OP = torch.ops.gelu_ext.gelu_backward.default
@@ -68,8 +67,11 @@ def test_compile_graph_contains_ops_and_matches_eager(mode, dtype):
     assert GELU_BWD_OP in kinds["bw"]  # the C++ autograd kernel, traced by AOT
     # the approximate argument is baked into the graph
     node = next(n for k, gm in graphs if k == "fw" for n in gm.graph.nodes if n.target == GELU_OP)
-    assert mode in node.args or node.kwargs.get("approximate") == mode or (
-        mode == "none" and len(node.args) == 1)
+    assert (
+        mode in node.args
+        or node.kwargs.get("approximate") == mode
+        or (mode == "none" and len(node.args) == 1)
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -105,6 +107,7 @@ def test_compile_module_and_double_backward():
 def test_compile_inductor():
     """Default backend. On this 2-core CPU the first (cold cache) compile takes
     ~20 s, so inductor is covered by this single test (both modes, fwd+bwd)."""
+
     def f(x):
         return gelu_ext.gelu(x, "none") * 0.5 + torch.ops.gelu_ext.gelu(x, "tanh")
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 import math
 
+import gelu_ext
 import pytest
 import torch
 import torch.nn.functional as F
-
-import gelu_ext
 from conftest import (
     DTYPES,
     HALF_DTYPES,
@@ -85,8 +84,9 @@ def ours(direction: str, x: torch.Tensor, mode: str, g: torch.Tensor) -> torch.T
     return gelu_ext.gelu_backward(g, x, mode)
 
 
-def excess_ulp(out: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype,
-               abs_tol: float = 0.0) -> torch.Tensor:
+def excess_ulp(
+    out: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype, abs_tol: float = 0.0
+) -> torch.Tensor:
     """Error beyond ``abs_tol`` in ulps of ``dtype`` at ``ref`` (NaN refs dropped)."""
     o, r = out.detach().cpu().double().flatten(), ref.double().flatten()
     keep = ~r.isnan()
@@ -135,8 +135,13 @@ def test_values_match_float64_reference(dtype, mode, direction):
     x = accuracy_inputs(dtype)
     out = run_op(direction, x.cuda(), mode)
     assert out.is_cuda and out.dtype == dtype and out.shape == x.shape
-    assert_ulp_close(out.cpu(), reference(direction, x, mode), x, **TOL[(dtype, direction)],
-                     what=f"cuda {dtype_id(dtype)} {mode} {direction}")
+    assert_ulp_close(
+        out.cpu(),
+        reference(direction, x, mode),
+        x,
+        **TOL[(dtype, direction)],
+        what=f"cuda {dtype_id(dtype)} {mode} {direction}",
+    )
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
@@ -144,14 +149,21 @@ def test_values_match_float64_reference(dtype, mode, direction):
 @needs_cuda
 def test_float64_vs_high_precision(mode, direction):
     """float64 on the GPU: <= 4 ulp against mpmath, dense range and tails."""
-    x = torch.cat([
-        torch.linspace(F64_LOWER[mode], 12.0, 801, dtype=torch.float64),
-        torch.linspace(-0.80, -0.70, 101, dtype=torch.float64),  # root of f'
-    ])
+    x = torch.cat(
+        [
+            torch.linspace(F64_LOWER[mode], 12.0, 801, dtype=torch.float64),
+            torch.linspace(-0.80, -0.70, 101, dtype=torch.float64),  # root of f'
+        ]
+    )
     ref = _mp_reference(x.tolist(), mode, direction == "backward")
     out = run_op(direction, x.cuda(), mode).cpu()
-    assert_ulp_close(out, ref, x, **TOL[(torch.float64, direction)],
-                     what=f"cuda float64 {mode} {direction} vs mpmath")
+    assert_ulp_close(
+        out,
+        ref,
+        x,
+        **TOL[(torch.float64, direction)],
+        what=f"cuda float64 {mode} {direction} vs mpmath",
+    )
 
 
 @pytest.mark.parametrize("direction", DIRECTIONS)
@@ -180,7 +192,8 @@ def test_values_vs_native(dtype, mode, direction):
         worst_ours = excess_ulp(mine[both], ref, dtype, tol["abs_tol"]).max().item()
         worst_native = excess_ulp(theirs[both], ref, dtype, tol["abs_tol"]).max().item()
         assert worst_ours <= max(worst_native, tol["max_ulp"]), (
-            f"{what}: ours {worst_ours:.3g} ulp, native {worst_native:.3g} ulp")
+            f"{what}: ours {worst_ours:.3g} ulp, native {worst_native:.3g} ulp"
+        )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -200,8 +213,11 @@ def test_special_values(dtype, mode):
     assert torch.equal(y.isnan(), xs.isnan()) and torch.equal(d.isnan(), xs.isnan())
     # and the same bits as the CPU kernels
     assert_cpu_cuda_close(gelu_ext.gelu(xs, mode), gelu_ext.gelu(x, mode), "forward")
-    assert_cpu_cuda_close(gelu_ext.gelu_backward(torch.ones_like(xs), xs, mode),
-                          gelu_ext.gelu_backward(torch.ones_like(x), x, mode), "backward")
+    assert_cpu_cuda_close(
+        gelu_ext.gelu_backward(torch.ones_like(xs), xs, mode),
+        gelu_ext.gelu_backward(torch.ones_like(x), x, mode),
+        "backward",
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -214,8 +230,9 @@ def test_cpu_and_cuda_agree(dtype, mode):
     g = random_values(dtype, x.numel(), seed=22)
     xc, gc = x.cuda(), g.cuda()
     assert_cpu_cuda_close(gelu_ext.gelu(x, mode), gelu_ext.gelu(xc, mode), "forward")
-    assert_cpu_cuda_close(gelu_ext.gelu_backward(g, x, mode),
-                          gelu_ext.gelu_backward(gc, xc, mode), "backward")
+    assert_cpu_cuda_close(
+        gelu_ext.gelu_backward(g, x, mode), gelu_ext.gelu_backward(gc, xc, mode), "backward"
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -250,8 +267,11 @@ def test_sizes_around_the_vector_width(dtype):
         xc = x.cuda()
         for mode in MODES:
             assert_cpu_cuda_close(gelu_ext.gelu(x, mode), gelu_ext.gelu(xc, mode), f"n={n}")
-            assert_cpu_cuda_close(gelu_ext.gelu_backward(x, x, mode),
-                                  gelu_ext.gelu_backward(xc, xc, mode), f"bwd n={n}")
+            assert_cpu_cuda_close(
+                gelu_ext.gelu_backward(x, x, mode),
+                gelu_ext.gelu_backward(xc, xc, mode),
+                f"bwd n={n}",
+            )
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -263,14 +283,17 @@ def test_misaligned_views(dtype):
     per_pack = 16 // base.element_size()
     for offset in range(per_pack):
         for grad_offset in (0, offset):
-            x = base[offset:offset + 4001]
-            g = base.flip(0)[grad_offset:grad_offset + 4001]
+            x = base[offset : offset + 4001]
+            g = base.flip(0)[grad_offset : grad_offset + 4001]
             for mode in MODES:
-                assert_bitwise_equal(gelu_ext.gelu(x, mode), gelu_ext.gelu(x.clone(), mode),
-                                     f"offset {offset}")
-                assert_bitwise_equal(gelu_ext.gelu_backward(g, x, mode),
-                                     gelu_ext.gelu_backward(g.clone(), x.clone(), mode),
-                                     f"offsets {grad_offset}/{offset}")
+                assert_bitwise_equal(
+                    gelu_ext.gelu(x, mode), gelu_ext.gelu(x.clone(), mode), f"offset {offset}"
+                )
+                assert_bitwise_equal(
+                    gelu_ext.gelu_backward(g, x, mode),
+                    gelu_ext.gelu_backward(g.clone(), x.clone(), mode),
+                    f"offsets {grad_offset}/{offset}",
+                )
 
 
 @needs_cuda
@@ -327,8 +350,9 @@ def test_layouts(layout, dtype, mode):
     assert_bitwise_equal(y.contiguous(), gelu_ext.gelu(x.contiguous(), mode), layout)
     gi = gelu_ext.gelu_backward(g, x, mode)
     assert gi.stride() == torch.ops.aten.gelu_backward(g, x, approximate=mode).stride(), layout
-    assert_bitwise_equal(gi.contiguous(),
-                         gelu_ext.gelu_backward(g.contiguous(), x.contiguous(), mode), layout)
+    assert_bitwise_equal(
+        gi.contiguous(), gelu_ext.gelu_backward(g.contiguous(), x.contiguous(), mode), layout
+    )
     assert_bitwise_equal(x, x_before, "self modified")
     assert_bitwise_equal(g, g_before, "grad_output modified")
 
@@ -370,8 +394,9 @@ def seeded_rng():
 
 def _grad_inputs(seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    special = torch.tensor([0.0, 1e-3, -0.75, 0.75, -4.5, 4.5, -7.0, 2.7, -2.7],
-                           dtype=torch.float64)
+    special = torch.tensor(
+        [0.0, 1e-3, -0.75, 0.75, -4.5, 4.5, -7.0, 2.7, -2.7], dtype=torch.float64
+    )
     x = torch.cat([special, torch.randn(11, generator=g, dtype=torch.float64) * 2])
     return x.view(4, 5).cuda()
 
@@ -553,8 +578,11 @@ def test_second_device(mode):
     assert y.device == x.device and gi.device == x.device
     assert torch.cuda.current_device() == 0
     assert_bitwise_equal(y.cpu(), gelu_ext.gelu(x.to("cuda:0"), mode).cpu(), "cuda:1 forward")
-    assert_bitwise_equal(gi.cpu(), gelu_ext.gelu_backward(g.to("cuda:0"), x.to("cuda:0"), mode)
-                         .cpu(), "cuda:1 backward")
+    assert_bitwise_equal(
+        gi.cpu(),
+        gelu_ext.gelu_backward(g.to("cuda:0"), x.to("cuda:0"), mode).cpu(),
+        "cuda:1 backward",
+    )
     with pytest.raises(RuntimeError, match="must be on the same device"):
         gelu_ext.gelu_backward(g.to("cuda:0"), x)
 
@@ -565,14 +593,17 @@ def test_errors_match_the_cpu():
     cases = [
         lambda dev: gelu_ext.gelu(torch.ones(3, dtype=torch.int32, device=dev)),
         lambda dev: gelu_ext.gelu(torch.ones(3, device=dev), "fast"),
-        lambda dev: gelu_ext.gelu_backward(torch.ones(3, device=dev),
-                                           torch.ones(3, dtype=torch.float64, device=dev)),
+        lambda dev: gelu_ext.gelu_backward(
+            torch.ones(3, device=dev), torch.ones(3, dtype=torch.float64, device=dev)
+        ),
         lambda dev: gelu_ext.gelu_backward(torch.ones(3, device=dev), torch.ones(4, device=dev)),
         lambda dev: gelu_ext.gelu(torch.ones(3, device=dev), out=torch.ones(4, device=dev)),
         lambda dev: gelu_ext.gelu_(torch.ones(1, device=dev).expand(3)),
         lambda dev: gelu_ext.gelu_backward(
-            torch.ones(3, device=dev), torch.ones(3, device=dev),
-            grad_input=torch.ones(3, dtype=torch.float64, device=dev)),
+            torch.ones(3, device=dev),
+            torch.ones(3, device=dev),
+            grad_input=torch.ones(3, dtype=torch.float64, device=dev),
+        ),
     ]
     for case in cases:
         errors = []
@@ -614,8 +645,10 @@ def _require_free_bytes(need: int) -> None:
     torch.cuda.empty_cache()
     free, total = torch.cuda.mem_get_info()
     if free < need:
-        pytest.skip(f"needs {need / 2**30:.0f} GiB of free GPU memory, "
-                    f"{free / 2**30:.1f} of {total / 2**30:.1f} GiB free")
+        pytest.skip(
+            f"needs {need / 2**30:.0f} GiB of free GPU memory, "
+            f"{free / 2**30:.1f} of {total / 2**30:.1f} GiB free"
+        )
 
 
 def _poisoned_like(n: int) -> None:
@@ -632,7 +665,7 @@ def _check_rows(out: torch.Tensor, row: torch.Tensor, what: str) -> None:
     head = bits(out[: m * width]).view(m, width)
     assert torch.equal(head, bits(row).expand(m, width)), f"{what}: some element differs"
     rest = out.numel() - m * width
-    assert torch.equal(bits(out[m * width:]), bits(row[:rest])), f"{what}: tail differs"
+    assert torch.equal(bits(out[m * width :]), bits(row[:rest])), f"{what}: tail differs"
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -685,8 +718,11 @@ def test_sanitizer_smoke():
                 g = torch.ones_like(x)
                 want = gelu_ext.gelu(x.cpu(), mode)
                 assert_cpu_cuda_close(want, gelu_ext.gelu(x, mode), "forward")
-                assert_cpu_cuda_close(gelu_ext.gelu_backward(g.cpu(), x.cpu(), mode),
-                                      gelu_ext.gelu_backward(g, x, mode), "backward")
+                assert_cpu_cuda_close(
+                    gelu_ext.gelu_backward(g.cpu(), x.cpu(), mode),
+                    gelu_ext.gelu_backward(g, x, mode),
+                    "backward",
+                )
                 assert_cpu_cuda_close(want, gelu_ext.gelu_(x.clone(), mode), "in place")
 
 
@@ -699,19 +735,36 @@ def test_benchmark_seed_formulas(mode):
     g * GELU' (where they do not cancel)."""
     x = torch.linspace(-3.0, 3.0, 1001, dtype=torch.float64)
     g = torch.linspace(-2.0, 2.0, 1001, dtype=torch.float64)
-    torch.testing.assert_close(textbook_gelu(x, mode), ref_gelu(x, mode),
-                               rtol=1e-12, atol=1e-14)
-    torch.testing.assert_close(textbook_gelu_backward(g, x, mode),
-                               g * ref_gelu_grad(x, mode), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(textbook_gelu(x, mode), ref_gelu(x, mode), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(
+        textbook_gelu_backward(g, x, mode), g * ref_gelu_grad(x, mode), rtol=1e-12, atol=1e-14
+    )
 
 
 def _fake_row(n: int, direction: str) -> bench.Row:
-    return bench.Row(device="cuda", gpu="test", direction=direction, dtype="bfloat16",
-                     approximate="tanh", n=n, ours_us=2.0, native_us=3.0, seed_us=20.0,
-                     copy_us=1.8, ours_gbps=1.0, native_gbps=0.7, copy_gbps=1.1,
-                     pct_of_copy=90.0, native_pct_of_copy=60.0, speedup=1.5,
-                     speedup_vs_seed=10.0, ours_host_us=4.25, native_host_us=3.0,
-                     overhead_us=1.25, noise=0.5)
+    return bench.Row(
+        device="cuda",
+        gpu="test",
+        direction=direction,
+        dtype="bfloat16",
+        approximate="tanh",
+        n=n,
+        ours_us=2.0,
+        native_us=3.0,
+        seed_us=20.0,
+        copy_us=1.8,
+        ours_gbps=1.0,
+        native_gbps=0.7,
+        copy_gbps=1.1,
+        pct_of_copy=90.0,
+        native_pct_of_copy=60.0,
+        speedup=1.5,
+        speedup_vs_seed=10.0,
+        ours_host_us=4.25,
+        native_host_us=3.0,
+        overhead_us=1.25,
+        noise=0.5,
+    )
 
 
 def test_benchmark_table():
@@ -730,16 +783,35 @@ def test_benchmark_table():
 def test_benchmark_refuses_without_gpu(capsys):
     assert cli.main(["bench", "--device", "cuda", "--sizes", "4K", "--no-progress"]) == 1
     assert capsys.readouterr().err.strip() == (
-        f"python -m gelu_ext bench: error: --device cuda: {bench.cuda_unavailable_reason()}")
+        f"python -m gelu_ext bench: error: --device cuda: {bench.cuda_unavailable_reason()}"
+    )
 
 
 @needs_cuda
 def test_benchmark_run_on_gpu(tmp_path):
     """A tiny run through the command line: the contract's fields, sane values."""
     out = tmp_path / "bench.json"
-    assert cli.main(["bench", "--device", "cuda", "--dtype", "float32,bfloat16", "--mode",
-                     "tanh", "--sizes", "4K,1M", "--min-time", "0.01", "--json", str(out),
-                     "--no-progress"]) == 0
+    assert (
+        cli.main(
+            [
+                "bench",
+                "--device",
+                "cuda",
+                "--dtype",
+                "float32,bfloat16",
+                "--mode",
+                "tanh",
+                "--sizes",
+                "4K,1M",
+                "--min-time",
+                "0.01",
+                "--json",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     data = json.loads(out.read_text())
     rows = data["rows"]
     assert len(rows) == 2 * 2 * 2 and data["environment"]["gpu_environment"]["gpu"]

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import warnings
 
+import gelu_ext
 import pytest
 import torch
-
-import gelu_ext
 
 GELU = torch.ops.gelu_ext.gelu
 GELU_BWD = torch.ops.gelu_ext.gelu_backward
@@ -60,7 +59,9 @@ def test_bad_approximate_checked_before_anything_else():
 
 @pytest.mark.parametrize("approximate", [None, 1, 0.5])
 def test_approximate_must_be_a_string(approximate):
-    with pytest.raises(RuntimeError, match="Expected a value of type 'str' for argument 'approximate'"):
+    with pytest.raises(
+        RuntimeError, match="Expected a value of type 'str' for argument 'approximate'"
+    ):
         GELU(torch.randn(3), approximate)
 
 
@@ -98,32 +99,46 @@ def test_non_float_backward(kind, device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("gd,xd", [(torch.float64, torch.float32), (torch.float32, torch.bfloat16),
-                                   (torch.float16, torch.bfloat16)])
+@pytest.mark.parametrize(
+    "gd,xd",
+    [
+        (torch.float64, torch.float32),
+        (torch.float32, torch.bfloat16),
+        (torch.float16, torch.bfloat16),
+    ],
+)
 def test_backward_dtype_mismatch(gd, xd, device):
     g = torch.randn(5, device=device, dtype=gd)
     x = torch.randn(5, device=device, dtype=xd)
-    with pytest.raises(TypeError, match="gelu_ext::gelu_backward: grad_output and self must have "
-                                        "the same dtype"):
+    with pytest.raises(
+        TypeError, match="gelu_ext::gelu_backward: grad_output and self must have the same dtype"
+    ):
         gelu_ext.gelu_backward(g, x)
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("gs,xs", [((4,), (3,)), ((1,), (3,)), ((3, 1), (3, 4)), ((12,), (3, 4)),
-                                   ((), (1,))])
+@pytest.mark.parametrize(
+    "gs,xs", [((4,), (3,)), ((1,), (3,)), ((3, 1), (3, 4)), ((12,), (3, 4)), ((), (1,))]
+)
 def test_backward_shape_mismatch(gs, xs, device):
     """No broadcasting, not even of size-1 dims or 0-dim tensors."""
     g, x = torch.randn(gs, device=device), torch.randn(xs, device=device)
-    with pytest.raises(RuntimeError, match=r"gelu_ext::gelu_backward: grad_output and self must "
-                                           r"have the same shape, got \["):
+    with pytest.raises(
+        RuntimeError,
+        match=r"gelu_ext::gelu_backward: grad_output and self must "
+        r"have the same shape, got \[",
+    ):
         gelu_ext.gelu_backward(g, x)
 
 
 @pytest.mark.parametrize("g_dev,x_dev", [("meta", "cpu"), ("cpu", "meta")])
 def test_backward_device_mismatch(g_dev, x_dev):
     g, x = torch.randn(3, device=g_dev), torch.randn(3, device=x_dev)
-    with pytest.raises(RuntimeError, match=f"gelu_ext::gelu_backward: grad_output and self must be "
-                                           f"on the same device, got {g_dev} and {x_dev}"):
+    with pytest.raises(
+        RuntimeError,
+        match=f"gelu_ext::gelu_backward: grad_output and self must be "
+        f"on the same device, got {g_dev} and {x_dev}",
+    ):
         gelu_ext.gelu_backward(g, x)
 
 
@@ -169,8 +184,11 @@ def test_other_exotic_inputs_raise_cleanly():
 
 def test_errors_leave_library_usable():
     x = torch.randn(8)
-    for bad in (lambda: gelu_ext.gelu(x, "x"), lambda: gelu_ext.gelu(torch.arange(2)),
-                lambda: gelu_ext.gelu_backward(torch.randn(2), x)):
+    for bad in (
+        lambda: gelu_ext.gelu(x, "x"),
+        lambda: gelu_ext.gelu(torch.arange(2)),
+        lambda: gelu_ext.gelu_backward(torch.randn(2), x),
+    ):
         with pytest.raises((ValueError, TypeError, RuntimeError)):
             bad()
     torch.testing.assert_close(gelu_ext.gelu(x), torch.nn.functional.gelu(x))

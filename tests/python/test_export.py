@@ -8,13 +8,12 @@ import os
 import subprocess
 import sys
 
+import gelu_ext
 import pytest
 import torch
-
-import gelu_ext
+from conftest import MODES, native_gelu
 from gelu_ext import cli
 from gelu_ext.cli.export import MLPBlock, export_block
-from conftest import MODES, native_gelu
 
 
 @pytest.fixture(scope="module")
@@ -85,19 +84,28 @@ def test_exported_program_loads_in_a_fresh_process(exported):
     )
     run = subprocess.run(
         [sys.executable, "-c", code, files.exported_program, files.input, files.expected],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "ok"
 
 
 def test_cli_writes_both_modes(tmp_path, capsys):
-    assert cli.main(["export", "--out", str(tmp_path), "--features", "8", "--hidden", "16",
-                     "--batch", "2"]) == 0
+    assert (
+        cli.main(
+            ["export", "--out", str(tmp_path), "--features", "8", "--hidden", "16", "--batch", "2"]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out.split()
     assert len(printed) == 5 * len(MODES) and all(os.path.exists(p) for p in printed)
-    assert {os.path.basename(p) for p in printed} >= {"mlp_none.pt", "mlp_tanh.pt2",
-                                                       "mlp_sigmoid.pt"}
+    assert {os.path.basename(p) for p in printed} >= {
+        "mlp_none.pt",
+        "mlp_tanh.pt2",
+        "mlp_sigmoid.pt",
+    }
 
 
 def test_cli_rejects_bad_arguments(capsys):

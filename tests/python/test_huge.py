@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import os
 
+import gelu_ext
 import pytest
 import torch
-
-import gelu_ext
 from conftest import all_16bit_values, assert_ulp_close, ref_gelu, ref_gelu_grad, ulp
 
 DTYPE = torch.bfloat16
@@ -48,8 +47,10 @@ def available_bytes() -> int:
 def _require_memory() -> None:
     have = available_bytes()
     if have < NEEDED_BYTES:
-        pytest.skip(f"needs {NEEDED_BYTES / 2**30:.1f} GiB of available memory for a tensor of "
-                    f"{N} elements, this machine has {have / 2**30:.1f} GiB available")
+        pytest.skip(
+            f"needs {NEEDED_BYTES / 2**30:.1f} GiB of available memory for a tensor of "
+            f"{N} elements, this machine has {have / 2**30:.1f} GiB available"
+        )
 
 
 def _period_values() -> torch.Tensor:
@@ -73,7 +74,7 @@ def huge_input():
     x = torch.empty(N, dtype=DTYPE)
     rows = N // PERIOD
     x[: rows * PERIOD].view(rows, PERIOD).copy_(base.expand(rows, PERIOD))
-    x[rows * PERIOD:] = base[: N - rows * PERIOD]
+    x[rows * PERIOD :] = base[: N - rows * PERIOD]
     x[_nan_positions()] = float("nan")
     yield base, x
     del x
@@ -98,20 +99,23 @@ def _check_everything(out: torch.Tensor, expected_period: torch.Tensor, what: st
     body = out[: rows * PERIOD].view(rows, PERIOD)
     block = 2048
     for r in range(0, rows, block):
-        same = body[r: r + block].view(torch.int16) == want
+        same = body[r : r + block].view(torch.int16) == want
         same[:, nan_cols] = True
         if not bool(same.all()):
             row, col = (~same).nonzero()[0].tolist()
             i = (r + row) * PERIOD + col
-            raise AssertionError(f"{what}: element {i} is {out[i].item()!r}, expected "
-                                 f"{expected_period[col].item()!r}")
+            raise AssertionError(
+                f"{what}: element {i} is {out[i].item()!r}, expected "
+                f"{expected_period[col].item()!r}"
+            )
     assert bool(body.index_select(1, nan_cols).isnan().all()), f"{what}: a NaN went missing"
-    tail = out[rows * PERIOD:]
+    tail = out[rows * PERIOD :]
     nan = expected_period[: tail.numel()].isnan()
     nan[_nan_positions() - rows * PERIOD] = True
     assert torch.equal(tail.isnan(), nan), f"{what}: NaN in the last period where none belongs"
     assert torch.equal(tail[~nan].view(torch.int16), want[: tail.numel()][~nan]), (
-        f"{what}: the last, partial period differs")
+        f"{what}: the last, partial period differs"
+    )
 
 
 def test_forward_more_than_2_pow_31_elements(huge_input):
@@ -121,8 +125,13 @@ def test_forward_more_than_2_pow_31_elements(huge_input):
     try:
         idx = _sample_positions()
         xs = x[idx]
-        assert_ulp_close(y[idx], ref_gelu(xs, "none"), xs, max_ulp=1.0,
-                         what="forward at first, last, 2^31 and sampled elements")
+        assert_ulp_close(
+            y[idx],
+            ref_gelu(xs, "none"),
+            xs,
+            max_ulp=1.0,
+            what="forward at first, last, 2^31 and sampled elements",
+        )
         _check_everything(y, gelu_ext.gelu(base, "none"), "forward")
     finally:
         del y
@@ -146,7 +155,8 @@ def test_backward_more_than_2_pow_31_elements(huge_input):
         close = (got == ref) | ((got - ref).abs() <= tol) | both_nan
         assert bool(close.all()), (
             f"backward at {idx[~close][:5].tolist()}: got {got[~close][:5].tolist()}, "
-            f"expected {ref[~close][:5].tolist()}")
+            f"expected {ref[~close][:5].tolist()}"
+        )
         _check_everything(gx, gelu_ext.gelu_backward(base, base, "tanh"), "backward")
     finally:
         del gx

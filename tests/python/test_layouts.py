@@ -4,11 +4,9 @@ modified."""
 
 from __future__ import annotations
 
+import gelu_ext
 import pytest
 import torch
-import torch.nn.functional as F
-
-import gelu_ext
 from conftest import (
     DTYPES,
     MODES,
@@ -36,9 +34,11 @@ LAYOUTS = {
     "expanded": lambda d, s: _randn(1, 5, dtype=d, seed=s).expand(4, 5),
     "expanded_middle": lambda d, s: _randn(3, 1, 4, dtype=d, seed=s).expand(3, 5, 4),
     "channels_last": lambda d, s: _randn(2, 3, 5, 7, dtype=d, seed=s).contiguous(
-        memory_format=torch.channels_last),
+        memory_format=torch.channels_last
+    ),
     "channels_last_3d": lambda d, s: _randn(2, 3, 4, 5, 6, dtype=d, seed=s).contiguous(
-        memory_format=torch.channels_last_3d),
+        memory_format=torch.channels_last_3d
+    ),
     "zero_dim": lambda d, s: _randn(1, dtype=d, seed=s).reshape(()),
     "empty_1d": lambda d, s: torch.empty(0, dtype=d),
     "empty_3d": lambda d, s: torch.empty(3, 0, 2, dtype=d),
@@ -90,7 +90,8 @@ _MIXED_BUILD = {
     "contiguous": lambda s: _randn(*_SHAPE, seed=s),
     "transposed": lambda s: _randn(5, 4, 3, 2, seed=s).permute(3, 2, 1, 0),
     "channels_last": lambda s: _randn(*_SHAPE, seed=s).contiguous(
-        memory_format=torch.channels_last),
+        memory_format=torch.channels_last
+    ),
     "expanded": lambda s: _randn(1, 3, 1, 5, seed=s).expand(_SHAPE),
     "sliced": lambda s: _randn(2, 6, 4, 10, seed=s)[:, ::2, :, 1::2],
 }
@@ -116,14 +117,19 @@ def test_backward_mixed_layouts_values(g_layout, x_layout):
     "g_layout,x_layout",
     [
         pytest.param(
-            gl, xl,
+            gl,
+            xl,
             marks=pytest.mark.xfail(
-                strict=True, raises=AssertionError,
+                strict=True,
+                raises=AssertionError,
                 reason="known gap: for a partly expanded grad_output, the output "
                 "follows self's layout, not TensorIterator's per-dimension mix",
-            ) if (gl, xl) in _STRIDE_MISMATCH else (),
+            )
+            if (gl, xl) in _STRIDE_MISMATCH
+            else (),
         )
-        for gl in MIXED for xl in MIXED
+        for gl in MIXED
+        for xl in MIXED
     ],
 )
 def test_backward_mixed_layouts_strides_match_aten(g_layout, x_layout):

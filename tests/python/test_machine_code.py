@@ -20,13 +20,15 @@ CXX = os.environ.get("CXX", "c++")
 
 def _is_gcc() -> bool:
     out = subprocess.run([CXX, "--version"], capture_output=True, text=True).stdout
-    return "clang" not in out.lower() and ("g++" in out or "gcc" in out.lower()
-                                           or "free software foundation" in out.lower())
+    return "clang" not in out.lower() and (
+        "g++" in out or "gcc" in out.lower() or "free software foundation" in out.lower()
+    )
 
 
 pytestmark = [
-    pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
-                       reason="the SIMD paths are x86-64 only"),
+    pytest.mark.skipif(
+        platform.machine() not in ("x86_64", "AMD64"), reason="the SIMD paths are x86-64 only"
+    ),
     # the budgets are GCC's instruction counts (the project's compiler); another
     # compiler schedules and selects differently
     pytest.mark.skipif(not _is_gcc(), reason="instruction budgets are calibrated for GCC"),
@@ -35,7 +37,8 @@ pytestmark = [
 
 def _tool():
     spec = importlib.util.spec_from_file_location(
-        "vector_ops", os.path.join(ROOT, "tools", "vector_ops.py"))
+        "vector_ops", os.path.join(ROOT, "tools", "vector_ops.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

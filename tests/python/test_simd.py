@@ -3,22 +3,20 @@ a single bit of the result."""
 
 from __future__ import annotations
 
+import gelu_ext
 import pytest
 import torch
-
-import gelu_ext
-from gelu_ext import _C
 from conftest import (
     DTYPES,
     HALF_DTYPES,
     MODES,
     all_16bit_values,
     assert_bitwise_equal,
-    bits,
     dtype_id,
     random_values,
     special_values,
 )
+from gelu_ext import _C
 
 PATHS = _C.simd_supported()
 OTHER_PATHS = [p for p in PATHS if p != "scalar"]
@@ -27,8 +25,11 @@ OTHER_PATHS = [p for p in PATHS if p != "scalar"]
 def _inputs(dtype: torch.dtype) -> torch.Tensor:
     """Special values, random data, a dense grid over the interesting range and,
     for the 16-bit types, every bit pattern. Odd length: exercises vector tails."""
-    parts = [special_values(dtype), random_values(dtype, 30_001, seed=11),
-             torch.linspace(-16, 16, 20_011, dtype=torch.float64).to(dtype)]
+    parts = [
+        special_values(dtype),
+        random_values(dtype, 30_001, seed=11),
+        torch.linspace(-16, 16, 20_011, dtype=torch.float64).to(dtype),
+    ]
     if dtype in HALF_DTYPES:
         x = all_16bit_values(dtype)
         parts.append(x[~x.isnan()])  # NaN payloads: see the test at the bottom
@@ -136,8 +137,12 @@ def _float64_edges() -> torch.Tensor:
     y = torch.tensor([31.0 / (i + 1) - 4.0 for i in range(7)] + [23.0, 40.0], dtype=torch.float64)
     near = torch.cat([y, y.nextafter(torch.zeros_like(y)), y.nextafter(torch.full_like(y, 99.0))])
     near = torch.cat([near, near * (1 + 1e-12), near * (1 - 1e-12)])
-    deep = torch.cat([torch.linspace(-41, -36, 5001, dtype=torch.float64),
-                      torch.linspace(-24, -20, 4001, dtype=torch.float64)])
+    deep = torch.cat(
+        [
+            torch.linspace(-41, -36, 5001, dtype=torch.float64),
+            torch.linspace(-24, -20, 4001, dtype=torch.float64),
+        ]
+    )
     return torch.cat([near, -near, deep, torch.logspace(-320, 308, 2001, dtype=torch.float64)])
 
 
@@ -146,8 +151,9 @@ def _float64_edges() -> torch.Tensor:
 def test_float64_paths_identical_at_edges(mode, restore_simd):
     x = _float64_edges()
     x = torch.cat([x, -x])
-    res = _run_all_paths(lambda: (gelu_ext.gelu(x, mode),
-                                  gelu_ext.gelu_backward(torch.ones_like(x), x, mode)))
+    res = _run_all_paths(
+        lambda: (gelu_ext.gelu(x, mode), gelu_ext.gelu_backward(torch.ones_like(x), x, mode))
+    )
     for path in OTHER_PATHS:
         for a, b, what in zip(res[path], res["scalar"], ["forward", "backward"]):
             assert_bitwise_equal(a, b, f"float64 {path} vs scalar: {what}")
@@ -181,7 +187,11 @@ def test_thread_count_does_not_change_bits(dtype, mode, restore_threads):
     xs = x.view(1024, 1024).t()  # strided, too
 
     def compute():
-        return gelu_ext.gelu(x, mode), gelu_ext.gelu_backward(grad, x, mode), gelu_ext.gelu(xs, mode)
+        return (
+            gelu_ext.gelu(x, mode),
+            gelu_ext.gelu_backward(grad, x, mode),
+            gelu_ext.gelu(xs, mode),
+        )
 
     torch.set_num_threads(1)
     one = compute()
@@ -200,8 +210,10 @@ def test_half_paths_identical_nan_bits_included(dtype, mode, restore_simd):
     NaN results included (all NaN results are one canonical NaN), with grads
     that make NaNs both ways: a NaN grad, and an infinite grad times f'(x) = 0."""
     x = all_16bit_values(dtype)
-    grads = [torch.full_like(x, v) for v in (float("nan"), float("inf"), float("-inf"), 0.0,
-                                              1.0, -3.5, 1e-3)] + [x.flip(0)]
+    grads = [
+        torch.full_like(x, v)
+        for v in (float("nan"), float("inf"), float("-inf"), 0.0, 1.0, -3.5, 1e-3)
+    ] + [x.flip(0)]
 
     def compute():
         return [gelu_ext.gelu(x, mode)] + [gelu_ext.gelu_backward(g, x, mode) for g in grads]

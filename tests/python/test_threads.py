@@ -21,11 +21,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
+import gelu_ext
 import pytest
 import torch
-
-import gelu_ext
-from gelu_ext import _C
 from conftest import (
     MODES,
     assert_bitwise_equal,
@@ -34,6 +32,7 @@ from conftest import (
     random_values,
     special_values,
 )
+from gelu_ext import _C
 
 GRAIN = 16384  # csrc/cpu/gelu_cpu.cpp, kGrainSize
 N_LARGE = 3 * GRAIN + 4093  # several chunks, the last one partial
@@ -194,4 +193,5 @@ def test_nan_bits_do_not_depend_on_thread_count(dtype, mode, restore_threads):
             assert not differ.any(), (
                 f"{what}, 1 vs {threads} threads: {int(differ.sum())} of {len(nan_at)} NaN "
                 f"outputs have other bits, e.g. {hex(bits(a)[differ][0].item() & mask)} vs "
-                f"{hex(bits(b)[differ][0].item() & mask)} at x[{int(nan_at[differ][0])}]")
+                f"{hex(bits(b)[differ][0].item() & mask)} at x[{int(nan_at[differ][0])}]"
+            )

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import warnings
 
+import gelu_ext
 import pytest
 import torch
-from torch import nn
-
-import gelu_ext
 from conftest import MODES, assert_bitwise_equal
+from torch import nn
 
 _JIT_DEPRECATION = r"`torch\.jit\.\w+` is (deprecated|not supported in Python)"
 
@@ -134,8 +133,10 @@ def test_jit_warning_filter_is_narrow(jit):
     with warnings.catch_warnings(record=True) as rec:  # keeps the fixture's filters
         warnings.filterwarnings("always", message="something else")  # even under -W error
         warnings.warn("something else", FutureWarning)
-        warnings.warn("`torch.jit.script` is deprecated. Please switch to `torch.compile` or "
-                      "`torch.export`.", FutureWarning)
+        warnings.warn(
+            "`torch.jit.script` is deprecated. Please switch to `torch.compile` or `torch.export`.",
+            FutureWarning,
+        )
         warnings.warn("`torch.jit.trace` is deprecated. x", DeprecationWarning)
     assert [str(w.message) for w in rec] == ["something else"]
 

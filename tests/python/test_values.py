@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import math
 
+import gelu_ext
 import pytest
 import torch
-import torch.nn.functional as F
-
-import gelu_ext
 from conftest import (
     DTYPES,
     HALF_DTYPES,
@@ -74,7 +72,10 @@ def test_matches_float64_reference(dtype, mode, direction):
     out = run(direction, x, mode)
     assert out.dtype == dtype and out.shape == x.shape
     assert_ulp_close(
-        out, reference(direction, x, mode), x, **TOL[(dtype, direction)],
+        out,
+        reference(direction, x, mode),
+        x,
+        **TOL[(dtype, direction)],
         what=f"{dtype_id(dtype)} {mode} {direction}",
     )
 
@@ -93,7 +94,10 @@ def test_16bit_exhaustive_within_1_ulp(dtype, mode, direction):
     out = run(direction, x, mode)
     # The reference is computed in float64 from the SAME 16-bit input, widened.
     assert_ulp_close(
-        out, reference(direction, x, mode), x, **TOL[(dtype, direction)],
+        out,
+        reference(direction, x, mode),
+        x,
+        **TOL[(dtype, direction)],
         what=f"{dtype_id(dtype)} {mode} {direction}",
     )
 
@@ -118,21 +122,23 @@ def test_float64_vs_high_precision(mode, direction):
     u (or x/sqrt 2) alone costs |2u| ulp in exp(-2u)."""
     lo = F64_LOWER[mode]
     g = torch.Generator().manual_seed(1)
-    x = torch.cat([
-        torch.linspace(lo, 12.0, 2501, dtype=torch.float64),
-        torch.randn(500, generator=g, dtype=torch.float64) * 2.0,
-        torch.linspace(-0.80, -0.70, 201, dtype=torch.float64),  # root of f'
-    ])
+    x = torch.cat(
+        [
+            torch.linspace(lo, 12.0, 2501, dtype=torch.float64),
+            torch.randn(500, generator=g, dtype=torch.float64) * 2.0,
+            torch.linspace(-0.80, -0.70, 201, dtype=torch.float64),  # root of f'
+        ]
+    )
     ref = _mp_reference(x.tolist(), mode, direction == "backward")
     out = run(direction, x, mode)
-    assert_ulp_close(out, ref, x, **TOL[(torch.float64, direction)],
-                     what=f"float64 {mode} {direction} vs mpmath")
+    assert_ulp_close(
+        out, ref, x, **TOL[(torch.float64, direction)], what=f"float64 {mode} {direction} vs mpmath"
+    )
 
 
 # Where float64 results become subnormal (exact: x < -37.5; tanh: x < -21.3;
 # sigmoid: x < -419.6) down to where they are 0.
-F64_SUBNORMAL_RANGE = {"none": (-38.7, -37.3), "tanh": (-22.6, -21.1),
-                       "sigmoid": (-441.5, -418.0)}
+F64_SUBNORMAL_RANGE = {"none": (-38.7, -37.3), "tanh": (-22.6, -21.1), "sigmoid": (-441.5, -418.0)}
 
 
 @pytest.mark.parametrize("direction", ["forward", "backward"])
@@ -162,14 +168,20 @@ def test_float64_deep_tail_rounded_once(mode, direction):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_float64_relative_1e13(mode):
-    x = torch.cat([random_values(torch.float64, 30_000, seed=5),
-                   torch.linspace(-12, 12, 10_001, dtype=torch.float64)])
+    x = torch.cat(
+        [
+            random_values(torch.float64, 30_000, seed=5),
+            torch.linspace(-12, 12, 10_001, dtype=torch.float64),
+        ]
+    )
     x = x[x.abs() <= 12]
     torch.testing.assert_close(gelu_ext.gelu(x, mode), ref_gelu(x, mode), rtol=1e-13, atol=0)
     # f' has a root near -0.752: relative error is meaningless there.
     torch.testing.assert_close(
-        gelu_ext.gelu_backward(torch.ones_like(x), x, mode), ref_gelu_grad(x, mode),
-        rtol=1e-13, atol=1e-15,
+        gelu_ext.gelu_backward(torch.ones_like(x), x, mode),
+        ref_gelu_grad(x, mode),
+        rtol=1e-13,
+        atol=1e-15,
     )
 
 
@@ -179,26 +191,96 @@ def test_float64_relative_1e13(mode):
 # ---------------------------------------------------------------------------
 CONTRACT_CASES = [
     # (dtype, mode, direction, x, max_ulp, abs_tol)
-    pytest.param(torch.float32, "none", "forward", 0.014529580250382423, 3, 0.0,
-                 id="f32-exact-fwd-x=0.01453(4.9ulp)"),
-    pytest.param(torch.float32, "none", "forward", -0.33711397647857666, 3, 0.0,
-                 id="f32-exact-fwd-x=-0.3371(4.2ulp)"),
-    pytest.param(torch.float32, "tanh", "forward", -3.3870155811309814, 3, 0.0,
-                 id="f32-tanh-fwd-x=-3.387(3.4ulp)"),
-    pytest.param(torch.float32, "none", "backward", -0.7517916560173035, 4, 2.0**-26,
-                 id="f32-exact-bwd-x=-0.75179(abs3.6e-8)"),
-    pytest.param(torch.float32, "tanh", "backward", -0.7524614334106445, 4, 2.0**-26,
-                 id="f32-tanh-bwd-x=-0.75246(abs2.2e-8)"),
-    pytest.param(torch.float64, "none", "forward", -9.26573543133616, 4, 0.0,
-                 id="f64-exact-fwd-x=-9.266(5ulp)"),
-    pytest.param(torch.float64, "none", "forward", -13.258876479413235, 4, 0.0,
-                 id="f64-exact-fwd-x=-13.26(5ulp)"),
-    pytest.param(torch.float64, "none", "forward", -37.607601266877815, 4, 0.0,
-                 id="f64-exact-fwd-x=-37.61(20ulp)"),
-    pytest.param(torch.float64, "tanh", "forward", -21.19753292215369, 4, 0.0,
-                 id="f64-tanh-fwd-x=-21.20(19ulp)"),
-    pytest.param(torch.float64, "tanh", "backward", -21.365560926821136, 4, 0.0,
-                 id="f64-tanh-bwd-x=-21.37(1041ulp)"),
+    pytest.param(
+        torch.float32,
+        "none",
+        "forward",
+        0.014529580250382423,
+        3,
+        0.0,
+        id="f32-exact-fwd-x=0.01453(4.9ulp)",
+    ),
+    pytest.param(
+        torch.float32,
+        "none",
+        "forward",
+        -0.33711397647857666,
+        3,
+        0.0,
+        id="f32-exact-fwd-x=-0.3371(4.2ulp)",
+    ),
+    pytest.param(
+        torch.float32,
+        "tanh",
+        "forward",
+        -3.3870155811309814,
+        3,
+        0.0,
+        id="f32-tanh-fwd-x=-3.387(3.4ulp)",
+    ),
+    pytest.param(
+        torch.float32,
+        "none",
+        "backward",
+        -0.7517916560173035,
+        4,
+        2.0**-26,
+        id="f32-exact-bwd-x=-0.75179(abs3.6e-8)",
+    ),
+    pytest.param(
+        torch.float32,
+        "tanh",
+        "backward",
+        -0.7524614334106445,
+        4,
+        2.0**-26,
+        id="f32-tanh-bwd-x=-0.75246(abs2.2e-8)",
+    ),
+    pytest.param(
+        torch.float64,
+        "none",
+        "forward",
+        -9.26573543133616,
+        4,
+        0.0,
+        id="f64-exact-fwd-x=-9.266(5ulp)",
+    ),
+    pytest.param(
+        torch.float64,
+        "none",
+        "forward",
+        -13.258876479413235,
+        4,
+        0.0,
+        id="f64-exact-fwd-x=-13.26(5ulp)",
+    ),
+    pytest.param(
+        torch.float64,
+        "none",
+        "forward",
+        -37.607601266877815,
+        4,
+        0.0,
+        id="f64-exact-fwd-x=-37.61(20ulp)",
+    ),
+    pytest.param(
+        torch.float64,
+        "tanh",
+        "forward",
+        -21.19753292215369,
+        4,
+        0.0,
+        id="f64-tanh-fwd-x=-21.20(19ulp)",
+    ),
+    pytest.param(
+        torch.float64,
+        "tanh",
+        "backward",
+        -21.365560926821136,
+        4,
+        0.0,
+        id="f64-tanh-bwd-x=-21.37(1041ulp)",
+    ),
 ]
 
 
@@ -206,8 +288,9 @@ CONTRACT_CASES = [
 def test_contract_regressions(dtype, mode, direction, value, max_ulp, abs_tol):
     x = torch.tensor([value], dtype=dtype)
     ref = _mp_reference([x.item()], mode, direction == "backward")
-    assert_ulp_close(run(direction, x, mode), ref, x, max_ulp=max_ulp, abs_tol=abs_tol,
-                     what="contract")
+    assert_ulp_close(
+        run(direction, x, mode), ref, x, max_ulp=max_ulp, abs_tol=abs_tol, what="contract"
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -233,8 +316,12 @@ def test_16bit_backward_with_random_grad(dtype, mode):
     err = (out.double() - ref).abs()
     bound = ulp(ref, dtype) + g.double().abs() * 2.0**-22
     worst = int((err / bound).argmax())
-    assert (err <= bound).all(), (x[worst].item(), g[worst].item(), out[worst].item(),
-                                  ref[worst].item())
+    assert (err <= bound).all(), (
+        x[worst].item(),
+        g[worst].item(),
+        out[worst].item(),
+        ref[worst].item(),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -288,8 +375,9 @@ def test_limits_and_signed_zero(dtype, mode):
     assert d[4].isnan()
     # NaN gradient in, NaN out; zero gradient at a finite point gives zero
     assert gelu_ext.gelu_backward(torch.full_like(x, nan), x, mode).isnan().all()
-    z = gelu_ext.gelu_backward(torch.zeros(3, dtype=dtype),
-                               torch.tensor([-2.0, 0.5, 3.0], dtype=dtype), mode)
+    z = gelu_ext.gelu_backward(
+        torch.zeros(3, dtype=dtype), torch.tensor([-2.0, 0.5, 3.0], dtype=dtype), mode
+    )
     assert (z == 0).all()
 
 
@@ -313,8 +401,10 @@ def test_huge_inputs(dtype, mode):
 def test_subnormal_inputs(dtype, mode):
     fi = torch.finfo(dtype)
     sub = min_subnormal(dtype)
-    mags = torch.tensor([sub, 2 * sub, 3 * sub, 100 * sub, fi.smallest_normal / 2,
-                         fi.smallest_normal - sub], dtype=torch.float64)
+    mags = torch.tensor(
+        [sub, 2 * sub, 3 * sub, 100 * sub, fi.smallest_normal / 2, fi.smallest_normal - sub],
+        dtype=torch.float64,
+    )
     x = torch.cat([mags, -mags]).to(dtype)
     assert ((x != 0) & (x.abs() < fi.smallest_normal)).all(), "inputs must be subnormal"
     y = gelu_ext.gelu(x, mode)
@@ -322,11 +412,18 @@ def test_subnormal_inputs(dtype, mode):
     assert (torch.signbit(y) == torch.signbit(x)).all()
     assert (y[x.abs() >= 4 * sub] != 0).all()
     tol = TOL[(dtype, "forward")]
-    assert_ulp_close(y, ref_gelu(x, mode), x, max_ulp=max(tol["max_ulp"], 1),
-                     abs_tol=max(tol["abs_tol"], sub), what="subnormal forward")
+    assert_ulp_close(
+        y,
+        ref_gelu(x, mode),
+        x,
+        max_ulp=max(tol["max_ulp"], 1),
+        abs_tol=max(tol["abs_tol"], sub),
+        what="subnormal forward",
+    )
     d = gelu_ext.gelu_backward(torch.ones_like(x), x, mode)
-    torch.testing.assert_close(d.double(), torch.full_like(d, 0.5, dtype=torch.float64),
-                               rtol=0, atol=fi.eps)
+    torch.testing.assert_close(
+        d.double(), torch.full_like(d, 0.5, dtype=torch.float64), rtol=0, atol=fi.eps
+    )
 
 
 @pytest.mark.parametrize("direction", ["forward", "backward"])
@@ -339,8 +436,13 @@ def test_special_values_vs_reference(dtype, mode, direction):
         ref = _mp_reference(x.tolist(), mode, direction == "backward")
     else:
         ref = reference(direction, x, mode)
-    assert_ulp_close(run(direction, x, mode), ref, x, **TOL[(dtype, direction)],
-                     what=f"special {dtype} {mode} {direction}")
+    assert_ulp_close(
+        run(direction, x, mode),
+        ref,
+        x,
+        **TOL[(dtype, direction)],
+        what=f"special {dtype} {mode} {direction}",
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -29,8 +29,10 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "demo": (demo, "info, short accuracy and speed runs, the figures, a summary (the default)"),
     "plot": (plots, "write PNG figures of GELU, its derivatives and the tanh error"),
     "bench": (bench, "time gelu_ext against PyTorch's GELU (CPU, GPU), print a table, --json"),
-    "accuracy": (accuracy,
-                 "max error in ulps of gelu_ext and PyTorch vs a float64 reference, --json"),
+    "accuracy": (
+        accuracy,
+        "max error in ulps of gelu_ext and PyTorch vs a float64 reference, --json",
+    ),
     "info": (info, "version, torch built against, CUDA archs, SIMD path, devices"),
     "export": (export, "export a model block using gelu_ext for C++ (TorchScript, torch.export)"),
 }
@@ -38,13 +40,15 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
 
 def build_parser() -> Parser:
     """The top-level parser with one sub-parser per command."""
-    p = Parser(prog=PROG, description=__doc__,
-               formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="command")
     for name, (module, summary) in COMMANDS.items():
-        sp = sub.add_parser(name, help=summary,
-                            description=getattr(module, "DESCRIPTION", summary),
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp = sub.add_parser(
+            name,
+            help=summary,
+            description=getattr(module, "DESCRIPTION", summary),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(sp)
     return p
 

@@ -171,8 +171,9 @@ def _worst(err: torch.Tensor) -> int:
     return int(err.argmax()) if err.numel() else 0
 
 
-def measure(dtype_name: str, mode: str, quick: bool = False,
-            points: int | None = None) -> list[AccuracyRow]:
+def measure(
+    dtype_name: str, mode: str, quick: bool = False, points: int | None = None
+) -> list[AccuracyRow]:
     """Rows for both implementations and directions of one dtype and mode."""
     dtype = getattr(torch, dtype_name)
     x = sweep(dtype, quick, points)
@@ -191,19 +192,33 @@ def measure(dtype_name: str, mode: str, quick: bool = False,
             rel = ((got.double() - ref).abs() / ref.abs())[in_tail]
             rel = rel.nan_to_num(nan=math.inf, posinf=math.inf)
             j = _worst(rel)
-            rows.append(AccuracyRow(
-                dtype=dtype_name, mode=mode, direction=direction, impl=impl, points=x.numel(),
-                max_ulp=err[i].item(), max_ulp_x=x[i].item(), max_ulp_got=got[i].item(),
-                max_ulp_ref=ref[i].item(), abs_allowance=allowance,
-                tail_max_rel=rel[j].item() if rel.numel() else None,
-                tail_max_rel_x=x[in_tail][j].item() if rel.numel() else None,
-                special_failures=special_failures(fn, dtype, mode, direction),
-            ))
+            rows.append(
+                AccuracyRow(
+                    dtype=dtype_name,
+                    mode=mode,
+                    direction=direction,
+                    impl=impl,
+                    points=x.numel(),
+                    max_ulp=err[i].item(),
+                    max_ulp_x=x[i].item(),
+                    max_ulp_got=got[i].item(),
+                    max_ulp_ref=ref[i].item(),
+                    abs_allowance=allowance,
+                    tail_max_rel=rel[j].item() if rel.numel() else None,
+                    tail_max_rel_x=x[in_tail][j].item() if rel.numel() else None,
+                    special_failures=special_failures(fn, dtype, mode, direction),
+                )
+            )
     return rows
 
 
-def run(dtypes: Sequence[str], modes: Sequence[str], quick: bool = False,
-        points: int | None = None, progress: bool = True) -> list[AccuracyRow]:
+def run(
+    dtypes: Sequence[str],
+    modes: Sequence[str],
+    quick: bool = False,
+    points: int | None = None,
+    progress: bool = True,
+) -> list[AccuracyRow]:
     """All rows for the given dtypes and modes (a progress line on stderr
     once the run has taken a couple of seconds)."""
     cases = [(d, m) for d in dtypes for m in modes]
@@ -227,15 +242,18 @@ def format_table(rows: Sequence[AccuracyRow]) -> str:
     pairs: dict[tuple[str, str, str], dict[str, AccuracyRow]] = {}
     for r in rows:
         pairs.setdefault((r.dtype, r.mode, r.direction), {})[r.impl] = r
-    head = (f"{'dtype':<8} {'mode':<4} {'dir':<3} {'points':>8} | {'gelu_ext ulp':>12} "
-            f"{'at x':>10} {'tail rel':>8} | {'PyTorch ulp':>12} {'at x':>10} {'tail rel':>8}")
+    head = (
+        f"{'dtype':<8} {'mode':<4} {'dir':<3} {'points':>8} | {'gelu_ext ulp':>12} "
+        f"{'at x':>10} {'tail rel':>8} | {'PyTorch ulp':>12} {'at x':>10} {'tail rel':>8}"
+    )
     lines = [head, "-" * len(head)]
     for (dtype, mode, direction), by_impl in pairs.items():
         cells = []
         for impl in ("gelu_ext", "torch"):
             r = by_impl[impl]
-            cells.append(f"{fmt_ulp(r.max_ulp):>12} {r.max_ulp_x:>10.5g} "
-                         f"{_fmt_rel(r.tail_max_rel):>8}")
+            cells.append(
+                f"{fmt_ulp(r.max_ulp):>12} {r.max_ulp_x:>10.5g} {_fmt_rel(r.tail_max_rel):>8}"
+            )
         points = next(iter(by_impl.values())).points
         lines.append(f"{dtype:<8} {mode:<4} {direction:<3} {points:>8} | {cells[0]} | {cells[1]}")
     lines += special_summary(rows)
@@ -274,14 +292,29 @@ LEGEND = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``accuracy`` options."""
-    p.add_argument("--dtype", type=choice_list(DTYPE_NAMES), default=list(DTYPE_NAMES),
-                   help="comma-separated dtypes or 'all' (default: all)")
-    p.add_argument("--mode", type=choice_list(MODES), default=list(MODES),
-                   help=f"approximate modes: {', '.join(MODES)} (default: all)")
-    p.add_argument("--quick", action="store_true",
-                   help="a shorter sweep for float32/float64 (half types stay exhaustive)")
-    p.add_argument("--points", type=int_range(2), metavar="N",
-                   help="grid points for float32/float64 (overrides the default sweep)")
+    p.add_argument(
+        "--dtype",
+        type=choice_list(DTYPE_NAMES),
+        default=list(DTYPE_NAMES),
+        help="comma-separated dtypes or 'all' (default: all)",
+    )
+    p.add_argument(
+        "--mode",
+        type=choice_list(MODES),
+        default=list(MODES),
+        help=f"approximate modes: {', '.join(MODES)} (default: all)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a shorter sweep for float32/float64 (half types stay exhaustive)",
+    )
+    p.add_argument(
+        "--points",
+        type=int_range(2),
+        metavar="N",
+        help="grid points for float32/float64 (overrides the default sweep)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
 
 

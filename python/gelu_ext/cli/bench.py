@@ -220,8 +220,9 @@ def time_cuda(fns: Calls, min_time: float) -> dict[str, Timing]:
 # ---------------------------------------------------------------------------
 # What is timed
 # ---------------------------------------------------------------------------
-def _native_sigmoid(direction: str, x: torch.Tensor, g: torch.Tensor | None,
-                    out: torch.Tensor | None) -> Callable[[], object]:
+def _native_sigmoid(
+    direction: str, x: torch.Tensor, g: torch.Tensor | None, out: torch.Tensor | None
+) -> Callable[[], object]:
     """PyTorch has no sigmoid GELU: its way is the composite x * sigmoid(1.702 x)
     that models write (three kernels forward), and for backward the kernels
     autograd runs for it, given the sigmoid saved by the forward (mul,
@@ -245,11 +246,17 @@ def _native_sigmoid(direction: str, x: torch.Tensor, g: torch.Tensor | None,
         torch.mul(t, k, out=t)
         torch.mul(g, s, out=out)
         return out.add_(t)
+
     return backward
 
 
-def _contenders(direction: str, mode: str, x: torch.Tensor, g: torch.Tensor | None,
-                outs: tuple[torch.Tensor, torch.Tensor] | None = None) -> Calls:
+def _contenders(
+    direction: str,
+    mode: str,
+    x: torch.Tensor,
+    g: torch.Tensor | None,
+    outs: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> Calls:
     """gelu_ext ("ours") and PyTorch ("native") on the same inputs: functional
     calls, or with ``outs`` the out= variants writing into those tensors."""
     if mode == "sigmoid":
@@ -257,35 +264,57 @@ def _contenders(direction: str, mode: str, x: torch.Tensor, g: torch.Tensor | No
         fns["native"] = _native_sigmoid(direction, x, g, None if outs is None else outs[1])
         o1 = None if outs is None else outs[0]
         if direction == "fwd":
-            fns["ours"] = (lambda: gelu_ext.gelu(x, mode)) if o1 is None else (
-                lambda: torch.ops.gelu_ext.gelu.out(x, mode, out=o1))
+            fns["ours"] = (
+                (lambda: gelu_ext.gelu(x, mode))
+                if o1 is None
+                else (lambda: torch.ops.gelu_ext.gelu.out(x, mode, out=o1))
+            )
         else:
-            fns["ours"] = (lambda: gelu_ext.gelu_backward(g, x, mode)) if o1 is None else (
-                lambda: torch.ops.gelu_ext.gelu_backward.grad_input(g, x, mode, grad_input=o1))
+            fns["ours"] = (
+                (lambda: gelu_ext.gelu_backward(g, x, mode))
+                if o1 is None
+                else (
+                    lambda: torch.ops.gelu_ext.gelu_backward.grad_input(g, x, mode, grad_input=o1)
+                )
+            )
         return fns
     if outs is None:
         if direction == "fwd":
-            return {"ours": lambda: gelu_ext.gelu(x, mode),
-                    "native": lambda: F.gelu(x, approximate=mode)}
-        return {"ours": lambda: gelu_ext.gelu_backward(g, x, mode),
-                "native": lambda: torch.ops.aten.gelu_backward(g, x, approximate=mode)}
+            return {
+                "ours": lambda: gelu_ext.gelu(x, mode),
+                "native": lambda: F.gelu(x, approximate=mode),
+            }
+        return {
+            "ours": lambda: gelu_ext.gelu_backward(g, x, mode),
+            "native": lambda: torch.ops.aten.gelu_backward(g, x, approximate=mode),
+        }
     o1, o2 = outs
     if direction == "fwd":
-        return {"ours": lambda: torch.ops.gelu_ext.gelu.out(x, mode, out=o1),
-                "native": lambda: torch.ops.aten.gelu.out(x, approximate=mode, out=o2)}
-    return {"ours": lambda: torch.ops.gelu_ext.gelu_backward.grad_input(
-                g, x, mode, grad_input=o1),
-            "native": lambda: torch.ops.aten.gelu_backward.grad_input(
-                g, x, approximate=mode, grad_input=o2)}
+        return {
+            "ours": lambda: torch.ops.gelu_ext.gelu.out(x, mode, out=o1),
+            "native": lambda: torch.ops.aten.gelu.out(x, approximate=mode, out=o2),
+        }
+    return {
+        "ours": lambda: torch.ops.gelu_ext.gelu_backward.grad_input(g, x, mode, grad_input=o1),
+        "native": lambda: torch.ops.aten.gelu_backward.grad_input(
+            g, x, approximate=mode, grad_input=o2
+        ),
+    }
 
 
 def _row(timing: dict[str, Timing], nbytes: int, **fields: object) -> Row:
     """The fields every device reports, from the "ours", "native" and "copy" timings."""
     ours, native, copy = (timing[k].seconds for k in ("ours", "native", "copy"))
-    return Row(ours_us=ours * 1e6, native_us=native * 1e6, copy_us=copy * 1e6,
-               ours_gbps=nbytes / ours / 1e9, native_gbps=nbytes / native / 1e9,
-               speedup=native / ours, noise=max(timing["ours"].spread, timing["native"].spread),
-               **fields)  # type: ignore[arg-type]
+    return Row(
+        ours_us=ours * 1e6,
+        native_us=native * 1e6,
+        copy_us=copy * 1e6,
+        ours_gbps=nbytes / ours / 1e9,
+        native_gbps=nbytes / native / 1e9,
+        speedup=native / ours,
+        noise=max(timing["ours"].spread, timing["native"].spread),
+        **fields,
+    )  # type: ignore[arg-type]
 
 
 def _shape_2d(n: int) -> tuple[int, int]:
@@ -339,13 +368,15 @@ def run_cpu(
         with Progress(len(cases), enabled=progress) as bar:
             for idx, (t, dname, mode, n, direction, out_kind, layout) in enumerate(cases):
                 torch.set_num_threads(t)
-                bar.update(idx, f"{direction} {dname} {mode} n={n} threads={t} {out_kind} "
-                                f"{layout}")
+                bar.update(idx, f"{direction} {dname} {mode} n={n} threads={t} {out_kind} {layout}")
                 dtype = DTYPES[dname]
                 x = _make_input((torch.randn(n, generator=gen) * 3).to(dtype), layout)
                 sink = torch.empty(x.shape, dtype=dtype)  # contiguous, whatever x's layout
-                outs = ((torch.empty_like(sink), torch.empty_like(sink))
-                        if out_kind == "preallocated" else None)
+                outs = (
+                    (torch.empty_like(sink), torch.empty_like(sink))
+                    if out_kind == "preallocated"
+                    else None
+                )
                 if direction == "fwd":
                     fns = _contenders(direction, mode, x, None, outs)
                     fns["copy"] = lambda: sink.copy_(x)
@@ -358,9 +389,20 @@ def run_cpu(
                     nbytes = 3 * x.numel() * x.element_size()
                 with torch.no_grad():
                     timing = time_cpu(fns, min_time)
-                rows.append(_row(timing, nbytes, device="cpu", direction=direction, dtype=dname,
-                                 approximate=mode, n=n, threads=t, outputs=out_kind,
-                                 layout=layout))
+                rows.append(
+                    _row(
+                        timing,
+                        nbytes,
+                        device="cpu",
+                        direction=direction,
+                        dtype=dname,
+                        approximate=mode,
+                        n=n,
+                        threads=t,
+                        outputs=out_kind,
+                        layout=layout,
+                    )
+                )
     finally:
         torch.set_num_threads(saved_threads)
     return rows
@@ -371,8 +413,9 @@ def _cuda_input(n: int, dtype: torch.dtype, gen: torch.Generator) -> torch.Tenso
     return (torch.randn(n, device="cuda", generator=gen) * 3).to(dtype)
 
 
-def _cuda_row(direction: str, dname: str, mode: str, n: int, min_time: float,
-              gen: torch.Generator, gpu: str) -> Row:
+def _cuda_row(
+    direction: str, dname: str, mode: str, n: int, min_time: float, gen: torch.Generator, gpu: str
+) -> Row:
     """One GPU cell: ours, native, the seed composite and a copy of the same bytes."""
     dtype = DTYPES[dname]
     x = _cuda_input(n, dtype, gen)
@@ -393,11 +436,24 @@ def _cuda_row(direction: str, dname: str, mode: str, n: int, min_time: float,
     t = time_cuda(fns, min_time)
     ours, native, seed, copy = (t[k].seconds for k in ("ours", "native", "seed", "copy"))
     ours_host, native_host = t["ours"].host_seconds or 0.0, t["native"].host_seconds or 0.0
-    return _row(t, nbytes, device="cuda", gpu=gpu, direction=direction, dtype=dname,
-                approximate=mode, n=n, seed_us=seed * 1e6, copy_gbps=nbytes / copy / 1e9,
-                pct_of_copy=100.0 * copy / ours, native_pct_of_copy=100.0 * copy / native,
-                speedup_vs_seed=seed / ours, ours_host_us=ours_host * 1e6,
-                native_host_us=native_host * 1e6, overhead_us=(ours_host - native_host) * 1e6)
+    return _row(
+        t,
+        nbytes,
+        device="cuda",
+        gpu=gpu,
+        direction=direction,
+        dtype=dname,
+        approximate=mode,
+        n=n,
+        seed_us=seed * 1e6,
+        copy_gbps=nbytes / copy / 1e9,
+        pct_of_copy=100.0 * copy / ours,
+        native_pct_of_copy=100.0 * copy / native,
+        speedup_vs_seed=seed / ours,
+        ours_host_us=ours_host * 1e6,
+        native_host_us=native_host * 1e6,
+        overhead_us=(ours_host - native_host) * 1e6,
+    )
 
 
 def run_cuda(
@@ -424,8 +480,10 @@ def run_cuda(
             try:
                 rows.append(_cuda_row(direction, dname, mode, n, min_time, gen, gpu))
             except torch.OutOfMemoryError:
-                print(f"{direction} {dname} {mode} n={n}: does not fit in GPU memory, skipped",
-                      file=sys.stderr)
+                print(
+                    f"{direction} {dname} {mode} n={n}: does not fit in GPU memory, skipped",
+                    file=sys.stderr,
+                )
             torch.cuda.empty_cache()
     return rows
 
@@ -459,8 +517,8 @@ def _cpu_table(rows: Sequence[Row]) -> str:
     with_layout = any(r.layout != "contiguous" for r in rows)
     head = (
         f"{'op':<13} {'dtype':<8} {'mode':<4} {'size':>9} {'thr':>3} {'out':<3} "
-        + (f"{'layout':<10} " if with_layout else "") +
-        f"{'gelu_ext us':>11} {'torch us':>10} {'gelu_ext GB/s':>13} {'torch GB/s':>10} "
+        + (f"{'layout':<10} " if with_layout else "")
+        + f"{'gelu_ext us':>11} {'torch us':>10} {'gelu_ext GB/s':>13} {'torch GB/s':>10} "
         f"{'copy GB/s':>9} {'ratio':>6}"
     )
     lines = [head, "-" * len(head)]
@@ -469,15 +527,20 @@ def _cpu_table(rows: Sequence[Row]) -> str:
         lines.append(
             f"{_op(r):<13} {r.dtype:<8} {r.approximate:<4} {fmt_size(r.n):>9} {r.threads:>3} "
             f"{'pre' if r.outputs == 'preallocated' else 'new':<3} "
-            + (f"{r.layout:<10} " if with_layout else "") +
-            f"{r.ours_us:>11.1f} {r.native_us:>10.1f} {r.ours_gbps:>13.2f} {r.native_gbps:>10.2f} "
+            + (f"{r.layout:<10} " if with_layout else "")
+            + f"{r.ours_us:>11.1f} {r.native_us:>10.1f} "
+            f"{r.ours_gbps:>13.2f} {r.native_gbps:>10.2f} "
             f"{copy_gbps:>9.2f} {r.speedup:>5.2f}x" + (" *" if r.noise > NOISY else "")
         )
-    lines.append("out: new = functional calls (each allocates its output), pre = out= variants "
-                 "into outputs allocated once (kernel against kernel)")
+    lines.append(
+        "out: new = functional calls (each allocates its output), pre = out= variants "
+        "into outputs allocated once (kernel against kernel)"
+    )
     if with_layout:
-        lines.append("layout: the inputs' (strided = x[::2]; transposed = x.t(), whose "
-                     "preallocated outputs are contiguous)")
+        lines.append(
+            "layout: the inputs' (strided = x[::2]; transposed = x.t(), whose "
+            "preallocated outputs are contiguous)"
+        )
         lines += layout_ratios(rows)
     lines += _noisy_note(rows, ": the machine was busy; rerun for firm numbers")
     return "\n".join(lines)
@@ -525,9 +588,11 @@ def layout_ratios(rows: Sequence[Row]) -> list[str]:
     for r in rows:
         base = contiguous.get(_cell(r))
         if r.layout != "contiguous" and base:
-            lines.append(f"  {r.layout}/contiguous {_op(r)} {r.dtype} {r.approximate} "
-                         f"{fmt_size(r.n)} thr={r.threads} {r.outputs}: "
-                         f"{r.ours_us / base:.2f}")
+            lines.append(
+                f"  {r.layout}/contiguous {_op(r)} {r.dtype} {r.approximate} "
+                f"{fmt_size(r.n)} thr={r.threads} {r.outputs}: "
+                f"{r.ours_us / base:.2f}"
+            )
     return ["gelu_ext time, layout / contiguous:"] + lines if lines else []
 
 
@@ -569,33 +634,61 @@ def environment(device: str) -> dict[str, object]:
 # ---------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``bench`` options."""
-    p.add_argument("--device", choices=["cpu", "cuda", "all"], default="cpu",
-                   help="cpu (default), cuda, or all: the CPU, then the GPU when present")
     p.add_argument(
-        "--dtype", type=choice_list(list(DTYPES)), default=["float32", "bfloat16"],
+        "--device",
+        choices=["cpu", "cuda", "all"],
+        default="cpu",
+        help="cpu (default), cuda, or all: the CPU, then the GPU when present",
+    )
+    p.add_argument(
+        "--dtype",
+        type=choice_list(list(DTYPES)),
+        default=["float32", "bfloat16"],
         help="comma-separated dtypes or 'all' (default float32,bfloat16)",
     )
     p.add_argument(
-        "--mode", type=choice_list(MODES), default=list(MODES),
+        "--mode",
+        type=choice_list(MODES),
+        default=list(MODES),
         help=f"approximate modes (default {','.join(MODES)})",
     )
     p.add_argument(
-        "--direction", type=choice_list(DIRECTIONS), default=list(DIRECTIONS),
+        "--direction",
+        type=choice_list(DIRECTIONS),
+        default=list(DIRECTIONS),
         help="fwd, bwd or both (default)",
     )
-    p.add_argument("--sizes", type=size_list, default=None,
-                   help="element counts, K/M/G = 2^10/2^20/2^30 (default 16M; --quick: 1M)")
-    p.add_argument("--threads", type=positive_int_list, default=None,
-                   help=f"CPU thread counts (default: torch's, here {torch.get_num_threads()})")
-    p.add_argument("--min-time", type=positive_float, default=None,
-                   help="seconds per measurement (default 0.3; --quick: 0.1)")
-    p.add_argument("--outputs", choices=[*OUTPUTS, "both"], default="functional",
-                   help="functional calls (default), out= variants into preallocated outputs "
-                        "on both sides (kernel against kernel), or both (CPU)")
     p.add_argument(
-        "--layouts", type=choice_list(list(LAYOUTS)), default=["contiguous"],
+        "--sizes",
+        type=size_list,
+        default=None,
+        help="element counts, K/M/G = 2^10/2^20/2^30 (default 16M; --quick: 1M)",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int_list,
+        default=None,
+        help=f"CPU thread counts (default: torch's, here {torch.get_num_threads()})",
+    )
+    p.add_argument(
+        "--min-time",
+        type=positive_float,
+        default=None,
+        help="seconds per measurement (default 0.3; --quick: 0.1)",
+    )
+    p.add_argument(
+        "--outputs",
+        choices=[*OUTPUTS, "both"],
+        default="functional",
+        help="functional calls (default), out= variants into preallocated outputs "
+        "on both sides (kernel against kernel), or both (CPU)",
+    )
+    p.add_argument(
+        "--layouts",
+        type=choice_list(list(LAYOUTS)),
+        default=["contiguous"],
         help="input layouts (CPU): contiguous (default), strided (x[::2]), transposed "
-             "(x.t() of a 2-D tensor; contiguous preallocated outputs)",
+        "(x.t() of a 2-D tensor; contiguous preallocated outputs)",
     )
     p.add_argument("--quick", action="store_true", help="short run: 1M elements, 0.1 s per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
@@ -614,22 +707,31 @@ def command(args: argparse.Namespace) -> int:
         if skipped is not None and args.device == "cuda":
             raise CliError(f"--device cuda: {skipped}")
     env = environment("cpu")
-    print(f"# gelu_ext {env['gelu_ext']} | torch {env['torch']} | {env['processor']} | "
-          f"SIMD {env['simd_selected']} (torch: {env['torch_cpu_capability']})")
+    print(
+        f"# gelu_ext {env['gelu_ext']} | torch {env['torch']} | {env['processor']} | "
+        f"SIMD {env['simd_selected']} (torch: {env['torch_cpu_capability']})"
+    )
     rows: list[Row] = []
     if args.device in ("cpu", "all"):
-        cpu_rows = run_cpu(args.dtype, args.mode, sizes, args.direction,
-                           threads=args.threads or [torch.get_num_threads()],
-                           min_time=min_time, progress=progress,
-                           outputs=list(OUTPUTS) if args.outputs == "both" else [args.outputs],
-                           layouts=args.layouts)
+        cpu_rows = run_cpu(
+            args.dtype,
+            args.mode,
+            sizes,
+            args.direction,
+            threads=args.threads or [torch.get_num_threads()],
+            min_time=min_time,
+            progress=progress,
+            outputs=list(OUTPUTS) if args.outputs == "both" else [args.outputs],
+            layouts=args.layouts,
+        )
         print(format_table(cpu_rows, "cpu"))
         rows += cpu_rows
     if args.device in ("cuda", "all"):
         if skipped is None:
             env["gpu_environment"] = environment("cuda")
-            cuda_rows = run_cuda(args.dtype, args.mode, sizes, args.direction,
-                                 min_time=min_time, progress=progress)
+            cuda_rows = run_cuda(
+                args.dtype, args.mode, sizes, args.direction, min_time=min_time, progress=progress
+            )
             print(f"# GPU: {env['cuda_device']}")
             print(format_table(cuda_rows, "cuda"))
             rows += cuda_rows

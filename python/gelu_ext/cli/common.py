@@ -67,8 +67,9 @@ def quoted_choices(choices: Sequence[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
-def choice_list(choices: Sequence[str],
-                everything: Sequence[str] = ("all",)) -> Callable[[str], list[str]]:
+def choice_list(
+    choices: Sequence[str], everything: Sequence[str] = ("all",)
+) -> Callable[[str], list[str]]:
     """argparse type: comma-separated subset of ``choices``; a word of
     ``everything`` ("all") alone stands for every one."""
 
@@ -114,8 +115,13 @@ def size_list(text: str) -> list[int]:
 
 def int_range(lo: int, hi: int | None = None) -> Callable[[str], int]:
     """argparse type: a whole number from ``lo`` to ``hi`` (no upper bound by default)."""
-    wanted = ("a positive integer" if lo == 1 and hi is None else
-              f"an integer of at least {lo}" if hi is None else f"an integer from {lo} to {hi}")
+    wanted = (
+        "a positive integer"
+        if lo == 1 and hi is None
+        else f"an integer of at least {lo}"
+        if hi is None
+        else f"an integer from {lo} to {hi}"
+    )
 
     def parse(text: str) -> int:
         try:
@@ -189,8 +195,9 @@ class Progress:
     ``after`` seconds, so short runs stay quiet. On a terminal the line is
     rewritten in place; otherwise one line is printed every few seconds."""
 
-    def __init__(self, total: int, enabled: bool = True, after: float = 2.0,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, enabled: bool = True, after: float = 2.0, stream: TextIO | None = None
+    ) -> None:
         self.total = total
         self.enabled = enabled
         self.after = after

@@ -49,24 +49,42 @@ def summary_lines(
     errors are the largest over the accuracy sweep, in ulps.
     """
 
-    def speeds(rows: Sequence[bench.Row], dtype: str, modes: Sequence[str],
-               directions: Sequence[str]) -> tuple[str, bool]:
+    def speeds(
+        rows: Sequence[bench.Row], dtype: str, modes: Sequence[str], directions: Sequence[str]
+    ) -> tuple[str, bool]:
         """The speed-up (range) of the matching rows, and whether any was noisy."""
-        picked = [r for r in rows if r.dtype == dtype and r.approximate in modes
-                  and r.direction in directions]
+        picked = [
+            r
+            for r in rows
+            if r.dtype == dtype and r.approximate in modes and r.direction in directions
+        ]
         if not picked:
             return "", False
         noisy = any(r.noise > bench.NOISY for r in picked)
         return _fmt_speed([r.speedup for r in picked]), noisy
 
     def errors(impl: str, dtype: str, modes: Sequence[str], directions: Sequence[str]) -> float:
-        return max((r.max_ulp for r in acc_rows if r.impl == impl and r.dtype == dtype
-                    and r.mode in modes and r.direction in directions), default=math.nan)
+        return max(
+            (
+                r.max_ulp
+                for r in acc_rows
+                if r.impl == impl
+                and r.dtype == dtype
+                and r.mode in modes
+                and r.direction in directions
+            ),
+            default=math.nan,
+        )
 
-    groups = [(f"{_MODE_NAME.get(m, m)} {d} float32", "float32", [m], [d])
-              for m in MODES for d in DIRECTIONS]
-    groups += [(f"{dtype}, all modes, fwd+bwd", dtype, list(MODES), list(DIRECTIONS))
-               for dtype in SUMMARY_DTYPES[1:]]
+    groups = [
+        (f"{_MODE_NAME.get(m, m)} {d} float32", "float32", [m], [d])
+        for m in MODES
+        for d in DIRECTIONS
+    ]
+    groups += [
+        (f"{dtype}, all modes, fwd+bwd", dtype, list(MODES), list(DIRECTIONS))
+        for dtype in SUMMARY_DTYPES[1:]
+    ]
     lines = []
     for label, dtype, modes, directions in groups:
         cpu, noisy = speeds(cpu_rows, dtype, modes, directions)
@@ -76,21 +94,32 @@ def summary_lines(
             speed += f", {gpu} on the GPU"
         if noisy or gpu_noisy:
             speed += " (noisy timings)"
-        ours, theirs = errors("gelu_ext", dtype, modes, directions), errors("torch", dtype, modes,
-                                                                           directions)
+        ours, theirs = (
+            errors("gelu_ext", dtype, modes, directions),
+            errors("torch", dtype, modes, directions),
+        )
         if math.isnan(ours):
             continue
-        lines.append(f"{label}: {speed}; max error {_fmt_err(ours)} ulp "
-                     f"vs PyTorch's {_fmt_err(theirs)}")
+        lines.append(
+            f"{label}: {speed}; max error {_fmt_err(ours)} ulp vs PyTorch's {_fmt_err(theirs)}"
+        )
     return lines
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``demo`` options."""
-    p.add_argument("--out", default=plots.DEFAULT_OUT, metavar="DIR",
-                   help=f"directory for the figures (default ./{plots.DEFAULT_OUT})")
-    p.add_argument("--min-time", type=positive_float, default=0.1,
-                   help="seconds per speed measurement (default 0.1)")
+    p.add_argument(
+        "--out",
+        default=plots.DEFAULT_OUT,
+        metavar="DIR",
+        help=f"directory for the figures (default ./{plots.DEFAULT_OUT})",
+    )
+    p.add_argument(
+        "--min-time",
+        type=positive_float,
+        default=0.1,
+        help="seconds per speed measurement (default 0.1)",
+    )
 
 
 def command(args: argparse.Namespace) -> int:
@@ -106,18 +135,31 @@ def command(args: argparse.Namespace) -> int:
     print(accuracy.format_table(acc_rows))
 
     threads = torch.get_num_threads()
-    _section(f"speed on the CPU, {threads} threads, 1M elements, kernel against kernel "
-             "(out= on both sides; python -m gelu_ext bench --outputs preallocated)")
-    cpu_rows = bench.run_cpu(list(SUMMARY_DTYPES), list(MODES), [1 << 20], list(DIRECTIONS),
-                             threads=[threads], min_time=args.min_time,
-                             outputs=["preallocated"])
+    _section(
+        f"speed on the CPU, {threads} threads, 1M elements, kernel against kernel "
+        "(out= on both sides; python -m gelu_ext bench --outputs preallocated)"
+    )
+    cpu_rows = bench.run_cpu(
+        list(SUMMARY_DTYPES),
+        list(MODES),
+        [1 << 20],
+        list(DIRECTIONS),
+        threads=[threads],
+        min_time=args.min_time,
+        outputs=["preallocated"],
+    )
     print(bench.format_table(cpu_rows, "cpu"))
     gpu_rows: list[bench.Row] = []
     reason = bench.cuda_unavailable_reason()
     if reason is None:
         _section("speed on the GPU, 16M elements")
-        gpu_rows = bench.run_cuda(["float32", "bfloat16"], list(MODES), [1 << 24],
-                                  list(DIRECTIONS), min_time=args.min_time)
+        gpu_rows = bench.run_cuda(
+            ["float32", "bfloat16"],
+            list(MODES),
+            [1 << 24],
+            list(DIRECTIONS),
+            min_time=args.min_time,
+        )
         print(bench.format_table(gpu_rows, "cuda"))
     else:
         print(f"(GPU part skipped: {reason})")
@@ -138,4 +180,3 @@ def command(args: argparse.Namespace) -> int:
     else:
         print(f"figures: none ({missing})")
     return 0
-

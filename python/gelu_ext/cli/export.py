@@ -80,8 +80,9 @@ def export_block(
 ) -> ExportedFiles:
     """Build a seeded :class:`MLPBlock` and write it (see the module docstring)."""
     if approximate not in MODES:
-        raise ValueError(f"export_block: approximate must be {quoted_choices(MODES)}, "
-                         f"got {approximate!r}")
+        raise ValueError(
+            f"export_block: approximate must be {quoted_choices(MODES)}, got {approximate!r}"
+        )
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(seed)
     block = MLPBlock(features, hidden, approximate).eval()
@@ -98,8 +99,9 @@ def export_block(
     with warnings.catch_warnings():
         # TorchScript is what C++ LibTorch programs load; its deprecation
         # notice says nothing to someone who asked for it.
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated",
-                                category=FutureWarning)
+        warnings.filterwarnings(
+            "ignore", message=".*torch.jit.script.*deprecated", category=FutureWarning
+        )
         torch.jit.script(block).save(files.torchscript)
     # The batch dimension stays dynamic, as a deployed block sees any batch.
     program = torch.export.export(
@@ -119,8 +121,12 @@ def export_block(
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``export`` options."""
     p.add_argument("--out", required=True, help="directory to write into (created if missing)")
-    p.add_argument("--mode", type=choice_list(MODES, everything=("all", "both")),
-                   default=list(MODES), help="comma-separated GELU modes or 'all' (default: all)")
+    p.add_argument(
+        "--mode",
+        type=choice_list(MODES, everything=("all", "both")),
+        default=list(MODES),
+        help="comma-separated GELU modes or 'all' (default: all)",
+    )
     positive = int_range(1)
     p.add_argument("--batch", type=positive, default=8, help="rows of the saved input (default 8)")
     p.add_argument("--features", type=positive, default=64, help="block width (default 64)")
@@ -131,8 +137,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def command(args: argparse.Namespace) -> int:
     """Runs ``export`` with parsed arguments: prints the paths written."""
     for mode in args.mode:
-        files = export_block(args.out, mode, batch=args.batch, features=args.features,
-                             hidden=args.hidden, seed=args.seed)
+        files = export_block(
+            args.out,
+            mode,
+            batch=args.batch,
+            features=args.features,
+            hidden=args.hidden,
+            seed=args.seed,
+        )
         for path in vars(files).values():
             print(path)
     return 0

@@ -33,12 +33,14 @@ def cuda_devices() -> list[dict[str, Any]]:
     out = []
     for i in range(torch.cuda.device_count()):
         p = torch.cuda.get_device_properties(i)
-        out.append({
-            "index": i,
-            "name": p.name,
-            "capability": f"{p.major}.{p.minor}",
-            "memory_gib": round(p.total_memory / 2**30, 1),
-        })
+        out.append(
+            {
+                "index": i,
+                "name": p.name,
+                "capability": f"{p.major}.{p.minor}",
+                "memory_gib": round(p.total_memory / 2**30, 1),
+            }
+        )
     return out
 
 
@@ -78,21 +80,27 @@ def format_info(info: dict[str, Any]) -> str:
         cuda = f"compiled for {', '.join(info['cuda_archs'])}"
     else:
         cuda = "not compiled (CPU-only build)"
-    devices = [f"cpu: {info['cpu']}, {info['cpu_count']} logical cores, "
-               f"torch uses {info['torch_threads']} threads"]
+    devices = [
+        f"cpu: {info['cpu']}, {info['cpu_count']} logical cores, "
+        f"torch uses {info['torch_threads']} threads"
+    ]
     for d in info["cuda_devices"]:
-        devices.append(f"cuda:{d['index']}: {d['name']} "
-                       f"(sm {d['capability']}, {d['memory_gib']} GiB)")
+        devices.append(
+            f"cuda:{d['index']}: {d['name']} (sm {d['capability']}, {d['memory_gib']} GiB)"
+        )
     if not info["cuda_devices"]:
         devices.append(f"cuda: none visible (torch CUDA runtime: {info['torch_cuda'] or 'none'})")
     rows = [
         ("gelu_ext", f"{info['gelu_ext']}  ({info['op_library']})"),
         ("PyTorch", torch_line),
         ("CUDA kernels", cuda),
-        ("CPU SIMD path", f"{info['simd_selected']} "
-                          f"(supported: {', '.join(info['simd_supported'])}; "
-                          f"compiled: {', '.join(info['simd_compiled'])}; "
-                          f"PyTorch's own: {info['torch_cpu_capability']})"),
+        (
+            "CPU SIMD path",
+            f"{info['simd_selected']} "
+            f"(supported: {', '.join(info['simd_supported'])}; "
+            f"compiled: {', '.join(info['simd_compiled'])}; "
+            f"PyTorch's own: {info['torch_cpu_capability']})",
+        ),
         ("devices", devices[0]),
         *(("", d) for d in devices[1:]),
         ("Python", f"{info['python']} on {info['platform']}"),

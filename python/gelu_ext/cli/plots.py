@@ -125,20 +125,44 @@ def figure_normal() -> Figure:
     left.plot(x, pdf, color=EXACT, lw=2, label=r"density $\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}$")
     cut = 1.0
     phi_cut = float(reference.normal_cdf(torch.tensor([cut], dtype=torch.float64))[0])
-    left.fill_between(x, pdf, where=x <= cut, color=EXACT, alpha=0.2,
-                      label=rf"area $= \Phi({cut:g}) = P(X \leq {cut:g}) = {phi_cut:.3f}$")
+    left.fill_between(
+        x,
+        pdf,
+        where=x <= cut,
+        color=EXACT,
+        alpha=0.2,
+        label=rf"area $= \Phi({cut:g}) = P(X \leq {cut:g}) = {phi_cut:.3f}$",
+    )
     left.set_ylim(0, 0.45)
     _finish(left, r"Density $\varphi(x)$", "x", r"$\varphi(x)$", legend="upper left")
 
-    right.plot(x, reference.normal_cdf(xt).numpy(), color=EXACT, lw=2,
-               label=r"$\Phi(x) = P(X \leq x) = \frac{1}{2}\,\mathrm{erfc}(-x/\sqrt{2})$")
+    right.plot(
+        x,
+        reference.normal_cdf(xt).numpy(),
+        color=EXACT,
+        lw=2,
+        label=r"$\Phi(x) = P(X \leq x) = \frac{1}{2}\,\mathrm{erfc}(-x/\sqrt{2})$",
+    )
     xs = torch.tensor([v / 2 for v in range(-8, 9) if v != 0], dtype=torch.float64)
-    right.plot(xs.numpy(), gelu(xs, "none") / xs.numpy(), "o", color=TANH, ms=5,
-               label="GELU(x) / x from gelu_ext", gid="op:gelu_over_x:none")
+    right.plot(
+        xs.numpy(),
+        gelu(xs, "none") / xs.numpy(),
+        "o",
+        color=TANH,
+        ms=5,
+        label="GELU(x) / x from gelu_ext",
+        gid="op:gelu_over_x:none",
+    )
     right.set_ylim(-0.03, 1.03)
-    _finish(right, r"CDF: GELU keeps x with probability $\Phi(x)$," "\n"
-            r"so on average GELU(x) $= x\,\Phi(x)$",
-            "x", "probability", legend="upper left")
+    _finish(
+        right,
+        r"CDF: GELU keeps x with probability $\Phi(x)$,"
+        "\n"
+        r"so on average GELU(x) $= x\,\Phi(x)$",
+        "x",
+        "probability",
+        legend="upper left",
+    )
     return fig
 
 
@@ -149,15 +173,32 @@ def figure_gelu() -> Figure:
         xt = grid(-span, span, 1601)
         x = xt.numpy()
         ax.plot(x, np.maximum(x, 0.0), ":", color=OTHER, lw=1.6, label="ReLU(x) = max(x, 0)")
-        ax.plot(x, gelu(xt, "none"), color=EXACT, lw=2.4, label=r"exact: $x\,\Phi(x)$",
-                gid="op:gelu:none")
-        ax.plot(x, gelu(xt, "tanh"), "--", color=TANH, lw=1.6,
-                label="tanh approximation", gid="op:gelu:tanh")
+        ax.plot(
+            x,
+            gelu(xt, "none"),
+            color=EXACT,
+            lw=2.4,
+            label=r"exact: $x\,\Phi(x)$",
+            gid="op:gelu:none",
+        )
+        ax.plot(
+            x,
+            gelu(xt, "tanh"),
+            "--",
+            color=TANH,
+            lw=1.6,
+            label="tanh approximation",
+            gid="op:gelu:tanh",
+        )
         _finish(ax, f"x in [{-span:g}, {span:g}]", "x", "GELU(x)", legend="upper left")
     xmin, ymin = minimum_of_gelu("none")
     axes[0].plot([xmin], [ymin], "o", color="black", ms=5)
-    axes[0].annotate(f"exact minimum {ymin:.5f}\nat x = {xmin:.4f}", xy=(xmin, ymin),
-                     xytext=(-3.8, 1.2), arrowprops={"arrowstyle": "->", "color": "black"})
+    axes[0].annotate(
+        f"exact minimum {ymin:.5f}\nat x = {xmin:.4f}",
+        xy=(xmin, ymin),
+        xytext=(-3.8, 1.2),
+        arrowprops={"arrowstyle": "->", "color": "black"},
+    )
     return fig
 
 
@@ -175,18 +216,32 @@ def figure_derivative() -> Figure:
     x = xt.numpy()
     exact, tanh = gelu_derivative(xt, "none"), gelu_derivative(xt, "tanh")
     ax.plot(x, exact, color=EXACT, lw=2.4, label="exact", gid="op:gelu_backward:none")
-    ax.plot(x, tanh, "--", color=TANH, lw=1.6, label="tanh approximation",
-            gid="op:gelu_backward:tanh")
+    ax.plot(
+        x, tanh, "--", color=TANH, lw=1.6, label="tanh approximation", gid="op:gelu_backward:tanh"
+    )
     article = article_tanh_derivative(x)
     every = 24
-    ax.plot(x[::every], article[::every], "x", color="black", ms=5,
-            label="article's closed-form tanh derivative (check)")
+    ax.plot(
+        x[::every],
+        article[::every],
+        "x",
+        color="black",
+        ms=5,
+        label="article's closed-form tanh derivative (check)",
+    )
     ax.axhline(0.0, color=OTHER, lw=0.8)
     ax.axhline(1.0, color=OTHER, lw=0.8)
     diff = float(np.max(np.abs(tanh - article)))
-    ax.text(0.98, 0.3, f"tanh, largest |gelu_backward - closed form|\non [-6, 6]: {diff:.1e}",
-            transform=ax.transAxes, ha="right", va="bottom", fontsize=9,
-            bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
+    ax.text(
+        0.98,
+        0.3,
+        f"tanh, largest |gelu_backward - closed form|\non [-6, 6]: {diff:.1e}",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=9,
+        bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"},
+    )
     _finish(ax, "derivative of exact and tanh GELU", "x", "dGELU/dx", legend="upper left")
     return fig
 
@@ -199,23 +254,34 @@ def figure_tanh_error() -> Figure:
     x = xt.numpy()
     diff = abs_tanh_minus_exact(xt)
     shown = np.where(diff > 0, diff, np.nan)
-    ax.semilogy(x, shown, color=EXACT, lw=1.8,
-                gid="op:abs_tanh_minus_exact:both")
+    ax.semilogy(x, shown, color=EXACT, lw=1.8, gid="op:abs_tanh_minus_exact:both")
     xmax, ymax = peak(x, diff)
     # The difference is even in x: mark the largest value on each side.
     other = x * np.sign(xmax) < 0
     xo, yo = peak(x[other], diff[other])
     ax.plot([xmax, xo], [ymax, yo], "o", color="tab:red", ms=6, gid="max")
-    text = (f"largest difference {ymax:.3g} at x = {xmax:+.3f}\n"
-            f"({yo:.3g} at x = {xo:+.3f} on the other side)")
+    text = (
+        f"largest difference {ymax:.3g} at x = {xmax:+.3f}\n"
+        f"({yo:.3g} at x = {xo:+.3f} on the other side)"
+    )
     for i, (xp, yp) in enumerate(((xmax, ymax), (xo, yo))):
-        ax.annotate(text if i == 0 else "", xy=(xp, yp), xytext=(0.0, ymax * 40), ha="center",
-                    color="tab:red",
-                    arrowprops={"arrowstyle": "->", "color": "tab:red", "shrinkB": 4})
+        ax.annotate(
+            text if i == 0 else "",
+            xy=(xp, yp),
+            xytext=(0.0, ymax * 40),
+            ha="center",
+            color="tab:red",
+            arrowprops={"arrowstyle": "->", "color": "tab:red", "shrinkB": 4},
+        )
     ax.set_ylim(1e-12, ymax * 3e3)
     # One curve: no legend.
-    _finish(ax, "absolute difference, both from torch.ops.gelu_ext.gelu (float64)", "x",
-            "|GELU_tanh(x) - GELU_exact(x)|", legend=None)
+    _finish(
+        ax,
+        "absolute difference, both from torch.ops.gelu_ext.gelu (float64)",
+        "x",
+        "|GELU_tanh(x) - GELU_exact(x)|",
+        legend=None,
+    )
     return fig
 
 
@@ -224,10 +290,23 @@ def figure_second_derivative() -> Figure:
     fig, (ax,) = _figure(1, "GELU''(x) by double backward through torch.ops.gelu_ext.gelu")
     xt = grid(-5, 5, 1001)
     x = xt.numpy()
-    ax.plot(x, gelu_second_derivative(xt, "none"), color=EXACT, lw=2.4,
-            label=r"exact: $\varphi(x)\,(2 - x^2)$", gid="op:second:none")
-    ax.plot(x, gelu_second_derivative(xt, "tanh"), "--", color=TANH, lw=1.6,
-            label="tanh approximation", gid="op:second:tanh")
+    ax.plot(
+        x,
+        gelu_second_derivative(xt, "none"),
+        color=EXACT,
+        lw=2.4,
+        label=r"exact: $\varphi(x)\,(2 - x^2)$",
+        gid="op:second:none",
+    )
+    ax.plot(
+        x,
+        gelu_second_derivative(xt, "tanh"),
+        "--",
+        color=TANH,
+        lw=1.6,
+        label="tanh approximation",
+        gid="op:second:tanh",
+    )
     ax.axhline(0.0, color=OTHER, lw=0.8)
     _finish(ax, "second derivative (autograd of gelu_backward)", "x", r"d$^2$GELU/dx$^2$")
     return fig
@@ -268,12 +347,22 @@ def write_figures(out_dir: str, dpi: int = 110, names: list[str] | None = None) 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``plot`` options."""
-    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                   help=f"directory for the PNG files (default ./{DEFAULT_OUT})")
-    p.add_argument("--dpi", type=int_range(20, 600), default=110,
-                   help="resolution, 20 to 600 (default 110)")
-    p.add_argument("--only", type=choice_list(list(FIGURES)), default=None, metavar="NAMES",
-                   help=f"comma-separated subset of: {', '.join(FIGURES)}")
+    p.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="DIR",
+        help=f"directory for the PNG files (default ./{DEFAULT_OUT})",
+    )
+    p.add_argument(
+        "--dpi", type=int_range(20, 600), default=110, help="resolution, 20 to 600 (default 110)"
+    )
+    p.add_argument(
+        "--only",
+        type=choice_list(list(FIGURES)),
+        default=None,
+        metavar="NAMES",
+        help=f"comma-separated subset of: {', '.join(FIGURES)}",
+    )
 
 
 def command(args: argparse.Namespace) -> int:

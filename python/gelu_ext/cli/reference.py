@@ -140,8 +140,9 @@ def gelu_second_derivative(x: torch.Tensor, mode: str) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 # High precision, for float64 results
 # ---------------------------------------------------------------------------
-def mp_gelu(xs: Sequence[float], mode: str, scale: float = 1.0
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+def mp_gelu(
+    xs: Sequence[float], mode: str, scale: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """f(x) and f'(x) for each finite float x, in 40-digit mpmath, each times
     ``scale`` before its one rounding to float64. Beyond |x| = MP_LIMIT, the
     exact limits (x or -0, 1 or 0)."""
@@ -225,8 +226,9 @@ def ulp(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return torch.where(a < fi.smallest_normal, torch.full_like(a, min_subnormal(dtype)), spacing)
 
 
-def ulp_error(got: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype,
-              allowance: float = 0.0) -> torch.Tensor:
+def ulp_error(
+    got: torch.Tensor, ref: torch.Tensor, dtype: torch.dtype, allowance: float = 0.0
+) -> torch.Tensor:
     """|got - ref| beyond an absolute ``allowance``, in ulps of ``dtype`` at
     ``ref``: 0 where both are equal (inf included), inf where it is NaN."""
     g, r = got.detach().to(torch.float64), ref.to(torch.float64)
