@@ -38,7 +38,7 @@ namespace {
 
 // Threads per block, and 128-bit packs per thread per loop trip (so that
 // every thread has several independent loads in flight). Chosen by reasoning
-// about occupancy, not yet tuned on a GPU: `python -m gelu_ext.benchmark_cuda`
+// about occupancy, not yet tuned on a GPU: `python -m gelu_ext bench --device cuda`
 // is the benchmark to tune them with.
 constexpr int kThreads = 256;
 constexpr int kBytesPerPack = 16;

@@ -31,7 +31,7 @@ AlignedSpan aligned_interior(const void* p, size_t bytes, uintptr_t align) {
 // cuts the faults 512-fold where the kernel grants THP on request. It is off
 // by default because it is a memory-policy choice with costs of its own: the
 // first calls in a process can be slower while the kernel compacts memory
-// (`python -m gelu_ext.benchmark` with and without it: docs/PERFORMANCE.md).
+// (`python -m gelu_ext bench` with and without it: docs/PERFORMANCE.md).
 bool huge_page_advice_enabled() {
   static const bool enabled = [] {
     const char* env = std::getenv("GELU_EXT_HUGEPAGES");

@@ -27,7 +27,7 @@ namespace {
 // Below this many elements a call runs on one thread: thread wake-up costs
 // more than the arithmetic. Same order as ATen's
 // GELU_MIN_ELEMENTS_FOR_MULTI_THREADING; checked with
-// `python -m gelu_ext.benchmark --sizes 4096,65536` (docs/PERFORMANCE.md).
+// `python -m gelu_ext bench --sizes 4096,65536` (docs/PERFORMANCE.md).
 constexpr int64_t kGrainSize = 16384;
 
 // Strided operands are staged through a small buffer per operand so that
