@@ -106,7 +106,7 @@ def test_compile_module_and_double_backward():
 
 def test_compile_inductor():
     """Default backend. On this 2-core CPU the first (cold cache) compile takes
-    ~20 s, so inductor is covered by this single test (both modes, fwd+bwd)."""
+    ~20 s, so inductor is covered by this single test (exact and tanh, fwd+bwd)."""
 
     def f(x):
         return gelu_ext.gelu(x, "none") * 0.5 + torch.ops.gelu_ext.gelu(x, "tanh")
