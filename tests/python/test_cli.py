@@ -204,19 +204,10 @@ def test_bench_table_and_json(capsys, tmp_path):
     path = tmp_path / "bench.json"
     rc, out, err = run_cli(
         capsys,
-        "bench",
-        "--quick",
-        "--sizes",
-        "4K,5000",
-        "--dtype",
-        "float32",
-        "--mode",
-        "tanh",
-        "--min-time",
-        "0.005",
-        "--threads",
-        "1",
-        "--json",
+        *(
+            "bench --quick --sizes 4K,5000 --dtype float32 --mode tanh --min-time 0.005 --threads "
+            "1 --json"
+        ).split(),
         str(path),
     )
     assert rc == 0, err
@@ -255,20 +246,10 @@ def test_bench_preallocated_outputs(capsys, tmp_path):
     path = tmp_path / "pre.json"
     rc, out, err = run_cli(
         capsys,
-        "bench",
-        "--sizes",
-        "4K",
-        "--dtype",
-        "bfloat16",
-        "--mode",
-        "none",
-        "--min-time",
-        "0.005",
-        "--threads",
-        "1",
-        "--outputs",
-        "both",
-        "--json",
+        *(
+            "bench --sizes 4K --dtype bfloat16 --mode none --min-time 0.005 --threads 1 --outputs "
+            "both --json"
+        ).split(),
         str(path),
     )
     assert rc == 0, err
@@ -292,22 +273,10 @@ def test_bench_layouts(capsys, tmp_path):
     path = tmp_path / "layouts.json"
     rc, out, err = run_cli(
         capsys,
-        "bench",
-        "--sizes",
-        "4K",
-        "--dtype",
-        "float16",
-        "--mode",
-        "tanh",
-        "--min-time",
-        "0.005",
-        "--threads",
-        "1",
-        "--outputs",
-        "preallocated",
-        "--layouts",
-        "contiguous,strided,transposed",
-        "--json",
+        *(
+            "bench --sizes 4K --dtype float16 --mode tanh --min-time 0.005 --threads 1 --outputs "
+            "preallocated --layouts contiguous,strided,transposed --json"
+        ).split(),
         str(path),
     )
     assert rc == 0, err
@@ -326,19 +295,10 @@ def test_bench_layouts(capsys, tmp_path):
     # without --layouts the table keeps its columns
     rc, out, err = run_cli(
         capsys,
-        "bench",
-        "--sizes",
-        "4K",
-        "--dtype",
-        "float16",
-        "--mode",
-        "tanh",
-        "--direction",
-        "fwd",
-        "--min-time",
-        "0.005",
-        "--threads",
-        "1",
+        *(
+            "bench --sizes 4K --dtype float16 --mode tanh --direction fwd --min-time 0.005 "
+            "--threads 1"
+        ).split(),
     )
     assert rc == 0, err
     assert "layout" not in out
@@ -349,16 +309,7 @@ def test_bench_gpu_part(capsys, tmp_path):
     all then still runs the CPU part and says the GPU part was skipped."""
     reason = bench.cuda_unavailable_reason()
     common = [
-        "--sizes",
-        "4K",
-        "--dtype",
-        "float32",
-        "--mode",
-        "none",
-        "--direction",
-        "fwd",
-        "--min-time",
-        "0.005",
+        *"--sizes 4K --dtype float32 --mode none --direction fwd --min-time 0.005".split(),
     ]
     path = tmp_path / "all.json"
     rc, out, err = run_cli(capsys, "bench", "--device", "all", *common, "--json", str(path))
@@ -435,18 +386,9 @@ def test_bench_all_merges_the_gpu_part(capsys, tmp_path, monkeypatch):
     path = tmp_path / "all.json"
     rc, out, err = run_cli(
         capsys,
-        "bench",
-        "--device",
-        "all",
-        "--sizes",
-        "4K",
-        "--dtype",
-        "float32",
-        "--mode",
-        "none",
-        "--min-time",
-        "0.005",
-        "--json",
+        *(
+            "bench --device all --sizes 4K --dtype float32 --mode none --min-time 0.005 --json"
+        ).split(),
         str(path),
     )
     assert rc == 0, err
@@ -566,18 +508,9 @@ def test_progress_only_for_long_runs():
 
 def test_bench_in_a_subprocess():
     proc = run_module(
-        "gelu_ext",
-        "bench",
-        "--sizes",
-        "4K",
-        "--dtype",
-        "float32",
-        "--mode",
-        "none",
-        "--direction",
-        "fwd",
-        "--min-time",
-        "0.005",
+        *(
+            "gelu_ext bench --sizes 4K --dtype float32 --mode none --direction fwd --min-time 0.005"
+        ).split(),
     )
     assert proc.returncode == 0, proc.stderr
     assert any(line.startswith("gelu ") for line in proc.stdout.splitlines()), proc.stdout
