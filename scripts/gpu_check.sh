@@ -11,12 +11,23 @@
 #   6. build tools/accuracy with CMake and run its sweep on the GPU
 #      (--device cuda), if the budget allows
 #
-# Logs, summary.txt, the benchmark table and JSON go to $OUT (default
-# ./gpu_check_out). The script keeps going after a failed step, stops
-# starting new steps when its time budget (GPU_CHECK_BUDGET_S, default 450 s)
-# runs out, and exits 0 only if every step passed.
+# It runs whole or in two phases of at most 5 minutes each, for machines
+# whose commands are time-limited:
+#   --phase 1: build, the CUDA tests, compute-sanitizer memcheck;
+#   --phase 2: (the build of phase 1, so --skip-build is implied) the huge
+#              tests, the benchmark, racecheck and initcheck, the accuracy sweep.
+#
+# $OUT (default ./gpu_check_out) ends with at most five files per phase:
+# summary.txt (one line per step), logs.tar.gz (every step's log, the JUnit
+# XML and the environment; both named _phase1/_phase2 in a phased run),
+# benchmark_cuda.txt and .json, accuracy_cuda.json. The
+# script keeps going after a failed step, skips the steps its time budget
+# (GPU_CHECK_BUDGET_S: 280 s per phase, 560 s for both) has no room for
+# (reported SKIPPED, which is not a failure), and exits 0 only if every step
+# that ran passed.
 #
 #   scripts/gpu_check.sh               # everything
+#   scripts/gpu_check.sh --phase 1     # then: scripts/gpu_check.sh --phase 2
 #   scripts/gpu_check.sh --dry-run     # check the tools, print the commands, run nothing
 #   scripts/gpu_check.sh --skip-build  # reuse the build already in python/gelu_ext
 #   scripts/gpu_check.sh --keep-going  # run every step even without a usable GPU
@@ -31,14 +42,24 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"
 OUT="${OUT:-$PWD/gpu_check_out}"
-BUDGET_S="${GPU_CHECK_BUDGET_S:-450}"
+PHASE=all
 BENCH_SIZES="${GPU_CHECK_BENCH_SIZES:-4K,16K,64K,256K,1M,4M,16M,64M,256M}"
 BENCH_MIN_TIME="${GPU_CHECK_BENCH_MIN_TIME:-0.03}"
 DRY_RUN=0
 SKIP_BUILD=0
 KEEP_GOING=0
-for arg in "$@"; do
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  arg="${args[$i]}"
   case "$arg" in
+    --phase)
+      PHASE="${args[$((i + 1))]:-}"
+      i=$((i + 1))
+      [[ "$PHASE" == 1 || "$PHASE" == 2 ]] || {
+        echo "gpu_check.sh: --phase must be 1 or 2, got '$PHASE'" >&2
+        exit 2
+      }
+      ;;
     --dry-run) DRY_RUN=1 ;;
     --skip-build) SKIP_BUILD=1 ;;
     --keep-going) KEEP_GOING=1 ;;
@@ -53,12 +74,38 @@ for arg in "$@"; do
   esac
 done
 
+[[ "$PHASE" == 2 ]] && SKIP_BUILD=1
+if [[ "$PHASE" == all ]]; then
+  BUDGET_S="${GPU_CHECK_BUDGET_S:-560}"
+else
+  BUDGET_S="${GPU_CHECK_BUDGET_S:-280}"
+fi
+# in_phase N: whether the steps of phase N run in this invocation.
+in_phase() { [[ "$PHASE" == all || "$PHASE" == "$1" ]]; }
+
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
-SUMMARY="$OUT/summary.txt"
+# Per phase, so that phase 2 in the same $OUT keeps phase 1's results.
+SUFFIX=""
+[[ "$PHASE" == all ]] || SUFFIX="_phase$PHASE"
+SUMMARY="$OUT/summary$SUFFIX.txt"
 : >"$SUMMARY"
 START=$(date +%s)
 FAILED=0
+# Few files out, however the script ends: the logs, JUnit XML and the
+# environment go into one archive.
+pack_logs() {
+  ((DRY_RUN)) && return 0
+  (
+    cd "$OUT" || exit 0
+    shopt -s nullglob
+    packed=(*.log *.xml environment.txt)
+    if ((${#packed[@]})) && tar czf "logs$SUFFIX.tar.gz" "${packed[@]}"; then
+      rm -f "${packed[@]}"
+    fi
+  )
+}
+trap pack_logs EXIT
 cd "$ROOT" || exit 2
 export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
 export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
@@ -71,7 +118,7 @@ elapsed() { echo $(($(date +%s) - START)); }
 # record NAME STATUS SECONDS LOG: one summary line per step.
 record() {
   say "$(printf '%-7s %-22s %4ss  %s' "$2" "$1" "$3" "${4:-}")"
-  [[ "$2" == PASS ]] || FAILED=1
+  [[ "$2" == PASS || "$2" == SKIPPED ]] || FAILED=1
 }
 
 # step NAME MAX_SECONDS CMD...: runs CMD with its output in $OUT/NAME.log,
@@ -133,7 +180,7 @@ check_sanitizer_report() {
 }
 
 # --- preflight: what this machine has ----------------------------------------
-say "gelu_ext GPU check in $ROOT, output in $OUT, budget ${BUDGET_S}s"
+say "gelu_ext GPU check in $ROOT, output in $OUT, phase $PHASE, budget ${BUDGET_S}s"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "git: $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
@@ -197,15 +244,19 @@ assert _C.cuda_compiled(), 'no CUDA kernels in the build'"
 step build-check 60 "$PY" -c "$BUILD_CHECK"
 
 # --- 2-3. tests --------------------------------------------------------------
-step tests 240 "${PYTEST[@]}" --durations=15 --junitxml="$OUT/tests.xml" \
-  tests/python/test_cuda.py -k "not huge"
-check_not_skipped tests
-step tests-huge 90 "${PYTEST[@]}" --junitxml="$OUT/tests-huge.xml" \
-  tests/python/test_cuda.py -k huge
-check_not_skipped tests-huge
+if in_phase 1; then
+  step tests 150 "${PYTEST[@]}" --durations=15 --junitxml="$OUT/tests.xml" \
+    tests/python/test_cuda.py -k "not huge"
+  check_not_skipped tests
+fi
+if in_phase 2; then
+  step tests-huge 90 "${PYTEST[@]}" --junitxml="$OUT/tests-huge.xml" \
+    tests/python/test_cuda.py -k huge
+  check_not_skipped tests-huge
+fi
 
 # --- 4. benchmark ------------------------------------------------------------
-step benchmark 150 "$PY" -m gelu_ext bench --device cuda --dtype float32,bfloat16,float16 \
+in_phase 2 && step benchmark 150 "$PY" -m gelu_ext bench --device cuda --dtype float32,bfloat16,float16 \
   --sizes "$BENCH_SIZES" --min-time "$BENCH_MIN_TIME" --no-progress \
   --json "$OUT/benchmark_cuda.json"
 if ((!DRY_RUN)) && [[ -s "$OUT/benchmark.log" ]]; then
@@ -217,7 +268,10 @@ fi
 # access past a tensor's end is outside any allocation and memcheck sees it.
 # --report-api-errors no: the checks are about kernels' memory accesses;
 # torch probes some CUDA APIs at start-up and handles their error returns.
-for tool in memcheck racecheck initcheck; do
+TOOLS=()
+in_phase 1 && TOOLS+=(memcheck)
+in_phase 2 && TOOLS+=(racecheck initcheck)
+for tool in "${TOOLS[@]}"; do
   if [[ -z "$SANITIZER" ]] && ((!DRY_RUN)); then
     record "sanitizer-$tool" MISSING 0 "compute-sanitizer not found (PATH, CUDA_HOME)"
     continue
@@ -237,7 +291,9 @@ done
 # is all 2^32) plus every special value and every bfloat16/float16 pattern.
 ACC_BUILD="$ROOT/build/cmake-gpu"
 ACC_STRIDE="${GPU_CHECK_ACCURACY_STRIDE:-7}"
-if ! command -v cmake >/dev/null && ((!DRY_RUN)); then
+if ! in_phase 2; then
+  :
+elif ! command -v cmake >/dev/null && ((!DRY_RUN)); then
   record accuracy-build MISSING 0 "cmake not found: the accuracy sweep needs a CMake build"
 else
   GENERATOR=()
@@ -254,5 +310,5 @@ if ((DRY_RUN)); then
   say "dry run: nothing was built or run"
   exit 0
 fi
-say "total $(elapsed)s; $( ((FAILED)) && echo "SOME STEPS DID NOT PASS" || echo "all steps passed")"
+say "total $(elapsed)s; $( ((FAILED)) && echo "SOME STEPS DID NOT PASS" || echo "every step that ran passed")"
 exit "$FAILED"
