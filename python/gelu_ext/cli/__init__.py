@@ -18,7 +18,7 @@ import sys
 from types import ModuleType
 from typing import Sequence
 
-from . import accuracy, bench, demo, export, info, plots
+from . import accuracy, bench, bench_models, demo, export, info, plots
 from .common import Parser, run_guarded
 
 PROG = "python -m gelu_ext"
@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[ModuleType, str]] = {
     "demo": (demo, "info, short accuracy and speed runs, the figures, a summary (the default)"),
     "plot": (plots, "write PNG figures of GELU, its derivatives and the tanh error"),
     "bench": (bench, "time gelu_ext against PyTorch's GELU (CPU, GPU), print a table, --json"),
+    "bench-models": (
+        bench_models,
+        "time real models end to end, native against their GELUs swapped, --json",
+    ),
     "accuracy": (
         accuracy,
         "max error in ulps of gelu_ext and PyTorch vs a float64 reference, --json",
