@@ -3,6 +3,7 @@
     python -m gelu_ext                 # the demo: info, accuracy, speed, figures, summary
     python -m gelu_ext plot --out DIR  # PNG figures of GELU from the kernels
     python -m gelu_ext bench --quick   # speed against PyTorch (CPU; --device all adds the GPU)
+    python -m gelu_ext bench-models    # real models end to end, native against swapped GELUs
     python -m gelu_ext accuracy        # max error in ulps against a float64 reference
     python -m gelu_ext info            # version, build, SIMD path, devices
     python -m gelu_ext export --out D  # TorchScript / torch.export files for C++
