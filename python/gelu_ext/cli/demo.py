@@ -13,6 +13,7 @@ import torch
 
 from . import accuracy, bench, info, plots
 from .common import DIRECTIONS, DTYPE_NAMES, MODES, fmt_ulp, positive_float
+from .figure_common import matplotlib_missing
 
 # The demo's speed run and summary: every dtype, float32 first.
 SUMMARY_DTYPES = ("float32", "bfloat16", "float16", "float64")
@@ -165,7 +166,7 @@ def command(args: argparse.Namespace) -> int:
         print(f"(GPU part skipped: {reason})")
 
     _section("figures")
-    missing = plots.matplotlib_missing()
+    missing = matplotlib_missing()
     paths = [] if missing else plots.write_figures(args.out)
     for path in paths:
         print(path)
