@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from . import reference
+from . import reference, result_plots
 from .common import choice_list, int_range
 from .figure_common import (
     EXACT,
@@ -33,6 +33,7 @@ from .figure_common import (
     finish_axes,
     new_figure,
     require_matplotlib,
+    save_png,
 )
 from .reference import KAPPA, SQRT_2_OVER_PI
 
@@ -49,6 +50,9 @@ Write PNG figures computed by the gelu_ext kernels (float64) and print their pat
   gelu_derivative.png         GELU' from gelu_backward, the article's closed form on top
   tanh_minus_exact.png        |tanh - exact| on a log scale, its maximum marked
   gelu_second_derivative.png  GELU'' by double backward through the op
+
+With --from-json FILE, instead the figure of a saved accuracy --json (the
+error in ulps against x) or bench --json (GB/s against size) file.
 """
 
 
@@ -337,17 +341,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dpi", type=int_range(20, 600), default=110, help="resolution, 20 to 600 (default 110)"
     )
-    p.add_argument(
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
         "--only",
         type=choice_list(list(FIGURES)),
         default=None,
         metavar="NAMES",
         help=f"comma-separated subset of: {', '.join(FIGURES)}",
     )
+    which.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="instead, draw the figure of a file written by accuracy --json "
+        f"({result_plots.FILE_NAMES['accuracy']}) or bench --json "
+        f"({result_plots.FILE_NAMES['bench']})",
+    )
 
 
 def command(args: argparse.Namespace) -> int:
     """Runs ``plot`` with parsed arguments."""
+    if args.from_json:
+        require_matplotlib()
+        kind, fig = result_plots.figure_from_json(args.from_json)
+        os.makedirs(args.out, exist_ok=True)
+        path = os.path.join(args.out, result_plots.FILE_NAMES[kind])
+        save_png(fig, path, args.dpi)
+        print(path)
+        return 0
     for path in write_figures(args.out, args.dpi, args.only):
         print(path)
     return 0
