@@ -1127,6 +1127,7 @@ def test_plot_from_json_refuses_other_files(capsys, tmp_path, content, message):
 # ---------------------------------------------------------------------------
 def test_demo_without_a_command(capsys, tmp_path):
     pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    import matplotlib.image
 
     out_dir = tmp_path / "demo"
     rc, out, err = run_cli(capsys, "--out", str(out_dir), "--min-time", "0.01")
@@ -1156,9 +1157,13 @@ def test_demo_without_a_command(capsys, tmp_path):
         ],
     ):
         assert line.startswith(start) and "PyTorch's speed" in line and "max error" in line, line
-    assert summary[9] == f"figures: {out_dir}/ (5 PNG files)"
+    assert summary[9] == f"figures: {out_dir}/ (7 PNG files)"
     assert "kernel against kernel" in out.split("== speed on the CPU")[1].splitlines()[0]
-    assert sorted(os.listdir(out_dir)) == sorted(f"{n}.png" for n in plots.FIGURES)
+    row_figures = list(result_plots.FILE_NAMES.values())
+    assert sorted(os.listdir(out_dir)) == sorted([f"{n}.png" for n in plots.FIGURES] + row_figures)
+    for name in row_figures:
+        img = matplotlib.image.imread(out_dir / name)
+        assert img.shape[0] > 300 and float(img[..., :3].std()) > 0.05, name
 
 
 def test_python_dash_m_entry_point():
