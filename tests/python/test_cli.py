@@ -13,6 +13,7 @@ import math
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 
 import gelu_ext
 import numpy as np
@@ -20,8 +21,8 @@ import pytest
 import torch
 from conftest import ref_gelu, ref_gelu_grad, ref_gelu_grad2, ulp
 from gelu_ext import _C, cli
-from gelu_ext.cli import accuracy, bench, demo, plots, reference
-from gelu_ext.cli.common import Progress
+from gelu_ext.cli import accuracy, bench, demo, plots, reference, result_plots
+from gelu_ext.cli.common import CliError, Progress
 
 COMMANDS = ["demo", "plot", "bench", "accuracy", "info", "export"]
 
@@ -78,7 +79,11 @@ def test_export_help_lists_its_options(capsys):
         ["bench", "--min-time", "-1"],
         ["bench", "--device", "tpu"],
         ["accuracy", "--mode", "quick"],
+        ["accuracy", "--plot", "errors.txt"],
+        ["bench", "--plot", "gbps"],
+        ["bench", "--plot"],
         ["plot", "--only", "gelu,nothing"],
+        ["plot", "--from-json", "rows.json", "--only", "gelu"],
         ["info", "--verbose"],
         ["demo", "--min-time", "abc"],
         ["export"],
@@ -116,6 +121,17 @@ def test_unwritable_output_is_one_line_error(capsys, tmp_path, command):
     rc, out, err = run_cli(capsys, *command.split(), str(blocker / "sub"))
     assert rc == 1
     assert err.count("\n") == 1 and "error:" in err, err
+
+
+@pytest.mark.parametrize("command", ["accuracy --dtype float16", "bench --sizes 4K"])
+def test_unwritable_plot_fails_before_the_run(capsys, tmp_path, command):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    rc, out, err = run_cli(capsys, *command.split(), "--plot", str(blocker / "sub.png"))
+    assert rc == 1
+    assert err.count("\n") == 1 and "cannot write" in err, err
+    assert out == ""  # nothing was measured
 
 
 # ---------------------------------------------------------------------------
@@ -533,6 +549,10 @@ ACC_FIELDS = {
     "tail_max_rel",
     "tail_max_rel_x",
     "special_failures",
+    "profile_lo",
+    "profile_hi",
+    "profile_x",
+    "profile_ulp",
 }
 # The accuracy contract of the design notes (ulps; backward beyond 2^-26 in float32).
 CONTRACT = {
@@ -724,10 +744,324 @@ def test_every_figure_is_labelled(figures):
 
 
 # ---------------------------------------------------------------------------
+# figures of the rows: accuracy --plot, bench --plot, plot --from-json
+# ---------------------------------------------------------------------------
+def _read_png(path) -> np.ndarray:
+    """The pixels of a PNG file, checked to be a non-blank figure."""
+    import matplotlib.image
+
+    img = matplotlib.image.imread(path)
+    assert img.ndim == 3 and min(img.shape[:2]) > 200, img.shape
+    assert float(img[..., :3].std()) > 0.05, f"{path} looks blank"
+    return img
+
+
+def _curves(ax) -> dict:
+    """The axes' curves that carry a gid: gid -> (x, y)."""
+    return {
+        line.get_gid(): (np.asarray(line.get_xdata()), np.asarray(line.get_ydata()))
+        for line in ax.get_lines()
+        if line.get_gid()
+    }
+
+
+def _assert_labelled(fig) -> None:
+    """A title, every panel titled, labelled and gridded, as the plot figures are."""
+    assert fig.get_suptitle()
+    for ax in fig.axes:
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+        assert any(g.get_visible() for g in ax.get_xgridlines())
+
+
+def test_accuracy_profile_matches_an_independent_recount(accuracy_json):
+    """Each row's profile: per bin of x, the largest recounted error and the
+    input where it occurs; the bins cover [-16, 16] for these dtypes."""
+    bins = accuracy.PROFILE_BINS
+    edges = np.linspace(-16.0, 16.0, bins + 1)
+    for r in accuracy_json["rows"]:
+        assert (r["profile_lo"], r["profile_hi"]) == (-16.0, 16.0)
+        assert len(r["profile_x"]) == len(r["profile_ulp"]) == bins
+        x, err = _recount(r)
+        order = np.argsort(x.double().numpy())
+        x, err = x.double().numpy()[order], err.numpy()[order]
+        starts = np.searchsorted(x, edges[:-1], "left")
+        ends = np.append(starts[1:], np.searchsorted(x, 16.0, "right"))  # the last bin has 16
+        for k, (px, pe) in enumerate(zip(r["profile_x"], r["profile_ulp"])):
+            where = (r["dtype"], r["mode"], r["direction"], r["impl"], k)
+            if starts[k] == ends[k]:
+                assert px is None and pe is None, where
+                continue
+            in_bin = slice(starts[k], ends[k])
+            worst = float(err[in_bin].max())
+            assert float(pe) == pytest.approx(worst, rel=1e-6), where
+            assert edges[k] <= px <= edges[k + 1], where
+            assert float(err[x == px][0]) == pytest.approx(worst, rel=1e-6), where
+        if -16 <= r["max_ulp_x"] <= 16:  # the row's maximum is its profile's
+            drawn = max(float(v) for v in r["profile_ulp"] if v is not None)
+            assert drawn == pytest.approx(float(r["max_ulp"]), rel=1e-6)
+
+
+def test_an_error_spike_in_an_op_shows_in_the_profile(monkeypatch):
+    """A wrong result at one input (a stand-in for gelu_ext's forward) is the
+    profile's maximum in its bin, at that input, and drawn there."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    x = accuracy.sweep(torch.float32, points=2001)
+    at = x[int(torch.argmin((x.double() + 2.5).abs()))]
+    ours = accuracy.IMPLS["gelu_ext", "fwd"]
+
+    def spiked(t: torch.Tensor, mode: str) -> torch.Tensor:
+        out = ours(t, mode).clone()
+        hit = t == at
+        return torch.where(hit, out + 1000 * reference.ulp(out, torch.float32).float(), out).to(
+            out.dtype
+        )
+
+    monkeypatch.setitem(accuracy.IMPLS, ("gelu_ext", "fwd"), spiked)
+    rows = accuracy.measure("float32", "none", points=2001)
+    row = next(r for r in rows if (r.impl, r.direction) == ("gelu_ext", "fwd"))
+    assert row.max_ulp_x == at.item() and row.max_ulp == pytest.approx(1000, abs=3)
+    k = int((at.item() + 16.0) / (32.0 / accuracy.PROFILE_BINS))
+    assert row.profile_x[k] == at.item() and row.profile_ulp[k] == row.max_ulp
+    others = [e for i, e in enumerate(row.profile_ulp) if i != k and e is not None]
+    assert max(others) < 4
+    fig = result_plots.accuracy_figure([asdict(r) for r in rows])
+    (ax,) = [a for a in fig.axes if a.get_title() == "float32 exact gelu"]
+    cx, cy = _curves(ax)["acc:float32:none:fwd:gelu_ext"]
+    assert cx[np.nanargmax(cy)] == at.item() and np.nanmax(cy) == row.max_ulp
+
+
+def _acc_row(dtype: str, mode: str, direction: str, impl: str, ulps: list) -> dict:
+    """An accuracy row as its JSON reads, with a made-up profile on [-16, 16]."""
+    bins = len(ulps)
+    xs = [None if e is None else -16 + (k + 0.5) * 32 / bins for k, e in enumerate(ulps)]
+    worst = max(range(bins), key=lambda k: -1 if ulps[k] is None else float(ulps[k]))
+    return {
+        "dtype": dtype,
+        "mode": mode,
+        "direction": direction,
+        "impl": impl,
+        "points": 100,
+        "max_ulp": ulps[worst],
+        "max_ulp_x": xs[worst],
+        "max_ulp_got": 0.0,
+        "max_ulp_ref": 0.0,
+        "abs_allowance": 0.0,
+        "tail_max_rel": None,
+        "tail_max_rel_x": None,
+        "special_failures": [],
+        "profile_lo": -16.0,
+        "profile_hi": 16.0,
+        "profile_x": xs,
+        "profile_ulp": ulps,
+    }
+
+
+def test_accuracy_figure_from_given_rows():
+    """A panel per dtype/direction and mode present, two curves in each
+    (gelu_ext and PyTorch), the rows' profiles as they are: a spike where
+    the rows put it, 0 drawn at the floor, an empty bin as a gap, a
+    non-finite result ("inf", as JSON spells it) as a mark on the top edge."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    flat = [0.5] * 8
+    spike = [0.5, 0.5, 3e6, 0.5, 0.0, None, "inf", 0.5]  # bins centred at -14, -10, ..., 14
+    rows = [
+        _acc_row(
+            d,
+            m,
+            di,
+            impl,
+            spike if (impl, d, m, di) == ("torch", "float32", "tanh", "bwd") else flat,
+        )
+        for d in ("float32", "bfloat16")
+        for di in ("fwd", "bwd")
+        for m in ("none", "tanh")
+        for impl in ("gelu_ext", "torch")
+        if (d, m) != ("bfloat16", "tanh")  # a combination the rows lack: no panel
+    ]
+    fig = result_plots.accuracy_figure(rows)
+    _assert_labelled(fig)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == [
+        "float32 exact gelu",
+        "float32 tanh gelu",
+        "float32 exact gelu_backward",
+        "float32 tanh gelu_backward",
+        "bfloat16 exact gelu",
+        "bfloat16 exact gelu_backward",
+    ]
+    for ax in fig.axes:
+        assert ax.get_yscale() == "log" and ax.get_legend() is not None
+        curves = _curves(ax)
+        assert sorted(g.split(":")[-1] for g in curves if not g.endswith(":inf")) == [
+            "gelu_ext",
+            "torch",
+        ]
+    ax = fig.axes[titles.index("float32 tanh gelu_backward")]
+    curves = _curves(ax)
+    x, y = curves["acc:float32:tanh:bwd:torch"]
+    assert x[np.nanargmax(y)] == -6.0 and np.nanmax(y) == 3e6
+    assert y[4] == result_plots.ULP_FLOOR and np.isnan(y[5]) and np.isnan(y[6])
+    mx, _ = curves["acc:float32:tanh:bwd:torch:inf"]
+    assert list(mx) == [10.0]
+    np.testing.assert_array_equal(curves["acc:float32:tanh:bwd:gelu_ext"][1], flat)
+    assert "PyTorch max inf ulp at x = 10" in " ".join(t.get_text() for t in ax.texts)
+    with pytest.raises(CliError):
+        result_plots.accuracy_figure([{k: v for k, v in rows[0].items() if k != "profile_ulp"}])
+
+
+def test_accuracy_plot_option_draws_the_json_rows(capsys, tmp_path):
+    """--plot writes a PNG; plot --from-json draws the same pixels again from
+    the --json file of the same run."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    png, saved = tmp_path / "ulps.png", tmp_path / "acc.json"
+    argv = "accuracy --dtype float32 --mode none,tanh --points 2001".split()
+    rc, out, err = run_cli(capsys, *argv, "--plot", str(png), "--json", str(saved))
+    assert rc == 0, err
+    assert f"# wrote {png}" in out.splitlines()
+    data = json.loads(saved.read_text())
+    fig = result_plots.accuracy_figure(data["rows"], data["tail_from"])
+    assert len(fig.axes) == 4  # 2 modes x 2 directions
+    assert all(len(_curves(ax)) == 2 for ax in fig.axes)
+    rc, out, err = run_cli(
+        capsys, "plot", "--from-json", str(saved), "--out", str(tmp_path / "again")
+    )
+    assert rc == 0, err
+    again = tmp_path / "again" / result_plots.FILE_NAMES["accuracy"]
+    assert out.split() == [str(again)]
+    np.testing.assert_array_equal(_read_png(png), _read_png(again))
+
+
+def test_bench_figure_from_given_rows():
+    """A panel per setting/direction and dtype, per mode a gelu_ext and a
+    PyTorch curve of GB/s against the sizes, and the median copy; a dip
+    where the rows put it; GPU rows get panels of their own."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    import dataclasses
+
+    sizes = [1 << 12, 1 << 16, 1 << 20]
+    rows = []
+    for d in ("float32", "bfloat16"):
+        for direction in ("fwd", "bwd"):
+            for m in ("none", "tanh"):
+                for n in sizes:
+                    row = _bench_row("cpu", direction, d, m, n, 2.0)
+                    dip = (d, direction, m, n) == ("bfloat16", "bwd", "tanh", 1 << 16)
+                    copy_us = {"none": 0.5, "tanh": 0.25}[m]  # copy: 16 and 32 GB/s
+                    if dip:  # 64 times slower
+                        row = dataclasses.replace(row, ours_us=64.0, ours_gbps=0.125)
+                    rows.append(dataclasses.replace(row, copy_us=copy_us))
+    rows.append(_bench_row("cuda", "fwd", "float32", "none", 1 << 24, 3.0))
+    fig = result_plots.bench_figure([r.to_json() for r in rows])
+    _assert_labelled(fig)
+    assert [ax.get_title() for ax in fig.axes] == [
+        "float32 gelu, CPU, 2 thr, out=",
+        "bfloat16 gelu, CPU, 2 thr, out=",
+        "float32 gelu_backward, CPU, 2 thr, out=",
+        "bfloat16 gelu_backward, CPU, 2 thr, out=",
+        "float32 gelu, stand-in",
+    ]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "gelu_ext exact",
+        "PyTorch exact",
+        "gelu_ext tanh",
+        "PyTorch tanh",
+        "copy of the same bytes",
+    ]
+    for ax in fig.axes[:4]:
+        assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+        curves = _curves(ax)
+        assert len(curves) == 5
+        for gid, (x, y) in curves.items():
+            assert list(x) == sizes, gid
+        assert list(curves[next(g for g in curves if g.endswith(":copy"))][1]) == [24.0] * 3
+    curves = _curves(fig.axes[3])
+    assert list(curves["bench:cpu:bfloat16:bwd:tanh:gelu_ext"][1]) == [8.0, 0.125, 8.0]
+    assert list(curves["bench:cpu:bfloat16:bwd:tanh:torch"][1]) == [4.0] * 3
+    assert list(curves["bench:cpu:bfloat16:bwd:none:gelu_ext"][1]) == [8.0] * 3
+    gpu = _curves(fig.axes[4])
+    assert list(gpu["bench:cuda:float32:fwd:all:copy"][1]) == [8.0]  # the row's copy_gbps
+    with pytest.raises(CliError):
+        result_plots.bench_figure([])
+
+
+def test_bench_plot_option_draws_the_json_rows(capsys, tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    png, saved = tmp_path / "gbps.png", tmp_path / "bench.json"
+    argv = "bench --sizes 4K,8K --dtype float32 --mode none,tanh --min-time 0.002 --threads 1"
+    rc, out, err = run_cli(
+        capsys, *argv.split(), "--no-progress", "--plot", str(png), "--json", str(saved)
+    )
+    assert rc == 0, err
+    assert f"# wrote {png}" in out.splitlines()
+    rows = json.loads(saved.read_text())["rows"]
+    fig = result_plots.bench_figure(rows)
+    assert len(fig.axes) == 2  # fwd, bwd
+    for ax in fig.axes:
+        curves = _curves(ax)
+        assert len(curves) == 5  # 2 modes x (gelu_ext, PyTorch) + the copy
+        direction = "fwd" if ax.get_title().startswith("float32 gelu,") else "bwd"
+        x, y = curves[f"bench:cpu:float32:{direction}:tanh:gelu_ext"]
+        mine = [r for r in rows if (r["direction"], r["approximate"]) == (direction, "tanh")]
+        assert list(x) == [4096, 8192] and list(y) == [r["ours_gbps"] for r in mine]
+    rc, out, err = run_cli(capsys, "plot", "--from-json", str(saved), "--out", str(tmp_path))
+    assert rc == 0, err
+    np.testing.assert_array_equal(
+        _read_png(png), _read_png(tmp_path / result_plots.FILE_NAMES["bench"])
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["accuracy", "--dtype", "float16", "--plot", "ulps.png"],
+        ["bench", "--sizes", "4K", "--plot", "gbps.png"],
+        ["plot", "--from-json", "rows.json"],
+    ],
+)
+def test_plot_options_without_matplotlib(capsys, tmp_path, monkeypatch, argv):
+    """As for the plot command: one line naming matplotlib, exit status 1,
+    before anything is measured."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a),
+    )
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run_cli(capsys, *argv)
+    assert rc == 1 and out == ""
+    assert err.count("\n") == 1 and "matplotlib is not installed" in err, err
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "cannot read"),
+        ("not json", "is not JSON"),
+        ('{"rows": []}', "neither accuracy rows"),
+        ('{"rows": [{"dtype": "float32"}]}', "neither accuracy rows"),
+    ],
+)
+def test_plot_from_json_refuses_other_files(capsys, tmp_path, content, message):
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    path = tmp_path / "rows.json"
+    if content is not None:
+        path.write_text(content)
+    rc, out, err = run_cli(capsys, "plot", "--from-json", str(path), "--out", str(tmp_path))
+    assert rc == 1
+    assert err.count("\n") == 1 and message in err, err
+
+
+# ---------------------------------------------------------------------------
 # demo
 # ---------------------------------------------------------------------------
 def test_demo_without_a_command(capsys, tmp_path):
     pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    import matplotlib.image
+
     out_dir = tmp_path / "demo"
     rc, out, err = run_cli(capsys, "--out", str(out_dir), "--min-time", "0.01")
     assert rc == 0, err
@@ -756,9 +1090,13 @@ def test_demo_without_a_command(capsys, tmp_path):
         ],
     ):
         assert line.startswith(start) and "PyTorch's speed" in line and "max error" in line, line
-    assert summary[9] == f"figures: {out_dir}/ (5 PNG files)"
+    assert summary[9] == f"figures: {out_dir}/ (7 PNG files)"
     assert "kernel against kernel" in out.split("== speed on the CPU")[1].splitlines()[0]
-    assert sorted(os.listdir(out_dir)) == sorted(f"{n}.png" for n in plots.FIGURES)
+    row_figures = list(result_plots.FILE_NAMES.values())
+    assert sorted(os.listdir(out_dir)) == sorted([f"{n}.png" for n in plots.FIGURES] + row_figures)
+    for name in row_figures:
+        img = matplotlib.image.imread(out_dir / name)
+        assert img.shape[0] > 300 and float(img[..., :3].std()) > 0.05, name
 
 
 def test_python_dash_m_entry_point():

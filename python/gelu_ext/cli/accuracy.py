@@ -23,6 +23,11 @@ float32/float64 are therefore counted beyond an absolute allowance of
 2^-26 / 2^-55 (the float32 figure is the accuracy contract's). The negative
 tail (x <= -4) is where textbook formulas cancel; its largest relative error
 is reported where the reference is a normal number of the dtype.
+
+Each row also keeps an error profile for figures: the inputs in
+[-16, 16] ([-40, 40] for float64) in 256 equal bins, and per bin its
+largest error and the input where it occurs. ``--plot FILE`` draws the
+profiles as a PNG: the error in ulps against x, gelu_ext beside PyTorch.
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ from .common import (
     choice_list,
     fmt_ulp,
     int_range,
+    png_file,
     write_json,
 )
+from .figure_common import require_matplotlib, save_png
 from .reference import (
     MP_DIGITS,
     gelu,
@@ -54,10 +61,14 @@ from .reference import (
     textbook_gelu_backward,
     ulp_error,
 )
+from .result_plots import accuracy_figure
 
 DESCRIPTION = __doc__
 
 TAIL_FROM = -4.0
+# The error profile: PROFILE_BINS equal bins of x over [-span, span].
+PROFILE_BINS = 256
+PROFILE_SPAN = {"float32": 16.0, "float64": 40.0, "bfloat16": 16.0, "float16": 16.0}
 # Absolute allowance for backward errors near the root of f' (see module doc).
 BWD_ALLOWANCE = {"float32": 2.0**-26, "float64": 2.0**-55, "bfloat16": 0.0, "float16": 0.0}
 
@@ -79,6 +90,12 @@ class AccuracyRow:
     tail_max_rel: float | None  # largest relative error for x <= TAIL_FROM (None: no point)
     tail_max_rel_x: float | None
     special_failures: list[str] = field(default_factory=list)
+    # The error profile over [profile_lo, profile_hi], in equal bins: per bin
+    # the input with the bin's largest error and that error (None: an empty bin).
+    profile_lo: float = 0.0
+    profile_hi: float = 0.0
+    profile_x: list[float | None] = field(default_factory=list)
+    profile_ulp: list[float | None] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------
@@ -171,6 +188,32 @@ def _worst(err: torch.Tensor) -> int:
     return int(err.argmax()) if err.numel() else 0
 
 
+def profile(
+    x: torch.Tensor, err: torch.Tensor, lo: float, hi: float, bins: int = PROFILE_BINS
+) -> tuple[list[float | None], list[float | None]]:
+    """Per bin of ``bins`` equal bins over [lo, hi]: the input with the
+    bin's largest error (the first such input) and that error; None for a
+    bin without inputs. Inputs outside [lo, hi] are left out."""
+    xd = x.detach().double()
+    inside = (xd >= lo) & (xd <= hi)
+    xs, es = xd[inside], err.double()[inside]
+    # Bin k holds edge[k] <= x < edge[k + 1]; the last one hi too.
+    inner_edges = torch.linspace(lo, hi, bins + 1, dtype=torch.float64)[1:-1]
+    which = torch.bucketize(xs, inner_edges, right=True)
+    worst = torch.full((bins,), -1.0, dtype=torch.float64)
+    worst = worst.scatter_reduce(0, which, es, "amax")
+    position = torch.arange(xs.numel())
+    first = torch.where(es == worst[which], position, xs.numel())
+    at = torch.full((bins,), xs.numel(), dtype=torch.long).scatter_reduce(0, which, first, "amin")
+    px: list[float | None] = []
+    pe: list[float | None] = []
+    for k, e in zip(at.tolist(), worst.tolist()):
+        empty = k == xs.numel()
+        px.append(None if empty else xs[k].item())
+        pe.append(None if empty else e)
+    return px, pe
+
+
 def measure(
     dtype_name: str, mode: str, quick: bool = False, points: int | None = None
 ) -> list[AccuracyRow]:
@@ -180,6 +223,7 @@ def measure(
     refs = dict(zip(("fwd", "bwd"), reference(x, mode)))
     normal = torch.finfo(dtype).smallest_normal
     tail = x.double() <= TAIL_FROM
+    span = PROFILE_SPAN[dtype_name]
     rows = []
     with torch.no_grad():
         for (impl, direction), fn in IMPLS.items():
@@ -192,6 +236,7 @@ def measure(
             rel = ((got.double() - ref).abs() / ref.abs())[in_tail]
             rel = rel.nan_to_num(nan=math.inf, posinf=math.inf)
             j = _worst(rel)
+            profile_x, profile_ulp = profile(x, err, -span, span)
             rows.append(
                 AccuracyRow(
                     dtype=dtype_name,
@@ -207,6 +252,10 @@ def measure(
                     tail_max_rel=rel[j].item() if rel.numel() else None,
                     tail_max_rel_x=x[in_tail][j].item() if rel.numel() else None,
                     special_failures=special_failures(fn, dtype, mode, direction),
+                    profile_lo=-span,
+                    profile_hi=span,
+                    profile_x=profile_x,
+                    profile_ulp=profile_ulp,
                 )
             )
     return rows
@@ -316,16 +365,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="grid points for float32/float64 (overrides the default sweep)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    p.add_argument(
+        "--plot",
+        type=png_file,
+        metavar="FILE.png",
+        help="also draw the error in ulps against x, gelu_ext and PyTorch, per dtype, "
+        "mode and direction (needs matplotlib)",
+    )
 
 
 def command(args: argparse.Namespace) -> int:
     """Runs ``accuracy`` with parsed arguments."""
     check_writable(args.json)
+    if args.plot:
+        require_matplotlib()
+        check_writable(args.plot)
     rows = run(args.dtype, args.mode, args.quick, args.points)
     print(LEGEND)
     print(format_table(rows))
+    data = [asdict(r) for r in rows]
     if args.json:
         # An infinite error (an infinite or NaN result for a finite
         # reference) is written as the string "inf".
-        write_json(args.json, {"tail_from": TAIL_FROM, "rows": [asdict(r) for r in rows]})
+        write_json(args.json, {"tail_from": TAIL_FROM, "rows": data})
+    if args.plot:
+        save_png(accuracy_figure(data, TAIL_FROM), args.plot)
+        print(f"# wrote {args.plot}")
     return 0

@@ -5,6 +5,7 @@
     python -m gelu_ext bench --sizes 4096,64K,16M --threads 1,2 --json out.json
     python -m gelu_ext bench --device all     # CPU, then the GPU when there is one
     python -m gelu_ext bench --outputs both   # also kernel vs kernel into preallocated outputs
+    python -m gelu_ext bench --quick --sizes 4K,64K,1M --plot gbps.png   # GB/s against size
 
 Forward compares ``gelu_ext.gelu`` with ``torch.nn.functional.gelu``;
 backward compares ``gelu_ext.gelu_backward`` with
@@ -55,13 +56,16 @@ from .common import (
     check_writable,
     choice_list,
     fmt_size,
+    png_file,
     positive_float,
     positive_int_list,
     size_list,
     write_json,
 )
+from .figure_common import require_matplotlib, save_png
 from .info import cpu_model
 from .reference import K_SIGMOID, textbook_gelu, textbook_gelu_backward
+from .result_plots import bench_figure
 
 DESCRIPTION = __doc__
 
@@ -693,6 +697,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="short run: 1M elements, 0.1 s per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.add_argument("--json", metavar="FILE", help="also write rows and environment as JSON")
+    p.add_argument(
+        "--plot",
+        type=png_file,
+        metavar="FILE.png",
+        help="also draw GB/s against size for gelu_ext, PyTorch and the copy (needs matplotlib)",
+    )
 
 
 def command(args: argparse.Namespace) -> int:
@@ -700,6 +710,9 @@ def command(args: argparse.Namespace) -> int:
     sizes = args.sizes or ([1 << 20] if args.quick else [1 << 24])
     min_time = args.min_time or (0.1 if args.quick else 0.3)
     check_writable(args.json)
+    if args.plot:
+        require_matplotlib()
+        check_writable(args.plot)
     progress = not args.no_progress
     skipped = None
     if args.device in ("cuda", "all"):
@@ -737,6 +750,10 @@ def command(args: argparse.Namespace) -> int:
             rows += cuda_rows
         else:
             print(f"# GPU part skipped: {skipped}")
+    data = [r.to_json() for r in rows]
     if args.json:
-        write_json(args.json, {"environment": env, "rows": [r.to_json() for r in rows]})
+        write_json(args.json, {"environment": env, "rows": data})
+    if args.plot:
+        save_png(bench_figure(data), args.plot)
+        print(f"# wrote {args.plot}")
     return 0

@@ -157,6 +157,13 @@ def positive_float(text: str) -> float:
     return value
 
 
+def png_file(text: str) -> str:
+    """argparse type: a file name ending in .png (the figures are PNG)."""
+    if not text.lower().endswith(".png") or len(text) <= 4:
+        raise argparse.ArgumentTypeError(f"expected a file name ending in .png, got {text!r}")
+    return text
+
+
 def check_writable(path: str | None) -> None:
     """Fails early (before a long run) when ``path`` cannot be written."""
     if path is None:

@@ -1,5 +1,7 @@
 """The demo, ``python -m gelu_ext`` with no command: the build facts, a short
-accuracy sweep, a short benchmark, the figures and a seven-line summary."""
+accuracy sweep, a short benchmark, the figures (those of ``plot``, and the
+error in ulps against x and GB/s against size drawn from the demo's own
+runs) and a summary."""
 
 from __future__ import annotations
 
@@ -7,15 +9,19 @@ import argparse
 import math
 import os
 import time
+from dataclasses import asdict
 from typing import Sequence
 
 import torch
 
-from . import accuracy, bench, info, plots
+from . import accuracy, bench, info, plots, result_plots
 from .common import DIRECTIONS, DTYPE_NAMES, MODES, fmt_ulp, positive_float
+from .figure_common import matplotlib_missing, save_png
 
 # The demo's speed run and summary: every dtype, float32 first.
 SUMMARY_DTYPES = ("float32", "bfloat16", "float16", "float64")
+# Smaller sizes timed for the GB/s figure (float32, beside the speed run's 1M).
+FIGURE_SIZES = (1 << 12, 1 << 16)
 # How the summary names a mode (the others by their own name).
 _MODE_NAME = {"none": "exact"}
 
@@ -149,6 +155,20 @@ def command(args: argparse.Namespace) -> int:
         outputs=["preallocated"],
     )
     print(bench.format_table(cpu_rows, "cpu"))
+    missing = matplotlib_missing()
+    size_rows: list[bench.Row] = []
+    if missing is None:
+        _section(f"speed against size on the CPU, float32, for {result_plots.FILE_NAMES['bench']}")
+        size_rows = bench.run_cpu(
+            ["float32"],
+            list(MODES),
+            list(FIGURE_SIZES),
+            list(DIRECTIONS),
+            threads=[threads],
+            min_time=args.min_time / 2,
+            outputs=["preallocated"],
+        )
+        print(bench.format_table(size_rows, "cpu"))
     gpu_rows: list[bench.Row] = []
     reason = bench.cuda_unavailable_reason()
     if reason is None:
@@ -165,8 +185,19 @@ def command(args: argparse.Namespace) -> int:
         print(f"(GPU part skipped: {reason})")
 
     _section("figures")
-    missing = plots.matplotlib_missing()
     paths = [] if missing else plots.write_figures(args.out)
+    if paths:
+        drawn = {
+            "accuracy": result_plots.accuracy_figure(
+                [asdict(r) for r in acc_rows], accuracy.TAIL_FROM
+            ),
+            "bench": result_plots.bench_figure(
+                [r.to_json() for r in [*cpu_rows, *size_rows, *gpu_rows]]
+            ),
+        }
+        for kind, fig in drawn.items():
+            paths.append(os.path.join(args.out, result_plots.FILE_NAMES[kind]))
+            save_png(fig, paths[-1])
     for path in paths:
         print(path)
     if missing:

@@ -12,7 +12,7 @@ recompute it from the line's own x data:
 * ``op:abs_tanh_minus_exact:both``: ``|gelu(x, "tanh") - gelu(x, "none")|``
 
 The figures are drawn with matplotlib's Agg canvas; pyplot (and its global
-backend) is never touched.
+backend) is never touched (``figure_common.py``).
 """
 
 from __future__ import annotations
@@ -24,8 +24,17 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from . import reference
-from .common import CliError, choice_list, int_range
+from . import reference, result_plots
+from .common import choice_list, int_range
+from .figure_common import (
+    EXACT,
+    OTHER,
+    TANH,
+    finish_axes,
+    new_figure,
+    require_matplotlib,
+    save_png,
+)
 from .reference import KAPPA, SQRT_2_OVER_PI
 
 if TYPE_CHECKING:
@@ -41,9 +50,10 @@ Write PNG figures computed by the gelu_ext kernels (float64) and print their pat
   gelu_derivative.png         GELU' from gelu_backward, the article's closed form on top
   tanh_minus_exact.png        |tanh - exact| on a log scale, its maximum marked
   gelu_second_derivative.png  GELU'' by double backward through the op
+
+With --from-json FILE, instead the figure of a saved accuracy --json (the
+error in ulps against x) or bench --json (GB/s against size) file.
 """
-# Colours: exact and tanh GELU keep theirs in every figure.
-EXACT, TANH, OTHER = "tab:blue", "tab:orange", "0.45"
 
 
 # ---------------------------------------------------------------------------
@@ -97,23 +107,9 @@ def peak(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 # Figures
 # ---------------------------------------------------------------------------
 def _figure(panels: int, title: str) -> tuple[Figure, list[Axes]]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4 * panels if panels > 1 else 7.6, 4.6), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, panels, squeeze=False)[0].tolist()
-    fig.suptitle(title, fontsize=13)
+    """One row of ``panels`` panels (a single one a little wider)."""
+    fig, (axes,) = new_figure(1, panels, title, (6.4 * panels if panels > 1 else 7.6, 4.6))
     return fig, axes
-
-
-def _finish(ax: Axes, title: str, xlabel: str, ylabel: str, legend: str | None = "best") -> None:
-    ax.set_title(title, fontsize=11)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(True, alpha=0.35)
-    if legend is not None and len(ax.get_legend_handles_labels()[1]) > 1:
-        ax.legend(loc=legend, fontsize=9)
 
 
 def figure_normal() -> Figure:
@@ -134,7 +130,7 @@ def figure_normal() -> Figure:
         label=rf"area $= \Phi({cut:g}) = P(X \leq {cut:g}) = {phi_cut:.3f}$",
     )
     left.set_ylim(0, 0.45)
-    _finish(left, r"Density $\varphi(x)$", "x", r"$\varphi(x)$", legend="upper left")
+    finish_axes(left, r"Density $\varphi(x)$", "x", r"$\varphi(x)$", legend="upper left")
 
     right.plot(
         x,
@@ -154,7 +150,7 @@ def figure_normal() -> Figure:
         gid="op:gelu_over_x:none",
     )
     right.set_ylim(-0.03, 1.03)
-    _finish(
+    finish_axes(
         right,
         r"CDF: GELU keeps x with probability $\Phi(x)$,"
         "\n"
@@ -190,7 +186,7 @@ def figure_gelu() -> Figure:
             label="tanh approximation",
             gid="op:gelu:tanh",
         )
-        _finish(ax, f"x in [{-span:g}, {span:g}]", "x", "GELU(x)", legend="upper left")
+        finish_axes(ax, f"x in [{-span:g}, {span:g}]", "x", "GELU(x)", legend="upper left")
     xmin, ymin = minimum_of_gelu("none")
     axes[0].plot([xmin], [ymin], "o", color="black", ms=5)
     axes[0].annotate(
@@ -242,7 +238,7 @@ def figure_derivative() -> Figure:
         fontsize=9,
         bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"},
     )
-    _finish(ax, "derivative of exact and tanh GELU", "x", "dGELU/dx", legend="upper left")
+    finish_axes(ax, "derivative of exact and tanh GELU", "x", "dGELU/dx", legend="upper left")
     return fig
 
 
@@ -275,7 +271,7 @@ def figure_tanh_error() -> Figure:
         )
     ax.set_ylim(1e-12, ymax * 3e3)
     # One curve: no legend.
-    _finish(
+    finish_axes(
         ax,
         "absolute difference, both from torch.ops.gelu_ext.gelu (float64)",
         "x",
@@ -308,7 +304,7 @@ def figure_second_derivative() -> Figure:
         gid="op:second:tanh",
     )
     ax.axhline(0.0, color=OTHER, lw=0.8)
-    _finish(ax, "second derivative (autograd of gelu_backward)", "x", r"d$^2$GELU/dx$^2$")
+    finish_axes(ax, "second derivative (autograd of gelu_backward)", "x", r"d$^2$GELU/dx$^2$")
     return fig
 
 
@@ -321,20 +317,9 @@ FIGURES: dict[str, Callable[[], Figure]] = {
 }
 
 
-def matplotlib_missing() -> str | None:
-    """Why figures cannot be drawn here, or None when matplotlib is importable."""
-    import importlib.util
-
-    if importlib.util.find_spec("matplotlib") is None:
-        return "matplotlib is not installed (pip install matplotlib)"
-    return None
-
-
 def write_figures(out_dir: str, dpi: int = 110, names: list[str] | None = None) -> list[str]:
     """Draws the figures (all, or ``names``) into ``out_dir`` as PNG; returns the paths."""
-    missing = matplotlib_missing()
-    if missing is not None:
-        raise CliError(missing)
+    require_matplotlib()
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for name in names or list(FIGURES):
@@ -356,17 +341,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dpi", type=int_range(20, 600), default=110, help="resolution, 20 to 600 (default 110)"
     )
-    p.add_argument(
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
         "--only",
         type=choice_list(list(FIGURES)),
         default=None,
         metavar="NAMES",
         help=f"comma-separated subset of: {', '.join(FIGURES)}",
     )
+    which.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="instead, draw the figure of a file written by accuracy --json "
+        f"({result_plots.FILE_NAMES['accuracy']}) or bench --json "
+        f"({result_plots.FILE_NAMES['bench']})",
+    )
 
 
 def command(args: argparse.Namespace) -> int:
     """Runs ``plot`` with parsed arguments."""
+    if args.from_json:
+        require_matplotlib()
+        kind, fig = result_plots.figure_from_json(args.from_json)
+        os.makedirs(args.out, exist_ok=True)
+        path = os.path.join(args.out, result_plots.FILE_NAMES[kind])
+        save_png(fig, path, args.dpi)
+        print(path)
+        return 0
     for path in write_figures(args.out, args.dpi, args.only):
         print(path)
     return 0
