@@ -623,5 +623,30 @@ GELU_EXT_HD V gelu_sigmoid_derivative(V x) {
   return logistic_derivative<kPrecise>(x, t, t.ah, t.al);
 }
 
+// ---------------------------------------------------------------------------
+// The formulas of a mode A known at compile time.
+// ---------------------------------------------------------------------------
+template <Approximation A, bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_of(V x) {
+  if constexpr (A == Approximation::Tanh) {
+    return gelu_tanh<kPrecise>(x);
+  } else if constexpr (A == Approximation::Sigmoid) {
+    return gelu_sigmoid<kPrecise>(x);
+  } else {
+    return gelu_exact<kPrecise>(x);
+  }
+}
+
+template <Approximation A, bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_derivative_of(V x) {
+  if constexpr (A == Approximation::Tanh) {
+    return gelu_tanh_derivative<kPrecise>(x);
+  } else if constexpr (A == Approximation::Sigmoid) {
+    return gelu_sigmoid_derivative<kPrecise>(x);
+  } else {
+    return gelu_exact_derivative<kPrecise>(x);
+  }
+}
+
 }  // namespace math
 }  // namespace gelu_ext

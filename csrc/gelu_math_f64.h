@@ -311,31 +311,28 @@ static inline V gelu_sigmoid_derivative(V x) {
   return logistic_derivative(x, t, t.ah, t.al);
 }
 
-// What the CPU loops evaluate for float64 (csrc/cpu/gelu_loops.h).
+// What the CPU loops evaluate for float64 (csrc/cpu/gelu_loops.h), by mode
+// (kPrecise: one accuracy for double).
 struct Formulas {
-  template <bool kPrecise, class V>
-  static V exact(V x) {
-    return gelu_exact(x);
+  template <Approximation A, bool kPrecise, class V>
+  static V forward(V x) {
+    if constexpr (A == Approximation::Tanh) {
+      return gelu_tanh(x);
+    } else if constexpr (A == Approximation::Sigmoid) {
+      return gelu_sigmoid(x);
+    } else {
+      return gelu_exact(x);
+    }
   }
-  template <bool kPrecise, class V>
-  static V tanh(V x) {
-    return gelu_tanh(x);
-  }
-  template <bool kPrecise, class V>
-  static V sigmoid(V x) {
-    return gelu_sigmoid(x);
-  }
-  template <bool kPrecise, class V>
-  static V exact_derivative(V x) {
-    return gelu_exact_derivative(x);
-  }
-  template <bool kPrecise, class V>
-  static V tanh_derivative(V x) {
-    return gelu_tanh_derivative(x);
-  }
-  template <bool kPrecise, class V>
-  static V sigmoid_derivative(V x) {
-    return gelu_sigmoid_derivative(x);
+  template <Approximation A, bool kPrecise, class V>
+  static V derivative(V x) {
+    if constexpr (A == Approximation::Tanh) {
+      return gelu_tanh_derivative(x);
+    } else if constexpr (A == Approximation::Sigmoid) {
+      return gelu_sigmoid_derivative(x);
+    } else {
+      return gelu_exact_derivative(x);
+    }
   }
 };
 

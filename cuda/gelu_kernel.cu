@@ -78,13 +78,7 @@ struct Forward {
   __device__ __forceinline__ T operator()(T x) const {
     using P = Policy<T>;
     const auto v = static_cast<typename P::Acc>(x);
-    if constexpr (kApprox == Approximation::Tanh) {
-      return static_cast<T>(math::gelu_tanh<P::kPrecise>(v));
-    } else if constexpr (kApprox == Approximation::Sigmoid) {
-      return static_cast<T>(math::gelu_sigmoid<P::kPrecise>(v));
-    } else {
-      return static_cast<T>(math::gelu_exact<P::kPrecise>(v));
-    }
+    return static_cast<T>(math::gelu_of<kApprox, P::kPrecise>(v));
   }
 };
 
@@ -97,14 +91,7 @@ struct Backward {
     using P = Policy<T>;
     using Acc = typename P::Acc;
     const auto v = static_cast<Acc>(x);
-    Acc d;
-    if constexpr (kApprox == Approximation::Tanh) {
-      d = math::gelu_tanh_derivative<P::kPreciseDerivative>(v);
-    } else if constexpr (kApprox == Approximation::Sigmoid) {
-      d = math::gelu_sigmoid_derivative<P::kPreciseDerivative>(v);
-    } else {
-      d = math::gelu_exact_derivative<P::kPreciseDerivative>(v);
-    }
+    const Acc d = math::gelu_derivative_of<kApprox, P::kPreciseDerivative>(v);
     return static_cast<T>(static_cast<Acc>(g) * d);
   }
 };
@@ -266,13 +253,8 @@ void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation a
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, self.scalar_type(), "gelu_cuda", [&] {
     const Inputs<scalar_t, 1> in{{x.const_data_ptr<scalar_t>()}};
     scalar_t* y = out.mutable_data_ptr<scalar_t>();
-    if (approx == Approximation::Tanh) {
-      launch(in, y, n, Forward<scalar_t, Approximation::Tanh>{});
-    } else if (approx == Approximation::Sigmoid) {
-      launch(in, y, n, Forward<scalar_t, Approximation::Sigmoid>{});
-    } else {
-      launch(in, y, n, Forward<scalar_t, Approximation::None>{});
-    }
+    with_mode(approx,
+              [&](auto mode) { launch(in, y, n, Forward<scalar_t, decltype(mode)::value>{}); });
   });
 }
 
@@ -294,13 +276,9 @@ void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const a
       at::kHalf, at::kBFloat16, self.scalar_type(), "gelu_backward_cuda", [&] {
         const Inputs<scalar_t, 2> in{{g.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>()}};
         scalar_t* gi = out.mutable_data_ptr<scalar_t>();
-        if (approx == Approximation::Tanh) {
-          launch(in, gi, n, Backward<scalar_t, Approximation::Tanh>{});
-        } else if (approx == Approximation::Sigmoid) {
-          launch(in, gi, n, Backward<scalar_t, Approximation::Sigmoid>{});
-        } else {
-          launch(in, gi, n, Backward<scalar_t, Approximation::None>{});
-        }
+        with_mode(approx, [&](auto mode) {
+          launch(in, gi, n, Backward<scalar_t, decltype(mode)::value>{});
+        });
       });
 }
 

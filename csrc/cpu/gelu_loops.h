@@ -42,29 +42,13 @@ inline V canonical_nan(V r) {
 // The formulas a loop evaluates: gelu_math.h's, unless the I/O policy names
 // its own (the float64 policies: gelu_math_f64.h's Formulas).
 struct MathFormulas {
-  template <bool kPrecise, class V>
-  static V exact(V x) {
-    return math::gelu_exact<kPrecise>(x);
+  template <Approximation A, bool kPrecise, class V>
+  static V forward(V x) {
+    return math::gelu_of<A, kPrecise>(x);
   }
-  template <bool kPrecise, class V>
-  static V tanh(V x) {
-    return math::gelu_tanh<kPrecise>(x);
-  }
-  template <bool kPrecise, class V>
-  static V sigmoid(V x) {
-    return math::gelu_sigmoid<kPrecise>(x);
-  }
-  template <bool kPrecise, class V>
-  static V exact_derivative(V x) {
-    return math::gelu_exact_derivative<kPrecise>(x);
-  }
-  template <bool kPrecise, class V>
-  static V tanh_derivative(V x) {
-    return math::gelu_tanh_derivative<kPrecise>(x);
-  }
-  template <bool kPrecise, class V>
-  static V sigmoid_derivative(V x) {
-    return math::gelu_sigmoid_derivative<kPrecise>(x);
+  template <Approximation A, bool kPrecise, class V>
+  static V derivative(V x) {
+    return math::gelu_derivative_of<A, kPrecise>(x);
   }
 };
 template <class Io, class = void>
@@ -107,13 +91,9 @@ void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation appro
         });
   };
   using F = typename FormulasOf<Io>::type;
-  if (approx == Approximation::Tanh) {
-    run([](V v) { return F::template tanh<Io::kPrecise>(v); });
-  } else if (approx == Approximation::Sigmoid) {
-    run([](V v) { return F::template sigmoid<Io::kPrecise>(v); });
-  } else {
-    run([](V v) { return F::template exact<Io::kPrecise>(v); });
-  }
+  with_mode(approx, [&](auto mode) {
+    run([](V v) { return F::template forward<decltype(mode)::value, Io::kPrecise>(v); });
+  });
 }
 
 // Calls `body(df)` with the derivative f' that `approx` and Io's accuracy
@@ -121,13 +101,11 @@ void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation appro
 template <class V, class Io, class Body>
 void with_derivative(Approximation approx, Body&& body) {
   using F = typename FormulasOf<Io>::type;
-  if (approx == Approximation::Tanh) {
-    body([](V v) { return F::template tanh_derivative<Io::kPreciseDerivative>(v); });
-  } else if (approx == Approximation::Sigmoid) {
-    body([](V v) { return F::template sigmoid_derivative<Io::kPreciseDerivative>(v); });
-  } else {
-    body([](V v) { return F::template exact_derivative<Io::kPreciseDerivative>(v); });
-  }
+  with_mode(approx, [&](auto mode) {
+    body([](V v) {
+      return F::template derivative<decltype(mode)::value, Io::kPreciseDerivative>(v);
+    });
+  });
 }
 
 template <class V, class Io, class T>

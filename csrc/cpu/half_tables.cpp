@@ -44,11 +44,10 @@ const E* table() {
 
 template <class E>
 const E* table_for(bool bf16, Approximation approx) {
-  constexpr Approximation kTanh = Approximation::Tanh, kNone = Approximation::None;
-  constexpr Approximation kSigmoid = Approximation::Sigmoid;
-  if (approx == kTanh) return bf16 ? table<E, true, kTanh>() : table<E, false, kTanh>();
-  if (approx == kSigmoid) return bf16 ? table<E, true, kSigmoid>() : table<E, false, kSigmoid>();
-  return bf16 ? table<E, true, kNone>() : table<E, false, kNone>();
+  return with_mode(approx, [bf16](auto mode) {
+    constexpr Approximation kMode = decltype(mode)::value;
+    return bf16 ? table<E, true, kMode>() : table<E, false, kMode>();
+  });
 }
 
 }  // namespace

@@ -18,16 +18,12 @@ namespace {
 // kernels hoist that choice out of their loops).
 template <bool kPrecise = true>
 float math_gelu(float x, Approximation a) {
-  namespace m = gelu_ext::math;
-  if (a == Approximation::Tanh) return m::gelu_tanh<kPrecise>(x);
-  if (a == Approximation::Sigmoid) return m::gelu_sigmoid<kPrecise>(x);
-  return m::gelu_exact<kPrecise>(x);
+  return gelu_ext::with_mode(
+      a, [x](auto m) { return gelu_ext::math::gelu_of<decltype(m)::value, kPrecise>(x); });
 }
 float math_gelu_derivative(float x, Approximation a) {
-  namespace m = gelu_ext::math;
-  if (a == Approximation::Tanh) return m::gelu_tanh_derivative(x);
-  if (a == Approximation::Sigmoid) return m::gelu_sigmoid_derivative(x);
-  return m::gelu_exact_derivative(x);
+  return gelu_ext::with_mode(
+      a, [x](auto m) { return gelu_ext::math::gelu_derivative_of<decltype(m)::value>(x); });
 }
 
 // Restores the SIMD path that was selected when the test began.
@@ -153,16 +149,11 @@ TEST_F(SimdPaths, KernelsAreTheMathHeader) {
         at::Tensor ey = at::empty_like(x64), ed = at::empty_like(x64);
         for (int64_t i = 0; i < x64.numel(); ++i) {
           const double xi = x64.data_ptr<double>()[i];
-          double f = f64::gelu_exact(xi), df = f64::gelu_exact_derivative(xi);
-          if (a == Approximation::Tanh) {
-            f = f64::gelu_tanh(xi);
-            df = f64::gelu_tanh_derivative(xi);
-          } else if (a == Approximation::Sigmoid) {
-            f = f64::gelu_sigmoid(xi);
-            df = f64::gelu_sigmoid_derivative(xi);
-          }
-          ey.data_ptr<double>()[i] = f;
-          ed.data_ptr<double>()[i] = 1.0 * df;
+          gelu_ext::with_mode(a, [&](auto m) {
+            constexpr Approximation kMode = decltype(m)::value;
+            ey.data_ptr<double>()[i] = f64::Formulas::forward<kMode, true>(xi);
+            ed.data_ptr<double>()[i] = 1.0 * f64::Formulas::derivative<kMode, true>(xi);
+          });
         }
         EXPECT_TRUE(bitwise_equal(y, ey)) << "float64 forward";
         EXPECT_TRUE(bitwise_equal(d, ed)) << "float64 backward";
