@@ -1,6 +1,6 @@
 # cmake -P downstream.cmake: install the gelu_ext build tree into a prefix,
 # then build two projects against that prefix alone, as a user would:
-# tests/deploy/downstream (a tiny app) and examples/cpp_inference
+# tests/deploy/downstream (tiny apps) and examples/cpp_inference
 # (standalone), and run them.
 #   -DBUILD_DIR=   gelu_ext's CMake build tree (built)
 #   -DSOURCE_DIR=  gelu_ext's source tree
@@ -9,6 +9,8 @@
 #   -DPYTHON=      Python with torch (how the package finds Torch); optional
 #   -DMODEL=       a TorchScript model for gelu_ext_infer, and
 #   -DMODEL_INPUT= -DMODEL_EXPECTED=  its input and expected output
+#   -DPACKAGE=     an AOTI package, and
+#   -DPACKAGE_INPUT= -DPACKAGE_EXPECTED=  its input and expected output
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
@@ -30,10 +32,14 @@ run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/deploy/downstream" -B "${WORK_DIR
 run("${CMAKE_COMMAND}" --build "${WORK_DIR}/app")
 run("${WORK_DIR}/app/dispatcher_only")
 run("${WORK_DIR}/app/uses_api")
+run("${WORK_DIR}/app/runs_aoti_package" "${PACKAGE}" "${PACKAGE_INPUT}" "${PACKAGE_EXPECTED}")
 
 run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/examples/cpp_inference" -B "${WORK_DIR}/infer" ${configure_args})
 run("${CMAKE_COMMAND}" --build "${WORK_DIR}/infer")
 run("${WORK_DIR}/infer/gelu_ext_infer" "${MODEL}" --input "${MODEL_INPUT}"
     --expected "${MODEL_EXPECTED}" --runs 2)
+run("${WORK_DIR}/infer/gelu_ext_infer" "${PACKAGE}" --input "${PACKAGE_INPUT}"
+    --expected "${PACKAGE_EXPECTED}" --runs 2)
 # The installed copy of the example, too.
 run("${prefix}/bin/gelu_ext_infer" "${MODEL}" --runs 2)
+run("${prefix}/bin/gelu_ext_infer" "${PACKAGE}" --runs 2)

@@ -13,6 +13,7 @@ import pytest
 import torch
 from conftest import MODES, native_gelu
 from gelu_ext import cli
+from gelu_ext.cli.aoti import EncoderBlock, ExportCheckError, check_program_ops
 from gelu_ext.cli.export import MLPBlock, export_block
 
 
@@ -29,7 +30,7 @@ def _uses_op(program: torch.export.ExportedProgram) -> bool:
 @pytest.mark.parametrize("mode", MODES)
 def test_files_and_expected_output(exported, mode):
     files = exported[mode]
-    for path in vars(files).values():
+    for path in files.paths():
         assert os.path.getsize(path) > 0, path
     x, y = torch.load(files.input), torch.load(files.expected)
     assert x.shape == (4, 16) and y.shape == (4, 16) and y.dtype == torch.float32
@@ -95,12 +96,24 @@ def test_exported_program_loads_in_a_fresh_process(exported):
 def test_cli_writes_both_modes(tmp_path, capsys):
     assert (
         cli.main(
-            ["export", "--out", str(tmp_path), "--features", "8", "--hidden", "16", "--batch", "2"]
+            [
+                "export",
+                "--out",
+                str(tmp_path),
+                "--features",
+                "8",
+                "--hidden",
+                "16",
+                "--batch",
+                "2",
+                "--aoti",
+                "none",  # AOTI packages are compiled and run from C++ by ctest (tests/deploy)
+            ]
         )
         == 0
     )
     printed = capsys.readouterr().out.split()
-    assert len(printed) == 5 * len(MODES) and all(os.path.exists(p) for p in printed)
+    assert len(printed) == 7 * len(MODES) + 5 and all(os.path.exists(p) for p in printed)
     assert {os.path.basename(p) for p in printed} >= {
         "mlp_none.pt",
         "mlp_tanh.pt2",
@@ -120,3 +133,53 @@ def test_cli_rejects_bad_arguments(capsys):
 def test_module_is_gelu_ext():
     block = MLPBlock(4, 8, "tanh")
     assert isinstance(block.act, gelu_ext.GELU) and block.act.approximate == "tanh"
+
+
+# The checks before an AOTI package is compiled (no compiler needed).
+
+
+def _program(model: torch.nn.Module, x: torch.Tensor) -> torch.export.ExportedProgram:
+    return torch.export.export(model, (x,), dynamic_shapes={"x": {0: torch.export.Dim("b")}})
+
+
+def test_aoti_check_accepts_the_block_and_the_encoder():
+    block = MLPBlock(8, 16, "tanh").eval()
+    schemas = check_program_ops(_program(block, torch.randn(4, 8)), block)
+    assert schemas == [str(torch.ops.gelu_ext.gelu.default._schema)]
+    encoder = EncoderBlock().eval()
+    assert check_program_ops(_program(encoder, torch.randn(2, 5, 32)), encoder) == schemas
+
+
+class _AtenGELU(gelu_ext.GELU):
+    """A gelu_ext.GELU whose forward was replaced by PyTorch's GELU."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.gelu(input, approximate=self.approximate)
+
+
+def test_aoti_check_rejects_a_gelu_traced_into_something_else():
+    block = MLPBlock(8, 16, "tanh").eval()
+    block.act = _AtenGELU("tanh")
+    with pytest.raises(
+        ExportCheckError, match=r"gelu_ext.GELU at 'act' was traced into aten::gelu"
+    ):
+        check_program_ops(_program(block, torch.randn(4, 8)), block)
+
+
+torch.library.define("gelu_ext_test::py_only", "(Tensor x) -> Tensor")
+torch.library.impl("gelu_ext_test::py_only", "CompositeExplicitAutograd", lambda x: x.clone())
+
+
+class _CallsOp(torch.nn.Module):
+    def __init__(self, op) -> None:
+        super().__init__()
+        self.op = op
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(gelu_ext.gelu(x))
+
+
+def test_aoti_check_rejects_ops_outside_aten_and_the_op_library():
+    model = _CallsOp(torch.ops.gelu_ext_test.py_only)
+    with pytest.raises(ExportCheckError, match="gelu_ext_test::py_only, which is neither an aten"):
+        check_program_ops(_program(model, torch.randn(4, 8)), model)
