@@ -160,60 +160,20 @@ def test_info_json(capsys, tmp_path):
 # ---------------------------------------------------------------------------
 # bench
 # ---------------------------------------------------------------------------
-BENCH_FIELDS = {
-    "device",
-    "direction",
-    "dtype",
-    "approximate",
-    "n",
-    "ours_us",
-    "native_us",
-    "copy_us",
-    "ours_gbps",
-    "native_gbps",
-    "speedup",
-}
+BENCH_FIELDS = set(
+    "device direction dtype approximate n ours_us native_us copy_us ours_gbps native_gbps "
+    "speedup".split()
+)
 # The JSON rows of each device, key by key (docs/CLI.md, docs/GPU.md).
-CPU_ROW_KEYS = [
-    "device",
-    "direction",
-    "dtype",
-    "approximate",
-    "n",
-    "threads",
-    "ours_us",
-    "native_us",
-    "copy_us",
-    "ours_gbps",
-    "native_gbps",
-    "speedup",
-    "noise",
-    "outputs",
-    "layout",
-]
-GPU_ROW_KEYS = [
-    "device",
-    "gpu",
-    "direction",
-    "dtype",
-    "approximate",
-    "n",
-    "ours_us",
-    "native_us",
-    "seed_us",
-    "copy_us",
-    "ours_gbps",
-    "native_gbps",
-    "copy_gbps",
-    "pct_of_copy",
-    "native_pct_of_copy",
-    "speedup",
-    "speedup_vs_seed",
-    "ours_host_us",
-    "native_host_us",
-    "overhead_us",
-    "noise",
-]
+CPU_ROW_KEYS = (
+    "device direction dtype approximate n threads ours_us native_us copy_us ours_gbps "
+    "native_gbps speedup noise outputs layout"
+).split()
+GPU_ROW_KEYS = (
+    "device gpu direction dtype approximate n ours_us native_us seed_us copy_us ours_gbps "
+    "native_gbps copy_gbps pct_of_copy native_pct_of_copy speedup speedup_vs_seed "
+    "ours_host_us native_host_us overhead_us noise"
+).split()
 
 
 def test_bench_table_and_json(capsys, tmp_path):
@@ -257,19 +217,25 @@ def test_bench_table_and_json(capsys, tmp_path):
     ]
 
 
+def _bench_rows(capsys, tmp_path, args: str) -> tuple[list[dict], list[list[str]], str]:
+    """``bench ARGS --json``: its JSON rows, its table's rows split into
+    columns, and all it printed (it must succeed)."""
+    path = tmp_path / "bench.json"
+    rc, out, err = run_cli(capsys, "bench", *args.split(), "--json", str(path))
+    assert rc == 0, err
+    table = [
+        line.split() for line in out.splitlines() if line.startswith(("gelu ", "gelu_backward "))
+    ]
+    return json.loads(path.read_text())["rows"], table, out
+
+
 def test_bench_preallocated_outputs(capsys, tmp_path):
     """--outputs both: each cell twice, functional and kernel against kernel."""
-    path = tmp_path / "pre.json"
-    rc, out, err = run_cli(
+    rows, table, _ = _bench_rows(
         capsys,
-        *(
-            "bench --sizes 4K --dtype bfloat16 --mode none --min-time 0.005 --threads 1 --outputs "
-            "both --json"
-        ).split(),
-        str(path),
+        tmp_path,
+        "--sizes 4K --dtype bfloat16 --mode none --min-time 0.005 --threads 1 --outputs both",
     )
-    assert rc == 0, err
-    rows = json.loads(path.read_text())["rows"]
     assert [(r["direction"], r["outputs"]) for r in rows] == [
         ("fwd", "functional"),
         ("fwd", "preallocated"),
@@ -277,31 +243,20 @@ def test_bench_preallocated_outputs(capsys, tmp_path):
         ("bwd", "preallocated"),
     ]
     assert all(0 < r["ours_us"] < 1e5 and 0 < r["native_us"] < 1e5 for r in rows)
-    table = [
-        line.split() for line in out.splitlines() if line.startswith(("gelu ", "gelu_backward "))
-    ]
     assert [cols[5] for cols in table] == ["new", "pre", "new", "pre"]
 
 
 def test_bench_layouts(capsys, tmp_path):
     """--layouts: a row per input layout, named in the table and the JSON, and
     each non-contiguous row's time over the contiguous one's."""
-    path = tmp_path / "layouts.json"
-    rc, out, err = run_cli(
+    rows, table, out = _bench_rows(
         capsys,
-        *(
-            "bench --sizes 4K --dtype float16 --mode tanh --min-time 0.005 --threads 1 --outputs "
-            "preallocated --layouts contiguous,strided,transposed --json"
-        ).split(),
-        str(path),
+        tmp_path,
+        "--sizes 4K --dtype float16 --mode tanh --min-time 0.005 --threads 1 "
+        "--outputs preallocated --layouts contiguous,strided,transposed",
     )
-    assert rc == 0, err
-    rows = json.loads(path.read_text())["rows"]
     assert [(r["direction"], r["layout"]) for r in rows] == [
         (d, lay) for d in ("fwd", "bwd") for lay in ("contiguous", "strided", "transposed")
-    ]
-    table = [
-        line.split() for line in out.splitlines() if line.startswith(("gelu ", "gelu_backward "))
     ]
     assert [cols[6] for cols in table] == ["contiguous", "strided", "transposed"] * 2
     ratios = [line for line in out.splitlines() if "/contiguous" in line]

@@ -149,15 +149,19 @@ def _ids(vocab: int = 64) -> dict:
     return {"input_ids": torch.randint(3, vocab, (2, 10), generator=generator)}
 
 
+# The size of every tiny transformers model below.
+_TINY = {
+    "vocab_size": 64,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+}
+
+
 def _bert(act: str = "gelu", layers: int = 2) -> nn.Module:
     config = transformers.BertConfig(
-        vocab_size=64,
-        hidden_size=32,
-        num_hidden_layers=layers,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=32,
-        hidden_act=act,
+        **{**_TINY, "num_hidden_layers": layers}, max_position_embeddings=32, hidden_act=act
     )
     return transformers.BertModel(config)
 
@@ -170,11 +174,7 @@ def _gpt2() -> nn.Module:
 
 def _gemma() -> nn.Module:
     config = transformers.GemmaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
+        **_TINY,
         num_key_value_heads=1,
         head_dim=16,
         max_position_embeddings=32,
@@ -185,11 +185,7 @@ def _gemma() -> nn.Module:
 
 def _clip_text() -> nn.Module:
     config = transformers.CLIPTextConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
+        **_TINY,
         max_position_embeddings=16,
         projection_dim=16,
         pad_token_id=0,

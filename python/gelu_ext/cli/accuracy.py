@@ -44,8 +44,8 @@ from .common import (
     DTYPE_NAMES,
     MODES,
     Progress,
+    add_list_option,
     check_writable,
-    choice_list,
     fmt_ulp,
     int_range,
     png_file,
@@ -341,18 +341,8 @@ LEGEND = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``accuracy`` options."""
-    p.add_argument(
-        "--dtype",
-        type=choice_list(DTYPE_NAMES),
-        default=list(DTYPE_NAMES),
-        help="comma-separated dtypes or 'all' (default: all)",
-    )
-    p.add_argument(
-        "--mode",
-        type=choice_list(MODES),
-        default=list(MODES),
-        help=f"approximate modes: {', '.join(MODES)} (default: all)",
-    )
+    add_list_option(p, "--dtype", DTYPE_NAMES, DTYPE_NAMES, "dtypes")
+    add_list_option(p, "--mode", MODES, MODES, "approximate modes")
     p.add_argument(
         "--quick",
         action="store_true",

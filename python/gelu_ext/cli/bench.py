@@ -53,6 +53,7 @@ from .common import (
     MODES,
     CliError,
     Progress,
+    add_list_option,
     check_writable,
     choice_list,
     fmt_size,
@@ -644,24 +645,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="cpu",
         help="cpu (default), cuda, or all: the CPU, then the GPU when present",
     )
-    p.add_argument(
-        "--dtype",
-        type=choice_list(list(DTYPES)),
-        default=["float32", "bfloat16"],
-        help="comma-separated dtypes or 'all' (default float32,bfloat16)",
-    )
-    p.add_argument(
-        "--mode",
-        type=choice_list(MODES),
-        default=list(MODES),
-        help=f"approximate modes (default {','.join(MODES)})",
-    )
-    p.add_argument(
-        "--direction",
-        type=choice_list(DIRECTIONS),
-        default=list(DIRECTIONS),
-        help="fwd, bwd or both (default)",
-    )
+    add_list_option(p, "--dtype", list(DTYPES), ["float32", "bfloat16"], "dtypes")
+    add_list_option(p, "--mode", MODES, MODES, "approximate modes")
+    add_list_option(p, "--direction", DIRECTIONS, DIRECTIONS, "directions")
     p.add_argument(
         "--sizes",
         type=size_list,

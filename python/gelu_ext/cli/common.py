@@ -88,6 +88,24 @@ def choice_list(
     return parse
 
 
+def add_list_option(
+    p: argparse.ArgumentParser,
+    flag: str,
+    choices: Sequence[str],
+    default: Sequence[str],
+    what: str,
+) -> None:
+    """``flag``: a comma-separated subset of ``choices`` (or 'all'), the one
+    convention of --dtype, --mode and --direction in every command."""
+    shown = "all" if list(default) == list(choices) else ",".join(default)
+    p.add_argument(
+        flag,
+        type=choice_list(choices),
+        default=list(default),
+        help=f"comma-separated {what} from {', '.join(choices)}, or 'all' (default: {shown})",
+    )
+
+
 _SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
 

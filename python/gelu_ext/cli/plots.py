@@ -112,6 +112,13 @@ def _figure(panels: int, title: str) -> tuple[Figure, list[Axes]]:
     return fig, axes
 
 
+def _exact_and_tanh(ax, x, exact, tanh, op: str, formula: str) -> None:
+    """The exact curve (solid) and the tanh one (dashed), in the colours every
+    figure uses; ``gid`` names the op and mode for the tests."""
+    ax.plot(x, exact, color=EXACT, lw=2.4, label=f"exact: {formula}", gid=f"op:{op}:none")
+    ax.plot(x, tanh, "--", color=TANH, lw=1.6, label="tanh approximation", gid=f"op:{op}:tanh")
+
+
 def figure_normal() -> Figure:
     """N(0, 1): the density, and Phi as the probability that GELU keeps x."""
     fig, (left, right) = _figure(2, "The standard normal distribution N(0, 1) behind GELU")
@@ -169,23 +176,7 @@ def figure_gelu() -> Figure:
         xt = grid(-span, span, 1601)
         x = xt.numpy()
         ax.plot(x, np.maximum(x, 0.0), ":", color=OTHER, lw=1.6, label="ReLU(x) = max(x, 0)")
-        ax.plot(
-            x,
-            gelu(xt, "none"),
-            color=EXACT,
-            lw=2.4,
-            label=r"exact: $x\,\Phi(x)$",
-            gid="op:gelu:none",
-        )
-        ax.plot(
-            x,
-            gelu(xt, "tanh"),
-            "--",
-            color=TANH,
-            lw=1.6,
-            label="tanh approximation",
-            gid="op:gelu:tanh",
-        )
+        _exact_and_tanh(ax, x, gelu(xt, "none"), gelu(xt, "tanh"), "gelu", r"$x\,\Phi(x)$")
         finish_axes(ax, f"x in [{-span:g}, {span:g}]", "x", "GELU(x)", legend="upper left")
     xmin, ymin = minimum_of_gelu("none")
     axes[0].plot([xmin], [ymin], "o", color="black", ms=5)
@@ -286,22 +277,13 @@ def figure_second_derivative() -> Figure:
     fig, (ax,) = _figure(1, "GELU''(x) by double backward through torch.ops.gelu_ext.gelu")
     xt = grid(-5, 5, 1001)
     x = xt.numpy()
-    ax.plot(
+    _exact_and_tanh(
+        ax,
         x,
         gelu_second_derivative(xt, "none"),
-        color=EXACT,
-        lw=2.4,
-        label=r"exact: $\varphi(x)\,(2 - x^2)$",
-        gid="op:second:none",
-    )
-    ax.plot(
-        x,
         gelu_second_derivative(xt, "tanh"),
-        "--",
-        color=TANH,
-        lw=1.6,
-        label="tanh approximation",
-        gid="op:second:tanh",
+        "second",
+        r"$\varphi(x)\,(2 - x^2)$",
     )
     ax.axhline(0.0, color=OTHER, lw=0.8)
     finish_axes(ax, "second derivative (autograd of gelu_backward)", "x", r"d$^2$GELU/dx$^2$")
