@@ -626,26 +626,30 @@ GELU_EXT_HD V gelu_sigmoid_derivative(V x) {
 // ---------------------------------------------------------------------------
 // The formulas of a mode A known at compile time.
 // ---------------------------------------------------------------------------
-template <Approximation A, bool kPrecise = true, class V>
-GELU_EXT_HD V gelu_of(V x) {
-  if constexpr (A == Approximation::Tanh) {
+// kDerivative: f' instead of f.
+template <Approximation A, bool kDerivative, bool kPrecise, class V>
+GELU_EXT_HD V formula_of(V x) {
+  if constexpr (A == Approximation::Tanh && kDerivative) {
+    return gelu_tanh_derivative<kPrecise>(x);
+  } else if constexpr (A == Approximation::Tanh) {
     return gelu_tanh<kPrecise>(x);
+  } else if constexpr (A == Approximation::Sigmoid && kDerivative) {
+    return gelu_sigmoid_derivative<kPrecise>(x);
   } else if constexpr (A == Approximation::Sigmoid) {
     return gelu_sigmoid<kPrecise>(x);
+  } else if constexpr (kDerivative) {
+    return gelu_exact_derivative<kPrecise>(x);
   } else {
     return gelu_exact<kPrecise>(x);
   }
 }
-
+template <Approximation A, bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_of(V x) {
+  return formula_of<A, false, kPrecise>(x);
+}
 template <Approximation A, bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_derivative_of(V x) {
-  if constexpr (A == Approximation::Tanh) {
-    return gelu_tanh_derivative<kPrecise>(x);
-  } else if constexpr (A == Approximation::Sigmoid) {
-    return gelu_sigmoid_derivative<kPrecise>(x);
-  } else {
-    return gelu_exact_derivative<kPrecise>(x);
-  }
+  return formula_of<A, true, kPrecise>(x);
 }
 
 }  // namespace math

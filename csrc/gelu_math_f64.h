@@ -314,25 +314,29 @@ static inline V gelu_sigmoid_derivative(V x) {
 // What the CPU loops evaluate for float64 (csrc/cpu/gelu_loops.h), by mode
 // (kPrecise: one accuracy for double).
 struct Formulas {
-  template <Approximation A, bool kPrecise, class V>
-  static V forward(V x) {
-    if constexpr (A == Approximation::Tanh) {
+  template <Approximation A, bool kDerivative, class V>
+  static V eval(V x) {
+    if constexpr (A == Approximation::Tanh && kDerivative) {
+      return gelu_tanh_derivative(x);
+    } else if constexpr (A == Approximation::Tanh) {
       return gelu_tanh(x);
+    } else if constexpr (A == Approximation::Sigmoid && kDerivative) {
+      return gelu_sigmoid_derivative(x);
     } else if constexpr (A == Approximation::Sigmoid) {
       return gelu_sigmoid(x);
+    } else if constexpr (kDerivative) {
+      return gelu_exact_derivative(x);
     } else {
       return gelu_exact(x);
     }
   }
   template <Approximation A, bool kPrecise, class V>
+  static V forward(V x) {
+    return eval<A, false>(x);
+  }
+  template <Approximation A, bool kPrecise, class V>
   static V derivative(V x) {
-    if constexpr (A == Approximation::Tanh) {
-      return gelu_tanh_derivative(x);
-    } else if constexpr (A == Approximation::Sigmoid) {
-      return gelu_sigmoid_derivative(x);
-    } else {
-      return gelu_exact_derivative(x);
-    }
+    return eval<A, true>(x);
   }
 };
 

@@ -172,28 +172,24 @@ def _gpt2() -> nn.Module:
     return transformers.GPT2Model(config)
 
 
+def _tiny(config_cls, model_cls, hidden_act: str, **extra) -> nn.Module:
+    """A ``_TINY``-sized model whose config's default activation is ``hidden_act``."""
+    config = config_cls(**_TINY, **extra)
+    assert config.hidden_act == hidden_act
+    return model_cls(config)
+
+
 def _gemma() -> nn.Module:
-    config = transformers.GemmaConfig(
-        **_TINY,
-        num_key_value_heads=1,
-        head_dim=16,
-        max_position_embeddings=32,
-    )
-    assert config.hidden_act == "gelu_pytorch_tanh"
-    return transformers.GemmaModel(config)
+    extra = {"num_key_value_heads": 1, "head_dim": 16, "max_position_embeddings": 32}
+    return _tiny(transformers.GemmaConfig, transformers.GemmaModel, "gelu_pytorch_tanh", **extra)
 
 
 def _clip_text() -> nn.Module:
-    config = transformers.CLIPTextConfig(
-        **_TINY,
-        max_position_embeddings=16,
-        projection_dim=16,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
+    extra = {"max_position_embeddings": 16, "projection_dim": 16}
+    tokens = {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
+    return _tiny(
+        transformers.CLIPTextConfig, transformers.CLIPTextModel, "quick_gelu", **extra, **tokens
     )
-    assert config.hidden_act == "quick_gelu"
-    return transformers.CLIPTextModel(config)
 
 
 def _vit(act_layer=None) -> nn.Module:
