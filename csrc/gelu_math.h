@@ -61,7 +61,6 @@ constexpr DD kC0{0x1.9884533d43651p-2, -0x1.cbc0d30ebfd15p-56};  // 1/sqrt(2*pi)
 constexpr DD kK{0x1.b3b645a1cac08p+0, 0x1.89374bc6a7efap-55};    // 1.702, the sigmoid form's K
 constexpr double kSqrt2OverPi = 0x1.9884533d43651p-1;            // sqrt(2/pi), the tanh form's c
 constexpr double kKappa = 0.044715;  // the tanh form's cubic coefficient
-constexpr double kSqrt2 = 0x1.6a09e667f3bcdp+0;
 constexpr double kInvSqrt2 = 0x1.6a09e667f3bcdp-1;
 constexpr double kInvSqrtPi = 0x1.20dd750429b6dp-1;
 constexpr double kLog2e = 0x1.71547652b82fep+0;

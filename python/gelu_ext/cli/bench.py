@@ -140,7 +140,7 @@ class Timing(NamedTuple):
 Calls = dict[str, Callable[[], object]]
 
 
-def _spread(samples: Sequence[float]) -> float:
+def spread(samples: Sequence[float]) -> float:
     """Interquartile range over median."""
     q1, _, q3 = statistics.quantiles(samples, n=4)
     return (q3 - q1) / statistics.median(samples)
@@ -182,7 +182,7 @@ def time_cpu(fns: Calls, min_time: float) -> dict[str, Timing]:
             for _ in range(inner):
                 fn()
             samples[name].append((time.perf_counter() - t) / inner)
-    return {k: Timing(statistics.median(s), _spread(s)) for k, s in samples.items()}
+    return {k: Timing(statistics.median(s), spread(s)) for k, s in samples.items()}
 
 
 def time_cuda(fns: Calls, min_time: float) -> dict[str, Timing]:
@@ -218,7 +218,7 @@ def time_cuda(fns: Calls, min_time: float) -> dict[str, Timing]:
     out = {}
     for name in fns:
         gpu = [s.elapsed_time(e) / 1e3 / inner for s, e in events[name]]
-        out[name] = Timing(statistics.median(gpu), _spread(gpu), statistics.median(host[name]))
+        out[name] = Timing(statistics.median(gpu), spread(gpu), statistics.median(host[name]))
     return out
 
 
@@ -236,7 +236,7 @@ def _native_sigmoid(
     k = K_SIGMOID
     if direction == "fwd":
         if out is None:
-            return lambda: x * torch.sigmoid(x * k)
+            return lambda: textbook_gelu(x, "sigmoid")
         t = torch.empty_like(x)
         return lambda: torch.mul(x, torch.sigmoid(torch.mul(x, k, out=t), out=t), out=out)
     assert g is not None
@@ -264,47 +264,27 @@ def _contenders(
 ) -> Calls:
     """gelu_ext ("ours") and PyTorch ("native") on the same inputs: functional
     calls, or with ``outs`` the out= variants writing into those tensors."""
-    if mode == "sigmoid":
-        fns = _contenders(direction, "none", x, g, outs)
-        fns["native"] = _native_sigmoid(direction, x, g, None if outs is None else outs[1])
-        o1 = None if outs is None else outs[0]
-        if direction == "fwd":
-            fns["ours"] = (
-                (lambda: gelu_ext.gelu(x, mode))
-                if o1 is None
-                else (lambda: torch.ops.gelu_ext.gelu.out(x, mode, out=o1))
-            )
-        else:
-            fns["ours"] = (
-                (lambda: gelu_ext.gelu_backward(g, x, mode))
-                if o1 is None
-                else (
-                    lambda: torch.ops.gelu_ext.gelu_backward.grad_input(g, x, mode, grad_input=o1)
-                )
-            )
-        return fns
-    if outs is None:
-        if direction == "fwd":
-            return {
-                "ours": lambda: gelu_ext.gelu(x, mode),
-                "native": lambda: F.gelu(x, approximate=mode),
-            }
-        return {
-            "ours": lambda: gelu_ext.gelu_backward(g, x, mode),
-            "native": lambda: torch.ops.aten.gelu_backward(g, x, approximate=mode),
-        }
-    o1, o2 = outs
+    o1, o2 = outs if outs is not None else (None, None)
+    if mode == "sigmoid":  # PyTorch has no sigmoid GELU: the composite models write
+        native = _native_sigmoid(direction, x, g, o2)
     if direction == "fwd":
-        return {
-            "ours": lambda: torch.ops.gelu_ext.gelu.out(x, mode, out=o1),
-            "native": lambda: torch.ops.aten.gelu.out(x, approximate=mode, out=o2),
-        }
-    return {
-        "ours": lambda: torch.ops.gelu_ext.gelu_backward.grad_input(g, x, mode, grad_input=o1),
-        "native": lambda: torch.ops.aten.gelu_backward.grad_input(
+        if o1 is None:
+            ours = lambda: gelu_ext.gelu(x, mode)  # noqa: E731
+            aten = lambda: F.gelu(x, approximate=mode)  # noqa: E731
+        else:
+            ours = lambda: torch.ops.gelu_ext.gelu.out(x, mode, out=o1)  # noqa: E731
+            aten = lambda: torch.ops.aten.gelu.out(x, approximate=mode, out=o2)  # noqa: E731
+    elif o1 is None:
+        ours = lambda: gelu_ext.gelu_backward(g, x, mode)  # noqa: E731
+        aten = lambda: torch.ops.aten.gelu_backward(g, x, approximate=mode)  # noqa: E731
+    else:
+        ours = lambda: torch.ops.gelu_ext.gelu_backward.grad_input(  # noqa: E731
+            g, x, mode, grad_input=o1
+        )
+        aten = lambda: torch.ops.aten.gelu_backward.grad_input(  # noqa: E731
             g, x, approximate=mode, grad_input=o2
-        ),
-    }
+        )
+    return {"ours": ours, "native": native if mode == "sigmoid" else aten}
 
 
 def _row(timing: dict[str, Timing], nbytes: int, **fields: object) -> Row:

@@ -63,7 +63,7 @@ from torch import nn
 
 import gelu_ext
 
-from .bench import NOISY, Timing, cuda_unavailable_reason, environment
+from .bench import NOISY, Calls, Timing, cuda_unavailable_reason, environment, spread
 from .common import (
     CliError,
     Progress,
@@ -102,9 +102,6 @@ MAX_ROUNDS = 50
 # ---------------------------------------------------------------------------
 # Timer
 # ---------------------------------------------------------------------------
-Calls = dict[str, Callable[[], object]]
-
-
 def _no_sync() -> None:
     """The CPU's stand-in for ``torch.cuda.synchronize`` (calls are synchronous)."""
 
@@ -144,12 +141,7 @@ def time_interleaved(
             sync()
             samples[name].append((time.perf_counter() - t0) / n)
         done += 1
-    out = {}
-    for name, s in samples.items():
-        q1, _, q3 = statistics.quantiles(s, n=4)
-        median = statistics.median(s)
-        out[name] = Timing(median, (q3 - q1) / median)
-    return out
+    return {k: Timing(statistics.median(s), spread(s)) for k, s in samples.items()}
 
 
 # ---------------------------------------------------------------------------
