@@ -2,13 +2,16 @@
 // validation (shared with the CPU), outputs laid out as on the CPU, and one flat
 // elementwise kernel with 128-bit vector loads/stores and 64-bit indexing.
 //
-// The numerics are csrc/gelu_math.h, instantiated with the same Precision
-// variants per dtype as the CPU loops (csrc/cpu/gelu_loops.h Io policies):
-// float32 and float16/bfloat16 results are meant to be bitwise equal to the
-// CPU's (the same formulas and tables, every FMA placed explicitly, nvcc with
-// --fmad=false, IEEE division and denormals kept); the contract asks only for
-// 2 ulp (float32) and 1 ulp of the type (16-bit). float64 goes through the
-// device's exp/erfc (the CPU has its own float64 formulas), a few ulp apart.
+// The numerics: float32 results are csrc/gelu_math.h, instantiated with the
+// same Precision variants as the CPU loops (csrc/cpu/gelu_loops.h Io
+// policies), so they are meant to be the CPU's bits (the same formulas and
+// tables, every FMA placed explicitly, nvcc with --fmad=false, IEEE division
+// and denormals kept). bfloat16/float16 results are csrc/gelu_math_device.h,
+// built on ex2.approx and rcp.approx, within 1 ulp of the type of the CPU's
+// (checked on the CPU over every input, tests/cpp/test_device_math.cpp);
+// the contract asks for 2 ulp (float32) and 1 ulp of the type (16-bit).
+// float64 goes through the device's exp/erfc (the CPU has its own float64
+// formulas), a few ulp apart.
 //
 // Only c10's CUDA headers are used (not ATen/cuda/CUDAContext.h, which pulls
 // in cuBLAS/cuSPARSE headers that a minimal toolkit lacks), and only the ATen
@@ -27,10 +30,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include "../csrc/gelu.h"
 #include "../csrc/gelu_checks.h"
 #include "../csrc/gelu_math.h"
+#include "../csrc/gelu_math_device.h"
 
 namespace gelu_ext {
 namespace cuda {
@@ -71,14 +76,42 @@ struct Policy<c10::Half> : math::HalfResults<false> {
   using Acc = float;
 };
 
+// The GPU's approximate instructions, as csrc/gelu_math_device.h models
+// them: ex2.approx.ftz.f32 (MUFU.EX2) and rcp.approx.ftz.f32 (MUFU.RCP).
+struct Instructions {
+  __device__ __forceinline__ float ex2(float t) const {
+    float r;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(t));
+    return r;
+  }
+  __device__ __forceinline__ float rcp(float v) const {
+    float r;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
+    return r;
+  }
+};
+
+// f (kDerivative = false) or f' of mode A in the compute type: bfloat16 and
+// float16 results take the device formulas (gelu_math_device.h), float32
+// and float64 the CPU's (gelu_math.h).
+template <class T, Approximation kApprox, bool kDerivative>
+__device__ __forceinline__ typename Policy<T>::Acc formula(typename Policy<T>::Acc v) {
+  using P = Policy<T>;
+  if constexpr (std::is_same_v<T, c10::BFloat16> || std::is_same_v<T, c10::Half>) {
+    return math::device::half_formula<kApprox, kDerivative, std::is_same_v<T, c10::BFloat16>>(
+        Instructions{}, v);
+  } else {
+    return math::formula_of<kApprox, kDerivative,
+                            kDerivative ? P::kPreciseDerivative : P::kPrecise>(v);
+  }
+}
+
 // y = f(x), widened to the compute type and rounded once.
 template <class T, Approximation kApprox>
 struct Forward {
   static constexpr int kInputs = 1;
   __device__ __forceinline__ T operator()(T x) const {
-    using P = Policy<T>;
-    const auto v = static_cast<typename P::Acc>(x);
-    return static_cast<T>(math::gelu_of<kApprox, P::kPrecise>(v));
+    return static_cast<T>(formula<T, kApprox, false>(static_cast<typename Policy<T>::Acc>(x)));
   }
 };
 
@@ -88,10 +121,8 @@ template <class T, Approximation kApprox>
 struct Backward {
   static constexpr int kInputs = 2;
   __device__ __forceinline__ T operator()(T g, T x) const {
-    using P = Policy<T>;
-    using Acc = typename P::Acc;
-    const auto v = static_cast<Acc>(x);
-    const Acc d = math::gelu_derivative_of<kApprox, P::kPreciseDerivative>(v);
+    using Acc = typename Policy<T>::Acc;
+    const Acc d = formula<T, kApprox, true>(static_cast<Acc>(x));
     return static_cast<T>(static_cast<Acc>(g) * d);
   }
 };

@@ -24,9 +24,10 @@ direction, the vector kernel and the one-element kernel), reports:
   efficiency that the native kernels' measured speed implies.
 
 ``--check`` exits 1 when a vector specialisation has more instructions per
-element than CEILINGS, today's counts rounded up: a deterministic guard
-against a change that makes a kernel longer. TARGETS are the budgets that
-reach 90% of copy; the report says which specialisations meet them.
+element than its budget: TARGETS, the counts that reach 90% of copy (a
+deterministic stand-in for a timing), or, for the kernels that do not reach
+theirs yet and for float64, CEILINGS, today's counts rounded up, so that no
+change makes a kernel longer.
 """
 
 from __future__ import annotations
@@ -59,26 +60,13 @@ TARGETS = {
 }
 TARGET_16BIT_EXACT_FWD = 23
 
-# Today's counts of the vector kernels, rounded up: --check fails above them.
+# The budget of a vector kernel is its TARGET, except where the kernel does
+# not reach it yet: there (and for float64, which has no target) it is
+# today's count rounded up, so that no change makes it longer.
 CEILINGS = {
-    ("float32", "none", "fwd"): 47,
-    ("float32", "none", "bwd"): 48,
     ("float32", "tanh", "fwd"): 78,
     ("float32", "tanh", "bwd"): 97,
     ("float32", "sigmoid", "fwd"): 62,
-    ("float32", "sigmoid", "bwd"): 69,
-    ("bfloat16", "none", "fwd"): 48,
-    ("bfloat16", "none", "bwd"): 53,
-    ("bfloat16", "tanh", "fwd"): 55,
-    ("bfloat16", "tanh", "bwd"): 86,
-    ("bfloat16", "sigmoid", "fwd"): 52,
-    ("bfloat16", "sigmoid", "bwd"): 67,
-    ("float16", "none", "fwd"): 47,
-    ("float16", "none", "bwd"): 50,
-    ("float16", "tanh", "fwd"): 55,
-    ("float16", "tanh", "bwd"): 97,
-    ("float16", "sigmoid", "fwd"): 52,
-    ("float16", "sigmoid", "bwd"): 69,
     ("float64", "none", "fwd"): 394,
     ("float64", "none", "bwd"): 368,
     ("float64", "tanh", "fwd"): 182,
@@ -120,7 +108,7 @@ class Specialisation:
     predicted_fraction_of_copy: float
     target: int | None
     meets_target: bool | None
-    ceiling: int | None
+    budget: int | None  # the check's limit: TARGET, or CEILINGS where that is not met yet
 
 
 class BudgetError(RuntimeError):
@@ -261,7 +249,7 @@ def analyse(obj: str) -> list[Specialisation]:
                 predicted_fraction_of_copy=round(copy_time / max(copy_time, issue_time), 3),
                 target=target if vector else None,
                 meets_target=(per_element <= target) if (vector and target) else None,
-                ceiling=CEILINGS.get((dtype, mname, direction)) if vector else None,
+                budget=CEILINGS.get((dtype, mname, direction), target) if vector else None,
             )
         )
     order = {"float32": 0, "bfloat16": 1, "float16": 2, "float64": 3}
@@ -298,16 +286,16 @@ def table(rows: list[Specialisation]) -> str:
 
 
 def check(rows: list[Specialisation]) -> list[str]:
-    """The vector specialisations above their ceiling (empty: all within)."""
+    """The vector specialisations above their budget (empty: all within)."""
     bad = []
     for r in rows:
-        if r.vector and r.ceiling is not None and r.instructions_per_element > r.ceiling:
+        if r.vector and r.budget is not None and r.instructions_per_element > r.budget:
             bad.append(
                 f"{r.dtype} {r.mode} {r.direction}: {r.instructions_per_element} "
-                f"instructions per element, ceiling {r.ceiling}"
+                f"instructions per element, budget {r.budget}"
             )
-        if r.vector and r.ceiling is None:
-            bad.append(f"{r.dtype} {r.mode} {r.direction}: no ceiling recorded")
+        if r.vector and r.budget is None:
+            bad.append(f"{r.dtype} {r.mode} {r.direction}: no budget recorded")
     return bad
 
 
@@ -315,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--object", help="read this object (or cubin) instead of compiling")
     p.add_argument(
-        "--check", action="store_true", help="exit 1 when a vector kernel exceeds its ceiling"
+        "--check", action="store_true", help="exit 1 when a vector kernel exceeds its budget"
     )
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     args = p.parse_args(argv)

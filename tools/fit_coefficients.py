@@ -3,6 +3,7 @@ csrc/gelu_math_f64.h.
 
 Run:  python tools/fit_coefficients.py            (float32 and 16-bit fits)
       python tools/fit_coefficients.py --float64  (csrc/gelu_math_f64.h)
+      python tools/fit_coefficients.py --device   (csrc/gelu_math_device.h)
 
 Near-minimax fits in *relative* error (Lawson's iteratively reweighted least
 squares on a dense Chebyshev grid), coefficients rounded to the compute type
@@ -72,36 +73,37 @@ def fit_exp2(degree=4):
     return c, err
 
 
-def fit_rational(m, d, ymax=16.0, iters=200):
-    """R(y) = erfcx(y / sqrt 2) / 2 on [0, ymax] as P(y) / Q(y), degrees m and
-    d, Q(0) = 1, near-minimax in relative error (Loeb's linearisation with
-    Lawson's weights; the best iterate is kept). Returns P, Q (low to high,
-    rounded to float32) and the relative error of the rounded rational."""
-    n = 3000
+def _r_of_y(v):
+    return g_of_y(v) / (1 + mpmath.sqrt(2) * v)
+
+
+def fit_rational_fn(fn, m, d, ymax, iters=300, n=3000):
+    """fn on [0, ymax] as P/Q, degrees m/d, Q(0) = 1, near-minimax in relative
+    error (Loeb's linearisation with Lawson's weights; the best iterate is
+    kept). Returns P, Q (low to high, rounded to float32) and the relative
+    error of the rounded rational."""
     y = (np.cos(np.pi * (np.arange(n) + 0.5) / n) + 1) / 2 * ymax
-    R = np.array([float(g_of_y(v) / (1 + mpmath.sqrt(2) * v)) for v in y])
-    basis = np.hstack(
-        [
-            np.vander(y, m + 1, increasing=True),
-            -R[:, None] * np.vander(y, d + 1, increasing=True)[:, 1:],
-        ]
-    )
-    q_prev = np.ones(n)
-    w = np.ones(n)
-    best = None
+    F = np.array([float(fn(v)) for v in y])
+    vd = np.vander(y, d + 1, increasing=True)[:, 1:]
+    basis = np.hstack([np.vander(y, m + 1, increasing=True), -F[:, None] * vd])
+    q_prev, w, best = np.ones(n), np.ones(n), None
     for _ in range(iters):
-        sw = np.sqrt(w) / (R * q_prev)
-        c, *_ = np.linalg.lstsq(basis * sw[:, None], R * sw, rcond=None)
+        sw = np.sqrt(w) / (F * q_prev)
+        c, *_ = np.linalg.lstsq(basis * sw[:, None], F * sw, rcond=None)
         p, q = c[: m + 1], np.concatenate([[1.0], c[m + 1 :]])
         Q = np.polyval(q[::-1], y)
-        err = np.abs(np.polyval(p[::-1], y) / Q / R - 1)
+        err = np.abs(np.polyval(p[::-1], y) / Q / F - 1)
         if best is None or err.max() < best[0]:
             best = (err.max(), p, q)
-        q_prev = Q
-        w = w * err
-        w /= w.sum()
+        q_prev, w = Q, w * err / (w * err).sum()
     p, q = np.float32(best[1]).astype(float), np.float32(best[2]).astype(float)
-    return p, q, np.abs(np.polyval(p[::-1], y) / np.polyval(q[::-1], y) / R - 1).max()
+    return p, q, np.abs(np.polyval(p[::-1], y) / np.polyval(q[::-1], y) / F - 1).max()
+
+
+def fit_rational(m, d, ymax=16.0, iters=200):
+    """R(y) = erfcx(y / sqrt 2) / 2 on [0, ymax] as P(y) / Q(y), degrees m and
+    d, Q(0) = 1 (the 16-bit types' CPU forms)."""
+    return fit_rational_fn(_r_of_y, m, d, ymax, iters=iters)
 
 
 # --- float32 results on the CPU: 2^r and the piecewise tail tables -----------
@@ -346,11 +348,65 @@ def print_float64_fits():
     print("   {" + ", ".join(dhex(p[0][1]) for p in pieces) + "},")
 
 
+# ---------------------------------------------------------------------------
+# The GPU's 16-bit formulas (csrc/gelu_math_device.h, --device): R(y) and
+# E(y) = (R(y) - y C0) / (y0 - y) as rationals in relative error per result
+# type, and the Taylor coefficients of the logistic forms' f' at its root.
+# ---------------------------------------------------------------------------
+DEVICE_YMAX = {"bfloat16": 14.0, "float16": 6.0}
+
+
+def exact_root():
+    """y0, the root of R(y) - y C0 (f'(-y0) = 0)."""
+    c0 = 1 / mpmath.sqrt(2 * mpmath.pi)
+    return mpmath.findroot(lambda y: _r_of_y(y) - c0 * y, 0.75)
+
+
+def _e_of_y(v, y0):
+    v = mpmath.mpf(v)
+    if abs(v - y0) < mpmath.mpf(10) ** -20:
+        v += mpmath.mpf(10) ** -25
+    return (_r_of_y(v) - v / mpmath.sqrt(2 * mpmath.pi)) / (y0 - v)
+
+
+def logistic_root(a_of_x):
+    """x0 with f'(x0) = 0 for f = x sigma(a(x)), and f'(x0 + d) ~ c1 d + c2 d^2."""
+
+    def f(x):
+        return x / (1 + mpmath.exp(-a_of_x(x)))
+
+    x0 = mpmath.findroot(lambda x: mpmath.diff(f, x), -0.75)
+    return x0, mpmath.diff(f, x0, 2), mpmath.diff(f, x0, 3) / 2
+
+
+def print_device_fits():
+    y0 = exact_root()
+    hi = float(np.float32(float(y0)))
+    print(f"y0 = {hexf(hi)} + {hexf(float(y0 - hi))}")
+    for name, ymax in DEVICE_YMAX.items():
+        for what, fn, m, d in (("R", _r_of_y, 2, 3), ("E", lambda v: _e_of_y(v, y0), 2, 2)):
+            p, q, err = fit_rational_fn(fn, m, d, ymax)
+            print(f"{name} {what} = N/D, degrees {m}/{d} on [0, {ymax:g}], rel err {err:.2e}")
+            print("   N:", ", ".join(hexf(v) for v in p))
+            print("   D:", ", ".join(hexf(v) for v in q[1:]))
+    a1 = 2 * mpmath.sqrt(2 / mpmath.pi)
+    for name, a in (
+        ("tanh", lambda x: x * (a1 + a1 * mpmath.mpf("0.044715") * x * x)),
+        ("sigmoid", lambda x: mpmath.mpf("1.702") * x),
+    ):
+        x0, c1, c2 = logistic_root(a)
+        hi = float(np.float32(float(x0)))
+        print(f"{name} root {hexf(hi)} + {hexf(float(x0 - hi))}, c1 {hexf(c1)}, c2 {hexf(c2)}")
+
+
 if __name__ == "__main__":
     import sys
 
     if sys.argv[1:] == ["--float64"]:
         print_float64_fits()
+        sys.exit(0)
+    if sys.argv[1:] == ["--device"]:
+        print_device_fits()
         sys.exit(0)
     for degree in (6, 3):  # precise (float32) and half (16-bit tanh GELU) paths
         c, err = fit_exp(degree)

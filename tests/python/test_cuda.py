@@ -103,7 +103,7 @@ def assert_same_nans(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
 def assert_cpu_cuda_close(cpu: torch.Tensor, gpu: torch.Tensor, what: str) -> None:
     """CPU and CUDA results of the same op: NaN at the same places, and the
     others within the docs/DESIGN.md CPU-vs-CUDA bound (float32 <= 2 ulp; the
-    16-bit types are computed the same way in float, <= 1 ulp of the type;
+    16-bit types, whose device formulas differ from the CPU's, <= 1 ulp of the type;
     float64 <= 8 ulp: each device within its own 4-ulp contract, the device's
     exp/erfc being different code from the host libm's)."""
     dtype = cpu.dtype
@@ -236,13 +236,15 @@ def test_cpu_and_cuda_agree(dtype, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=dtype_id)
+@pytest.mark.parametrize("dtype", [torch.float32], ids=dtype_id)
 @needs_cuda
 def test_cpu_and_cuda_bitwise(dtype, mode):
-    """What the kernels are written for, beyond the contract's 2 ulp / 1 ulp
-    (test_cpu_and_cuda_agree): float32 and the 16-bit types bit for bit equal
-    to the CPU (same formulas and tail tables, explicit FMAs, no contraction,
-    IEEE division, one rounding). NaN payloads may differ."""
+    """What the float32 kernels are written for, beyond the contract's 2 ulp
+    (test_cpu_and_cuda_agree): bit for bit equal to the CPU (same formulas and
+    tail tables, explicit FMAs, no contraction, IEEE division, one rounding).
+    NaN payloads may differ. The 16-bit kernels use the device formulas
+    (csrc/gelu_math_device.h), within 1 ulp of the type of the CPU: see
+    test_16bit_cpu_and_cuda_differences."""
     x = cpu_cuda_inputs(dtype, seed=23)
     g = random_values(dtype, x.numel(), seed=24)
     xc, gc = x.cuda(), g.cuda()
@@ -255,6 +257,34 @@ def test_cpu_and_cuda_bitwise(dtype, mode):
         assert_same_nans(cpu, gpu, what)
         keep = ~cpu.isnan()
         assert_bitwise_equal(gpu[keep], cpu[keep], f"{dtype_id(dtype)} {mode} {what}")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=dtype_id)
+@needs_cuda
+def test_16bit_cpu_and_cuda_differences(dtype, mode, record_property):
+    """Every 16-bit input: CUDA within 1 ulp of the type of the CPU (the
+    agreement contract), and how many results differ at all, reported (the
+    CPU-side emulation, tests/cpp/test_device_math.cpp, predicts 0.002-1.7%
+    with the instructions' errors at the ends of its bounds)."""
+    bits = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16)
+    x = bits.view(dtype)
+    x = x[~x.isnan()]
+    xc = x.cuda()
+    for what, cpu, gpu in [
+        ("forward", gelu_ext.gelu(x, mode), gelu_ext.gelu(xc, mode)),
+        (
+            "backward",
+            gelu_ext.gelu_backward(torch.ones_like(x), x, mode),
+            gelu_ext.gelu_backward(torch.ones_like(xc), xc, mode),
+        ),
+    ]:
+        assert_cpu_cuda_close(cpu, gpu, f"{dtype_id(dtype)} {mode} {what}")
+        gpu = gpu.cpu()
+        differ = (cpu.view(torch.int16) != gpu.view(torch.int16)) & ~cpu.isnan()
+        share = differ.double().mean().item()
+        record_property(f"{what}_differ_fraction", share)
+        print(f"{dtype_id(dtype)} {mode} {what}: {share:.3%} of inputs differ from the CPU")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)

@@ -1,11 +1,11 @@
-"""The CUDA kernels stay within their machine-code ceilings.
+"""The CUDA kernels stay within their machine-code budgets.
 
 tools/cuda_budget.py compiles cuda/gelu_kernel.cu for sm_90 and counts the
 instructions per element of every kernel's grid-stride loop in the SASS: a
 deterministic stand-in for a GPU timing that runs without a GPU (only nvcc
-and cuobjdump are needed). Today's counts are the ceilings; the budgets
-that would reach 90% of copy bandwidth (TARGETS) are reported, and most are
-not met yet (docs/GPU.md)."""
+and cuobjdump are needed). The budgets are the counts that would reach 90%
+of copy bandwidth (TARGETS); the few kernels that do not reach theirs yet,
+and float64, are held to today's counts (CEILINGS; docs/GPU.md)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_every_specialisation_is_found(report):
         assert r.registers > 0, r
 
 
-def test_vector_kernels_within_their_ceilings(report):
+def test_vector_kernels_within_their_budgets(report):
     tool, rows = report
     assert tool.check(rows) == []
     # the vector kernels keep everything in registers
@@ -61,5 +61,19 @@ def test_vector_kernels_within_their_ceilings(report):
 def test_check_sees_a_longer_loop(report):
     tool, rows = report
     r = next(r for r in rows if r.vector and r.dtype == "float32" and r.mode == "none")
-    longer = dataclasses.replace(r, instructions_per_element=r.ceiling + 1)
+    longer = dataclasses.replace(r, instructions_per_element=r.budget + 1)
     assert len(tool.check([longer])) == 1
+
+
+def test_targets_are_the_budget_of_every_16bit_kernel(report):
+    """No ceiling hides a missed target for the 16-bit kernels or the
+    float32 exact ones: their budget is the 90%-of-copy target itself."""
+    tool, rows = report
+    for r in rows:
+        if (
+            r.vector
+            and (r.dtype in ("bfloat16", "float16") or r.mode == "none")
+            and (r.dtype != "float64")
+        ):
+            assert r.budget == r.target, r
+            assert r.meets_target, r

@@ -64,9 +64,13 @@ inline double tolerance(double r, const Format& fmt, Direction dir) {
   return is_normal_in(r, fmt) ? 3 * ulp(r, fmt) : 8 * pow2(-149);
 }
 
-// The contract for the agreement of CPU and CUDA results (float32): at most
-// this many representable numbers apart.
-inline constexpr uint64_t kMaxCpuDeviceDistance = 2;
+// The contract for the agreement of CPU and CUDA results: at most this many
+// representable numbers apart, 2 for float32 and 1 for the 16-bit types
+// (docs/ACCURACY.md). Bitwise identity is not required; the sweep reports
+// how many results differ.
+inline constexpr uint64_t max_cpu_device_distance(const Format& fmt) {
+  return fmt.bits == 32 ? 2 : 1;
+}
 
 // The worst case of some error measure, with where it occurred. Ties go to
 // the smaller bit pattern, so results do not depend on thread scheduling.
@@ -126,11 +130,12 @@ struct Stats {
 // CPU against CUDA results of gelu_ext: distance in representable numbers of
 // the format (0 for equal values, either zero, or two NaNs).
 struct Agreement {
-  uint64_t compared = 0, above_limit = 0;
+  uint64_t compared = 0, differ = 0, above_limit = 0;
   Worst max_distance;
 
   void merge(const Agreement& o) {
     compared += o.compared;
+    differ += o.differ;
     above_limit += o.above_limit;
     max_distance.merge(o.max_distance);
   }

@@ -220,7 +220,8 @@ void process_chunk(const Format& fmt, const Options& opt, const std::vector<uint
       for (size_t i = 0; i < n; ++i) {
         const double d = distance(cpu[i], device_ext[i], fmt);
         ++a.compared;
-        a.above_limit += d > static_cast<double>(kMaxCpuDeviceDistance);
+        a.differ += d > 0;
+        a.above_limit += d > static_cast<double>(max_cpu_device_distance(fmt));
         a.max_distance.update(d, pats[i], xs[i], device_ext[i], cpu[i]);
       }
     }

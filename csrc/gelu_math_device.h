@@ -1,0 +1,239 @@
+// Device formulas: GELU for bfloat16/float16 results on the GPU, built from
+// the GPU's approximate instructions (ex2.approx, rcp.approx) instead of the
+// CPU's exponential polynomial, 2^k scaling and IEEE division. The CUDA
+// kernels (cuda/gelu_kernel.cu) use them for the 16-bit types; the CPU keeps
+// gelu_math.h. The contract between the two is agreement within 1 ulp of
+// the type (docs/ACCURACY.md), not bitwise identity.
+//
+// Every function takes a model M of the approximate instructions:
+//   M::ex2(t)  2^t, as ex2.approx.ftz.f32 (results below 2^-126 flushed to 0)
+//   M::rcp(v)  1/v, as rcp.approx.ftz.f32, for v in [1, 2^32]
+// On the GPU M issues the instructions; on the CPU, tests/cpp/
+// test_device_math.cpp evaluates the same code with each instruction's
+// result pushed to either end of an error bound wider than the PTX ISA's,
+// over every bfloat16 and float16 input, and checks the accuracy contract
+// and the agreement with the CPU's results there. All other operations are
+// IEEE float operations with every FMA explicit (nvcc --fmad=false, the CPU
+// build -ffp-contract=off), so the CPU evaluation is the GPU's bit for bit
+// up to the approximate instructions.
+//
+// Notation as in gelu_math.h: y = |x| clamped, Phi(-y) = exp(-y^2/2) R(y),
+// w = exp(-a(y)) for the logistic forms. The exponentials are computed as
+// 2^32 exp(...) = ex2(32 - ...): scaled up so that ex2 never returns a
+// subnormal where a result needs one, and scaled back by 2^-32 last, so a
+// subnormal result is rounded once (in float, then to the 16-bit type).
+// The coefficients come from tools/fit_coefficients.py (--device).
+#pragma once
+
+#include <cmath>
+
+#include "approximation.h"
+
+#if defined(__CUDACC__)
+#define GELU_EXT_DEVICE_HD static __host__ __device__ __forceinline__
+#else
+#define GELU_EXT_DEVICE_HD static inline
+#endif
+
+namespace gelu_ext {
+namespace math {
+namespace device {
+
+// min(a, lim), NaN when a is NaN (min.NaN.f32 on the GPU: one instruction,
+// where fminf would drop the NaN).
+GELU_EXT_DEVICE_HD float min_nan(float a, float lim) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  float r;
+  asm("min.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(lim));
+  return r;
+#else
+  return a < lim ? a : (a != a ? a : lim);
+#endif
+}
+
+GELU_EXT_DEVICE_HD float fma_(float a, float b, float c) { return ::fmaf(a, b, c); }
+
+constexpr float kScale = 0x1p+32f;    // the exponentials' scale
+constexpr float kUnscale = 0x1p-32f;  // its inverse, applied last
+constexpr double kLog2eD = 0x1.71547652b82fep+0;
+// -log2(e)/2: 2^32 exp(-y^2/2) = ex2(32 + kNegHalfLog2e y^2).
+constexpr float kNegHalfLog2e = static_cast<float>(-kLog2eD / 2);
+
+// Clamps of y = |x|: beyond them every bfloat16/float16 result is 0 (x < 0)
+// or x (x > 0), and the scaled exponential is still a normal float there.
+struct DeviceClamp {
+  static constexpr float kExact = 14.0f;    // 14 Phi(-14) < 2^-134
+  static constexpr float kTanh = 10.5f;     // 10.5 exp(-a(10.5)) < 2^-134
+  static constexpr float kSigmoid = 60.0f;  // 60 exp(-1.702*60) < 2^-134
+};
+
+// The tanh form's a(y) = y (A1 + A3 y^2) and y a'(y) = y (A1 + B3 y^2), the
+// sigmoid form's a = K y (gelu_math.h); the first two as multiples of
+// log2(e) for ex2.
+constexpr double kA1D = 0x1.9884533d43651p+0;  // 2 sqrt(2/pi)
+constexpr double kA3D = 0x1.2444f2a4d8b4bp-4;  // 2 sqrt(2/pi) 0.044715
+constexpr double kKD = 1.702;
+constexpr float kNegA1Log2e = static_cast<float>(-kA1D * kLog2eD);
+constexpr float kNegA3Log2e = static_cast<float>(-kA3D * kLog2eD);
+constexpr float kNegKLog2e = static_cast<float>(-kKD * kLog2eD);
+constexpr float kA1 = static_cast<float>(kA1D);
+constexpr float kB3 = static_cast<float>(3 * kA3D);
+constexpr float kK = static_cast<float>(kKD);
+
+// Rational fits per result type: R(y) = erfcx(y/sqrt 2)/2 as N/D of degrees
+// 2/3, and E(y) = (R(y) - y/sqrt(2 pi)) / (y0 - y), y0 the root of f' (the
+// factor that carries the root of the exact derivative exactly), degrees
+// 2/2, near-minimax in relative error on [0, 14] (bfloat16) and [0, 6]
+// (float16, whose results are 0 beyond). Relative errors of the float
+// coefficients: bfloat16 R 2.4e-5, E 4.5e-5; float16 R 7.0e-6, E 1.7e-5.
+template <bool kBf16>
+struct HalfFits;
+template <>
+struct HalfFits<true> {
+  static constexpr float kRn[3] = {0x1.000194p-1f, 0x1.1ceb6ep-2f, 0x1.000cfap-4f};
+  static constexpr float kRd[3] = {0x1.5ae8fap+0f, 0x1.67b254p-1f, 0x1.408cecp-3f};
+  static constexpr float kEn[3] = {0x1.548138p-1f, 0x1.ecad9cp-2f, 0x1.e87ee2p-4f};
+  static constexpr float kEd[2] = {0x1.f9dc78p-1f, 0x1.31d5eep-2f};
+};
+template <>
+struct HalfFits<false> {
+  static constexpr float kRn[3] = {0x1.000076p-1f, 0x1.050414p-2f, 0x1.b48f92p-5f};
+  static constexpr float kRd[3] = {0x1.4ed4dep+0f, 0x1.4c1fa8p-1f, 0x1.108696p-3f};
+  static constexpr float kEn[3] = {0x1.548398p-1f, 0x1.d3d1a8p-2f, 0x1.bc59bcp-4f};
+  static constexpr float kEd[2] = {0x1.e7757cp-1f, 0x1.15bd9ap-2f};
+};
+// y0, the root of f'(x) = Phi(x) + x phi(x) at x = -y0, as hi + lo.
+constexpr float kExactRootHi = 0x1.80ead2p-1f;
+constexpr float kExactRootLo = -0x1.a03fd4p-27f;
+
+// Near the roots of the logistic forms' f' (x0 = -0.75246 tanh, -0.75115
+// sigmoid) the factor 1 + w - t loses the absolute accuracy that a float16
+// result there (subnormal) needs, so within |x - x0| < 2^-7 the kernels use
+// f' = d (c1 + c2 d), d = x - x0 (x0 as hi + lo): the Taylor series at the
+// root, whose next term stays below 2^-16 of the result there.
+// Coefficients from mpmath (tools/fit_coefficients.py --device).
+struct RootPatch {
+  float x0_hi, x0_lo, c1, c2;
+};
+constexpr float kPatchHalfWidth = 0x1p-7f;
+constexpr RootPatch kTanhRoot{-0x1.8142a0p-1f, 0x1.85a06cp-27f, 0x1.b8bacep-2f, 0x1.8cd1a2p-2f};
+constexpr RootPatch kSigmoidRoot{-0x1.80974ap-1f, -0x1.8af8f8p-27f, 0x1.7b9cdap-2f, 0x1.b30222p-2f};
+
+GELU_EXT_DEVICE_HD float root_patch(RootPatch p, float x, float generic) {
+  const float d = (x - p.x0_hi) - p.x0_lo;
+  const float near = d * fma_(p.c2, d, p.c1);
+  return ::fabsf(d) < kPatchHalfWidth ? near : generic;
+}
+
+// ---------------------------------------------------------------------------
+// Exact GELU
+// ---------------------------------------------------------------------------
+// 2^32 Phi(-y) = ex2(32 - y^2 log2(e)/2) N(y) / D(y); x < 0: f = -y Phi(-y),
+// x >= 0 (and NaN): f = x (1 - Phi(-y)), neither side cancelling.
+// f(+-0) = +-0, f(+inf) = inf, f(-inf) = -0, NaN stays NaN (through x, and
+// through y for the derivative).
+template <bool kBf16, class M>
+GELU_EXT_DEVICE_HD float exact_forward(const M& m, float x) {
+  using F = HalfFits<kBf16>;
+  const float y = min_nan(::fabsf(x), DeviceClamp::kExact);
+  const float e = m.ex2(fma_(y * kNegHalfLog2e, y, 32.0f));
+  const float num = fma_(fma_(F::kRn[2], y, F::kRn[1]), y, F::kRn[0]);
+  const float den = fma_(fma_(fma_(F::kRd[2], y, F::kRd[1]), y, F::kRd[0]), y, 1.0f);
+  const float ps = (e * num) * m.rcp(den);  // 2^32 Phi(-y)
+  const float neg = (-y * ps) * kUnscale;
+  const float pos = x * fma_(ps, -kUnscale, 1.0f);
+  return x < 0.0f ? neg : pos;
+}
+
+// f' = Phi(-y) - y phi(y) = exp(-y^2/2) (y0 - y) E(y) for x < 0 and one
+// minus that for x >= 0: (y0 - y) is exact near the root (y0 as hi + lo),
+// so the result keeps its relative accuracy through the root.
+template <bool kBf16, class M>
+GELU_EXT_DEVICE_HD float exact_derivative(const M& m, float x) {
+  using F = HalfFits<kBf16>;
+  const float y = min_nan(::fabsf(x), DeviceClamp::kExact);
+  const float e = m.ex2(fma_(y * kNegHalfLog2e, y, 32.0f));
+  const float gap = (kExactRootHi - y) + kExactRootLo;
+  const float num = fma_(fma_(F::kEn[2], y, F::kEn[1]), y, F::kEn[0]);
+  const float den = fma_(fma_(F::kEd[1], y, F::kEd[0]), y, 1.0f);
+  const float ed = e * (gap * (num * m.rcp(den)));  // 2^32 (Phi(-y) - y phi(y))
+  const float neg = ed * kUnscale;
+  const float pos = fma_(ed, -kUnscale, 1.0f);
+  return x < 0.0f ? neg : pos;
+}
+
+// ---------------------------------------------------------------------------
+// The logistic forms: w' = 2^32 exp(-a(y)), r = 1/(1 + w) in [1/2, 1];
+// x >= 0: f = x r; x < 0: f = -y w r.
+// ---------------------------------------------------------------------------
+struct Logistic {
+  float y, w, r;  // y clamped, w = 2^32 exp(-a(y)), r = 1/(1 + exp(-a(y)))
+};
+
+template <class M>
+GELU_EXT_DEVICE_HD Logistic logistic(const M& m, float y, float exponent) {
+  const float w = m.ex2(exponent);
+  return {y, w, m.rcp(fma_(w, kUnscale, 1.0f))};
+}
+
+GELU_EXT_DEVICE_HD float logistic_forward(float x, const Logistic& l) {
+  const float neg = ((-l.y * l.w) * l.r) * kUnscale;
+  return x < 0.0f ? neg : x * l.r;
+}
+
+// f' = s + x a'(x) s (1 - s) with t = y a'(y): x >= 0: r (1 + t w r);
+// x < 0: w r^2 (1 + w - t), whose last factor crosses zero at the root: as
+// (1 - t) + w, exact near the root up to the error of w (which is ~0.3
+// there), so rcp's error only scales the result (and the patch takes the
+// last 2^-7 around the root, see RootPatch).
+GELU_EXT_DEVICE_HD float logistic_derivative(float x, const Logistic& l, float t, RootPatch root) {
+  const float pos = l.r * fma_(t * (l.w * kUnscale), l.r, 1.0f);
+  const float n = fma_(l.w, kUnscale, 1.0f - t);
+  const float neg = (((l.w * l.r) * l.r) * n) * kUnscale;
+  return root_patch(root, x, x < 0.0f ? neg : pos);
+}
+
+template <class M>
+GELU_EXT_DEVICE_HD float tanh_forward(const M& m, float x) {
+  const float y = min_nan(::fabsf(x), DeviceClamp::kTanh);
+  const float p = fma_(y * y, kNegA3Log2e, kNegA1Log2e);
+  return logistic_forward(x, logistic(m, y, fma_(y, p, 32.0f)));
+}
+
+template <class M>
+GELU_EXT_DEVICE_HD float tanh_derivative(const M& m, float x) {
+  const float y = min_nan(::fabsf(x), DeviceClamp::kTanh);
+  const float h = y * y;
+  const Logistic l = logistic(m, y, fma_(y, fma_(h, kNegA3Log2e, kNegA1Log2e), 32.0f));
+  return logistic_derivative(x, l, y * fma_(h, kB3, kA1), kTanhRoot);
+}
+
+template <class M>
+GELU_EXT_DEVICE_HD float sigmoid_forward(const M& m, float x) {
+  const float y = min_nan(::fabsf(x), DeviceClamp::kSigmoid);
+  return logistic_forward(x, logistic(m, y, fma_(y, kNegKLog2e, 32.0f)));
+}
+
+template <class M>
+GELU_EXT_DEVICE_HD float sigmoid_derivative(const M& m, float x) {
+  const float y = min_nan(::fabsf(x), DeviceClamp::kSigmoid);
+  const Logistic l = logistic(m, y, fma_(y, kNegKLog2e, 32.0f));
+  return logistic_derivative(x, l, y * kK, kSigmoidRoot);
+}
+
+// f (kDerivative = false) or f' of mode A for results rounded to bfloat16
+// (kBf16) or float16, computed in float.
+template <Approximation A, bool kDerivative, bool kBf16, class M>
+GELU_EXT_DEVICE_HD float half_formula(const M& m, float x) {
+  if constexpr (A == Approximation::Tanh) {
+    return kDerivative ? tanh_derivative(m, x) : tanh_forward(m, x);
+  } else if constexpr (A == Approximation::Sigmoid) {
+    return kDerivative ? sigmoid_derivative(m, x) : sigmoid_forward(m, x);
+  } else {
+    return kDerivative ? exact_derivative<kBf16>(m, x) : exact_forward<kBf16>(m, x);
+  }
+}
+
+}  // namespace device
+}  // namespace math
+}  // namespace gelu_ext
