@@ -134,6 +134,26 @@ GELU_EXT_HD bool not_less(float a, float b) { return !(a < b); }
 GELU_EXT_HD float add_where(bool m, float a, float b) { return m ? a + b : a; }
 GELU_EXT_HD float sub_where(bool m, float a, float b) { return m ? a - b : b; }
 
+// A float's bits and back.
+GELU_EXT_HD uint32_t bits_of(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+#endif
+}
+GELU_EXT_HD float float_of(uint32_t b) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(b);
+#else
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+#endif
+}
+
 // The interval of y >= 0 in the float32 tail tables (gelu_tail_tables.h):
 // the exponent's low three bits and the significand's top two, every y below
 // 1/16 (bits 0x3d800000) in the interval of 1/16. SIMD types provide
@@ -141,8 +161,7 @@ GELU_EXT_HD float sub_where(bool m, float a, float b) { return m ? a - b : b; }
 constexpr uint32_t kTailIndexFloorBits = 0x3d800000u;
 constexpr int kTailIndexShift = 21;
 GELU_EXT_HD uint32_t tail_index(float y) {
-  uint32_t b;
-  std::memcpy(&b, &y, sizeof b);
+  const uint32_t b = bits_of(y);
   return ((b > kTailIndexFloorBits ? b : kTailIndexFloorBits) >> kTailIndexShift) & 31u;
 }
 GELU_EXT_HD TailTerms<float> lookup(const TailTable& t, uint32_t j) {
@@ -150,14 +169,7 @@ GELU_EXT_HD TailTerms<float> lookup(const TailTable& t, uint32_t j) {
 }
 
 GELU_EXT_HD float pow2i_(int32_t e) {  // 2^e for e in [-126, 127]
-  const int32_t bits = (e + 127) << 23;
-#if defined(__CUDA_ARCH__)
-  return __int_as_float(bits);
-#else
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-#endif
+  return float_of(static_cast<uint32_t>(e + 127) << 23);
 }
 
 // v * 2^k for integral k in [-220, 0], rounded once even when the result is
@@ -205,12 +217,11 @@ struct ExpParts {
   V s;  // e^(z + zlo) / 2^k - 1: p + plo = 1 + s exactly (precise mode)
 };
 
+// e^r - 1 = s and 1 + s = p + plo for the reduced argument r (|r| <= ln2/2
+// plus the rounding of k): the part of exp_parts after the reduction, which
+// the CUDA float32 logistic forms share (csrc/gelu_math_device.h).
 template <bool kPrecise, class V>
-GELU_EXT_HD ExpParts<V> exp_parts(Precision<kPrecise>, V z, V zlo) {
-  const V k = rint_(z * V(static_cast<float>(kLog2e)));
-  V r = fma_(k, V(-kLn2HiF), z);
-  r = fma_(k, V(-kLn2LoF), r);
-  if (kPrecise) r = r + zlo;  // zlo is 0 otherwise; x + 0 is not foldable in IEEE
+GELU_EXT_HD ExpParts<V> exp_of_reduced(Precision<kPrecise>, V r, V k) {
   // e^r = 1 + r + r^2 Q(r) on |r| <= ln2/2; near-minimax fits from
   // tools/fit_coefficients.py: relative error 3.1e-9 (precise), 1.2e-4 (half:
   // a relative error that reaches results only as such, never through a
@@ -228,6 +239,15 @@ GELU_EXT_HD ExpParts<V> exp_parts(Precision<kPrecise>, V z, V zlo) {
   const V p = s + V(1.0f);
   const V plo = kPrecise ? (V(1.0f) - p) + s : V(0.0f);  // exact: |s| < 1
   return {p, plo, k, s};
+}
+
+template <bool kPrecise, class V>
+GELU_EXT_HD ExpParts<V> exp_parts(Precision<kPrecise>, V z, V zlo) {
+  const V k = rint_(z * V(static_cast<float>(kLog2e)));
+  V r = fma_(k, V(-kLn2HiF), z);
+  r = fma_(k, V(-kLn2LoF), r);
+  if (kPrecise) r = r + zlo;  // zlo is 0 otherwise; x + 0 is not foldable in IEEE
+  return exp_of_reduced(Precision<kPrecise>{}, r, k);
 }
 // Double: libm exp on the reduced argument, so that results near the bottom
 // of the double range are scaled (and rounded) once by ldexp. ln 2 split as
@@ -514,11 +534,17 @@ GELU_EXT_HD LogisticParts<V> logistic_parts(V yc, V ah, V al) {
   return {e.p, e.plo, e.k, scale_pow2(e.p, e.k), yc, ah, al};
 }
 
+// a(yc) = ah + al for the clamped |x| yc (al = 0 where it is not carried).
+template <class V>
+struct LogisticExponent {
+  V yc, ah, al;
+};
+
 // The tanh form's a = 2|u| = y (A1 + A3 y^2). Its absolute error becomes the
 // relative error of exp(-a), and a reaches ~110 in float, so in precise mode
 // it is carried as a double-word ah + al.
 template <bool kPrecise, class V>
-GELU_EXT_HD LogisticParts<V> tanh_parts(V x) {
+GELU_EXT_HD LogisticExponent<V> tanh_exponent(V x) {
   using S = decltype(scalar_of(x));
   using C = Const<S>;
   const V yc = clamp_hi(abs_(x), V(Clamp<S>::kTanh));
@@ -540,19 +566,31 @@ GELU_EXT_HD LogisticParts<V> tanh_parts(V x) {
     ah = yc * fma_(h, V(C::kA3Hi), V(C::kA1Hi));
     al = V(S(0));
   }
-  return logistic_parts<kPrecise>(yc, ah, al);
+  return {yc, ah, al};
+}
+
+template <bool kPrecise, class V>
+GELU_EXT_HD LogisticParts<V> tanh_parts(V x) {
+  const LogisticExponent<V> a = tanh_exponent<kPrecise>(x);
+  return logistic_parts<kPrecise>(a.yc, a.ah, a.al);
 }
 
 // The sigmoid form's a = K y, K = 1.702 as a double-word (a reaches ~109 at
 // the float clamp, so it is carried as ah + al in precise mode, as for tanh).
 template <bool kPrecise, class V>
-GELU_EXT_HD LogisticParts<V> sigmoid_parts(V x) {
+GELU_EXT_HD LogisticExponent<V> sigmoid_exponent(V x) {
   using S = decltype(scalar_of(x));
   using C = Const<S>;
   const V yc = clamp_hi(abs_(x), V(Clamp<S>::kSigmoid));
   const V ah = yc * V(C::kKHi);
   const V al = kPrecise ? fma_(yc, V(C::kKHi), -ah) + yc * V(C::kKLo) : V(S(0));
-  return logistic_parts<kPrecise>(yc, ah, al);
+  return {yc, ah, al};
+}
+
+template <bool kPrecise, class V>
+GELU_EXT_HD LogisticParts<V> sigmoid_parts(V x) {
+  const LogisticExponent<V> a = sigmoid_exponent<kPrecise>(x);
+  return logistic_parts<kPrecise>(a.yc, a.ah, a.al);
 }
 
 // x > 0: f = x / (1+w); x <= 0: f = -y p / (1+w) * 2^k. One division, the
@@ -591,22 +629,28 @@ GELU_EXT_HD V gelu_tanh(V x) {
 // t = 2 y u' = y (A1 + B3 y^2). w enters 1 + w - t absolutely, so it always
 // comes from the precise exponential; only the double-word parts of t are
 // skipped for bfloat16.
-template <bool kPrecise = true, class V>
-GELU_EXT_HD V gelu_tanh_derivative(V x) {
-  using S = decltype(scalar_of(x));
+template <bool kPrecise, class V>
+GELU_EXT_HD DoubleWord<V> tanh_slope(V yc) {
+  using S = decltype(scalar_of(yc));
   using C = Const<S>;
-  const LogisticParts<V> t = tanh_parts<true>(x);
-  const V h = t.yc * t.yc;
+  const V h = yc * yc;
   const V in_hi = fma_(h, V(C::kB3Hi), V(C::kA1Hi));  // A1 + B3 y^2
-  const V th = t.yc * in_hi;                          // t = th + tl
+  const V th = yc * in_hi;                            // t = th + tl
   V tl = V(S(0));
   if (kPrecise) {
-    const V l = fma_(t.yc, t.yc, -h);
+    const V l = fma_(yc, yc, -h);
     const V in_lo = fma_(h, V(C::kB3Hi), V(C::kA1Hi) - in_hi) +
                     (V(C::kA1Lo) + fma_(l, V(C::kB3Hi), h * V(C::kB3Lo)));
-    tl = fma_(t.yc, in_hi, -th) + t.yc * in_lo;
+    tl = fma_(yc, in_hi, -th) + yc * in_lo;
   }
-  return logistic_derivative<kPrecise>(x, t, th, tl);
+  return {th, tl};
+}
+
+template <bool kPrecise = true, class V>
+GELU_EXT_HD V gelu_tanh_derivative(V x) {
+  const LogisticParts<V> t = tanh_parts<true>(x);
+  const DoubleWord<V> s = tanh_slope<kPrecise>(t.yc);
+  return logistic_derivative<kPrecise>(x, t, s.hi, s.lo);
 }
 
 template <bool kPrecise = true, class V>

@@ -26,8 +26,11 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "approximation.h"
+#include "gelu_math.h"
 
 #if defined(__CUDACC__)
 #define GELU_EXT_DEVICE_HD static __host__ __device__ __forceinline__
@@ -219,6 +222,120 @@ GELU_EXT_DEVICE_HD float sigmoid_derivative(const M& m, float x) {
   const float y = min_nan(::fabsf(x), DeviceClamp::kSigmoid);
   const Logistic l = logistic(m, y, fma_(y, kNegKLog2e, 32.0f));
   return logistic_derivative(x, l, y * kK, kSigmoidRoot);
+}
+
+// ---------------------------------------------------------------------------
+// float32 results of the logistic forms: the CPU's formulas (gelu_math.h:
+// the double-word exponent a, exp_of_reduced, the numerators), with three
+// device means in place of the CPU's FRND/F2I, scaling branch and IEEE
+// division:
+//   k = rint(z log2 e) by adding 1.5 2^23 (the same k: the product is rounded
+//   first, as on the CPU), and 2^(k + 64) built from the sum's low bits;
+//   v 2^k as (v 2^(k + 64)) 2^-64, rounded once (the CPU's scale_pow2);
+//   n / d (d in [1, 4]) as q = n r, q + (n - d q) r with r = rcp.approx(d):
+//   the correctly rounded quotient but for rare ties (a few results one
+//   apart from the CPU's).
+// ---------------------------------------------------------------------------
+constexpr float kShift = 0x1.8p23f;
+constexpr uint32_t kShiftBits = 0x4b400000u;  // the bits of kShift
+
+struct ScaledExp {
+  float p, plo, up;  // e^(z + zlo) = (p + plo) 2^k, up = 2^(k + 64)
+};
+
+// exp_parts (precise) for z in [-113, 0]: k in [-163, 0].
+GELU_EXT_DEVICE_HD ScaledExp exp_scaled(float z, float zlo) {
+  const float t = z * static_cast<float>(kLog2e) + kShift;  // 1.5 2^23 + k
+  const float k = t - kShift;
+  float r = fma_(k, -kLn2HiF, z);
+  r = fma_(k, -kLn2LoF, r);
+  r = r + zlo;
+  const ExpParts<float> e = exp_of_reduced(Precision<true>{}, r, k);
+  // t's low bits are k: (k + 64 + 127) << 23 in one multiply-add.
+  const uint32_t up = (bits_of(t) << 23) + ((191u - kShiftBits) << 23);
+  return {e.p, e.plo, float_of(up)};
+}
+
+// n / d for finite n and d in [1, 4].
+template <class M>
+GELU_EXT_DEVICE_HD float divide(const M& m, float n, float d) {
+  const float r = m.rcp(d);
+  const float q = n * r;
+  return fma_(fma_(-d, q, n), r, q);
+}
+
+// gelu_math.h's logistic_gelu: x > 0: x / (1 + w) (x itself past the clamp,
+// where w = 0 and x may be inf); x <= 0: -y p / (1 + w) 2^k.
+template <class M>
+GELU_EXT_DEVICE_HD float f32_logistic_forward(const M& m, float x, LogisticExponent<float> a,
+                                              float clamp) {
+  const ScaledExp e = exp_scaled(-a.ah, -a.al);
+  const float w = (e.p * e.up) * 0x1p-64f;
+  const bool pos = x > 0.0f;
+  const float xc = ::copysignf(a.yc, x);
+  const float q = divide(m, pos ? x : fma_(xc, e.p, xc * e.plo), 1.0f + w);
+  if (pos) return x < clamp ? q : x;
+  return (q * e.up) * 0x1p-64f;
+}
+
+// gelu_math.h's logistic_derivative (precise), t = th + tl.
+template <class M>
+GELU_EXT_DEVICE_HD float f32_logistic_derivative(const M& m, float x, LogisticExponent<float> a,
+                                                 float th, float tl) {
+  const ScaledExp e = exp_scaled(-a.ah, -a.al);
+  const float w = (e.p * e.up) * 0x1p-64f;
+  const float n = ((1.0f - th) - tl) + w;
+  const bool pos = x > 0.0f;
+  const float num = pos ? fma_(w, 1.0f + th, 1.0f) : fma_(e.p, n, e.plo * n);
+  const float den = 1.0f + w;
+  const float q = divide(m, num, den * den);
+  return pos ? q : (q * e.up) * 0x1p-64f;
+}
+
+// The tanh forward's exponent in double: a = y (A1 + A3 y^2) and its
+// reduction z = -a = k ln2 + r take 5 FP64 operations and two conversions
+// where the float double-word a and Cody-Waite reduction take 26 float
+// operations (the sigmoid form's a = K y is cheap in float). r is rounded to
+// float once (|error| < 2^-26); k comes from the shifted sum's low word.
+GELU_EXT_DEVICE_HD ScaledExp exp_neg_tanh_a(float yc) {
+  const double y = yc;
+  const double a = y * ::fma(y * y, kA3D, kA1D);
+  const double t = ::fma(-a, kLog2eD, 0x1.8p52);  // 1.5 2^52 + rint(-a log2 e)
+  const double k = t - 0x1.8p52;
+  const float r = static_cast<float>(::fma(k, -0x1.62e42fefa39efp-1, -a));  // -a - k ln2
+  const ExpParts<float> e = exp_of_reduced(Precision<true>{}, r, static_cast<float>(k));
+#if defined(__CUDA_ARCH__)
+  const uint32_t k_bits = static_cast<uint32_t>(__double2loint(t));
+#else
+  uint64_t tb;
+  std::memcpy(&tb, &t, sizeof tb);
+  const uint32_t k_bits = static_cast<uint32_t>(tb);  // k, two's complement
+#endif
+  return {e.p, e.plo, float_of((k_bits + 191u) << 23)};
+}
+
+// f or f' of the tanh (kTanh) or sigmoid form for float32 results.
+template <bool kTanh, bool kDerivative, class M>
+GELU_EXT_DEVICE_HD float f32_logistic(const M& m, float x) {
+  if constexpr (kTanh && !kDerivative) {
+    const float yc = clamp_hi(::fabsf(x), Clamp<float>::kTanh);
+    const ScaledExp e = exp_neg_tanh_a(yc);
+    const bool pos = x > 0.0f;
+    const float xc = ::copysignf(yc, x);
+    const float d = fma_(e.p * e.up, 0x1p-64f, 1.0f);  // 1 + w
+    const float q = divide(m, pos ? x : fma_(xc, e.p, xc * e.plo), d);
+    if (pos) return x < Clamp<float>::kTanh ? q : x;
+    return (q * e.up) * 0x1p-64f;
+  }
+  const LogisticExponent<float> a = kTanh ? tanh_exponent<true>(x) : sigmoid_exponent<true>(x);
+  if constexpr (!kDerivative) {
+    return f32_logistic_forward(m, x, a, kTanh ? Clamp<float>::kTanh : Clamp<float>::kSigmoid);
+  } else if constexpr (kTanh) {
+    const DoubleWord<float> t = tanh_slope<true>(a.yc);
+    return f32_logistic_derivative(m, x, a, t.hi, t.lo);
+  } else {
+    return f32_logistic_derivative(m, x, a, a.ah, a.al);  // t = y a'(y) = a
+  }
 }
 
 // f (kDerivative = false) or f' of mode A for results rounded to bfloat16

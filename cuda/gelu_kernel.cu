@@ -92,14 +92,17 @@ struct Instructions {
 };
 
 // f (kDerivative = false) or f' of mode A in the compute type: bfloat16 and
-// float16 results take the device formulas (gelu_math_device.h), float32
-// and float64 the CPU's (gelu_math.h).
+// float16 results, and float32's logistic forms, take the device formulas
+// (gelu_math_device.h); float32 exact GELU and float64 the CPU's (gelu_math.h).
 template <class T, Approximation kApprox, bool kDerivative>
 __device__ __forceinline__ typename Policy<T>::Acc formula(typename Policy<T>::Acc v) {
   using P = Policy<T>;
   if constexpr (std::is_same_v<T, c10::BFloat16> || std::is_same_v<T, c10::Half>) {
     return math::device::half_formula<kApprox, kDerivative, std::is_same_v<T, c10::BFloat16>>(
         Instructions{}, v);
+  } else if constexpr (std::is_same_v<T, float> && kApprox != Approximation::None) {
+    return math::device::f32_logistic<kApprox == Approximation::Tanh, kDerivative>(Instructions{},
+                                                                                   v);
   } else {
     return math::formula_of<kApprox, kDerivative,
                             kDerivative ? P::kPreciseDerivative : P::kPrecise>(v);

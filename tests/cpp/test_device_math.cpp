@@ -10,11 +10,13 @@
 #include <c10/util/Half.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "../../tools/accuracy/contract.h"
 #include "../../tools/accuracy/reference.h"
@@ -176,6 +178,81 @@ TEST(DeviceMath, Float16EveryInputEveryInstructionBound) { check_type<false>(0x1
 TEST(DeviceMath, WideInstructionBoundsStillMeetTheContract) {
   check_type<true>(0x1p-16);
   check_type<false>(0x1p-16);
+}
+
+// float32's logistic forms on the GPU (f32_logistic: the CPU's formulas with
+// the exponent's rounding by a shift, the scaling by two multiplies, the
+// division by rcp.approx and one correction; the tanh forward's exponent in
+// double). A strided sample of every float32 pattern (every 4099th, all
+// binades, both signs) and the 2^-7 around the roots of f', with rcp's result
+// at either end of its bound: the float32 contract against the reference and
+// at most 2 apart from the CPU.
+int64_t ordinal32(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return (b & 0x80000000u) ? -static_cast<int64_t>(b & 0x7fffffffu) : static_cast<int64_t>(b);
+}
+
+template <bool kTanh, bool kDerivative>
+void check_f32(double bound) {
+  constexpr Approximation A = kTanh ? Approximation::Tanh : Approximation::Sigmoid;
+  const acc::Direction dir = kDerivative ? acc::Direction::Backward : acc::Direction::Forward;
+  std::vector<float> xs;
+  for (uint64_t b = 0; b < (uint64_t{1} << 32); b += 4099) {
+    float x;
+    const uint32_t u = static_cast<uint32_t>(b);
+    std::memcpy(&x, &u, sizeof x);
+    if (!std::isnan(x)) xs.push_back(x);
+  }
+  for (float x = -0.7578125f; x < -0.7421875f; x = std::nextafter(x, 0.0f)) xs.push_back(x);
+  double worst = 0;
+  float worst_x = 0;
+  int64_t max_distance = 0;
+  long differ = 0, failures = 0;
+  for (int end = -1; end <= 1; ++end) {
+    EmulatedInstructions m;
+    m.rcp_end = end;
+    m.rcp_bound = bound;
+    long differ_here = 0;
+    for (float x : xs) {
+      const float dev = gelu_ext::math::device::f32_logistic<kTanh, kDerivative>(m, x);
+      const float cpu = gelu_ext::math::formula_of<A, kDerivative, true>(x);
+      const int64_t dist = std::llabs(ordinal32(dev) - ordinal32(cpu));
+      differ_here += dist != 0;
+      max_distance = std::max(max_distance, dist);
+      failures += dist > 2;
+      if (std::isinf(x)) {
+        const float want = kDerivative ? (x > 0 ? 1.0f : 0.0f) : (x > 0 ? x : 0.0f);
+        failures += dev != want;
+        continue;
+      }
+      const acc::Value<double> ref = acc::reference_value(static_cast<double>(x), A);
+      const double r = kDerivative ? ref.df : ref.f;
+      const double err = acc::abs_error(dev, r);
+      failures += err > acc::tolerance(r, acc::kFloat32, dir);
+      const double ratio = err / acc::tolerance(r, acc::kFloat32, dir);
+      if (ratio > worst) {
+        worst = ratio;
+        worst_x = x;
+      }
+    }
+    differ = std::max(differ, differ_here);
+  }
+  EXPECT_EQ(failures, 0) << (kTanh ? "tanh" : "sigmoid") << (kDerivative ? " bwd" : " fwd")
+                         << ": worst error/tolerance " << worst << " at x = " << worst_x << ", "
+                         << max_distance << " apart from the CPU";
+  std::printf(
+      "device float32  %-7s %s bound 2^%.0f: worst error/tolerance %.3f (x = %.9g),"
+      " CPU vs device <= %lld apart, %ld of %zu inputs differ (worst instruction model)\n",
+      kTanh ? "tanh" : "sigmoid", kDerivative ? "bwd" : "fwd", std::log2(bound), worst,
+      static_cast<double>(worst_x), static_cast<long long>(max_distance), differ, xs.size());
+}
+
+TEST(DeviceMath, Float32LogisticFormsOnASample) {
+  check_f32<true, false>(0x1p-21);
+  check_f32<true, true>(0x1p-21);
+  check_f32<false, false>(0x1p-21);
+  check_f32<false, true>(0x1p-21);
 }
 
 // A broken formula fails the sweep (the check can fail): a relative error of

@@ -235,16 +235,16 @@ def test_cpu_and_cuda_agree(dtype, mode):
     )
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", ["none"])
 @pytest.mark.parametrize("dtype", [torch.float32], ids=dtype_id)
 @needs_cuda
 def test_cpu_and_cuda_bitwise(dtype, mode):
-    """What the float32 kernels are written for, beyond the contract's 2 ulp
-    (test_cpu_and_cuda_agree): bit for bit equal to the CPU (same formulas and
-    tail tables, explicit FMAs, no contraction, IEEE division, one rounding).
-    NaN payloads may differ. The 16-bit kernels use the device formulas
-    (csrc/gelu_math_device.h), within 1 ulp of the type of the CPU: see
-    test_16bit_cpu_and_cuda_differences."""
+    """What the float32 exact kernels are written for, beyond the contract's
+    2 ulp (test_cpu_and_cuda_agree): bit for bit equal to the CPU (same
+    formulas and tail tables, explicit FMAs, no contraction, IEEE division,
+    one rounding). NaN payloads may differ. The other float32 modes and the
+    16-bit types use the device formulas (csrc/gelu_math_device.h): see
+    test_cpu_and_cuda_differences."""
     x = cpu_cuda_inputs(dtype, seed=23)
     g = random_values(dtype, x.numel(), seed=24)
     xc, gc = x.cuda(), g.cuda()
@@ -260,15 +260,19 @@ def test_cpu_and_cuda_bitwise(dtype, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=dtype_id)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=dtype_id)
 @needs_cuda
-def test_16bit_cpu_and_cuda_differences(dtype, mode, record_property):
-    """Every 16-bit input: CUDA within 1 ulp of the type of the CPU (the
-    agreement contract), and how many results differ at all, reported (the
-    CPU-side emulation, tests/cpp/test_device_math.cpp, predicts 0.002-1.7%
-    with the instructions' errors at the ends of its bounds)."""
-    bits = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16)
-    x = bits.view(dtype)
+def test_cpu_and_cuda_differences(dtype, mode, record_property):
+    """Every 16-bit input, and the float32 sample of cpu_cuda_inputs: CUDA
+    within the agreement contract of the CPU (1 ulp of the type, 2 ulp for
+    float32), and how many results differ at all, reported (the CPU-side
+    emulation, tests/cpp/test_device_math.cpp, predicts up to 1.7% for the
+    16-bit types and 0.3% for the float32 logistic forms; float32 exact mode
+    is bitwise, test_cpu_and_cuda_bitwise)."""
+    if dtype == torch.float32:
+        x = cpu_cuda_inputs(dtype, seed=25)
+    else:
+        x = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16).view(dtype)
     x = x[~x.isnan()]
     xc = x.cuda()
     for what, cpu, gpu in [
@@ -281,7 +285,8 @@ def test_16bit_cpu_and_cuda_differences(dtype, mode, record_property):
     ]:
         assert_cpu_cuda_close(cpu, gpu, f"{dtype_id(dtype)} {mode} {what}")
         gpu = gpu.cpu()
-        differ = (cpu.view(torch.int16) != gpu.view(torch.int16)) & ~cpu.isnan()
+        ints = torch.int32 if dtype == torch.float32 else torch.int16
+        differ = (cpu.view(ints) != gpu.view(ints)) & ~cpu.isnan()
         share = differ.double().mean().item()
         record_property(f"{what}_differ_fraction", share)
         print(f"{dtype_id(dtype)} {mode} {what}: {share:.3%} of inputs differ from the CPU")
