@@ -1,6 +1,11 @@
 // CUDA kernels for gelu, gelu_backward and their out=/in-place variants:
 // validation (shared with the CPU), outputs laid out as on the CPU, and one flat
-// elementwise kernel with 128-bit vector loads/stores and 64-bit indexing.
+// elementwise kernel with 128-bit vector loads/stores and 64-bit indexing. Its
+// launch: blocks of 256 threads, split down to 32 for mid-size tensors so that
+// the grid covers the multiprocessors, and at most the resident blocks (a
+// grid-stride loop beyond); views off a 16-byte boundary by the same amount in
+// every operand (in place on x[1:]) do their first elements one by one in the
+// same launch and the rest as packs, others go element by element.
 //
 // The numerics: float32 results are csrc/gelu_math.h, instantiated with the
 // same Precision variants as the CPU loops (csrc/cpu/gelu_loops.h Io
@@ -41,11 +46,13 @@ namespace gelu_ext {
 namespace cuda {
 namespace {
 
-// Threads per block, and 128-bit packs per thread per loop trip (so that
-// every thread has several independent loads in flight). Chosen by reasoning
-// about occupancy, not yet tuned on a GPU: `python -m gelu_ext bench --device cuda`
-// is the benchmark to tune them with.
-constexpr int kThreads = 256;
+// Threads per group (one block, or for mid-size tensors 2, 4 or 8 blocks:
+// kBlockSizes block sizes, see launch_kernel), and 128-bit packs per thread
+// per loop trip (so that every thread has several independent loads in
+// flight). Chosen by reasoning about occupancy, not yet tuned on a GPU:
+// `python -m gelu_ext bench --device cuda` is the benchmark to tune them with.
+constexpr int kMaxThreads = 256;
+constexpr int kBlockSizes = 4;  // 256, 128, 64, 32 threads
 constexpr int kBytesPerPack = 16;
 
 template <class T>
@@ -152,24 +159,37 @@ __device__ __forceinline__ T apply(const Op& op, const T (&in)[2]) {
 // out[i] = op(in0[i], ...) for i in [0, n), all operands dense with the same
 // layout (so one flat index serves all); out may be an input (in place: each
 // element is read, then written, by the same thread, hence no __restrict__
-// and no read-only cache path). kN > 1: every pointer is 16-byte
-// aligned and handled as packs of kN elements; the last n % kN elements
-// (fewer than one pack) are done one by one after the loop. Grid-stride over
-// blocks of kThreads * kUnroll packs; thread t of a block takes packs
-// t, t + kThreads, ... so that each load instruction of a warp is coalesced.
+// and no read-only cache path).
+//
+// kN > 1: every pointer is 16-byte aligned and elements [0, n) are handled
+// as packs of kN elements, except the last n % kN; those and the `head`
+// elements before the pointers, [-head, 0) (a misaligned view's first
+// elements, up to its first 16-byte boundary: see launch()), are done one
+// by one after the loop, one element per thread of the first block. kN == 1:
+// head is 0 and every element is a pack.
+//
+// The grid is groups of kMaxThreads threads: group g is the blocks
+// (g, 0 .. gridDim.y - 1), 2^s blocks of kMaxThreads >> s threads
+// (launch_kernel picks s per call: 0 for large tensors; a lone group may
+// have fewer blocks, its missing lanes having no pack). A group spans
+// kMaxThreads * kUnroll packs, and lane l of a group takes packs
+// l, l + kMaxThreads, ... of its span, so that each load instruction of a
+// warp is coalesced and, the offsets and the span being constants, the
+// loop is the same machine code whatever the block size. Grid-stride over
+// the gridDim.x groups.
 template <int kN, int kUnroll, class Op, class T>
-__global__ void __launch_bounds__(kThreads)
-    elementwise_kernel(Inputs<T, Op::kInputs> in, T* out, int64_t n, Op op) {
+__global__ void __launch_bounds__(kMaxThreads)
+    elementwise_kernel(Inputs<T, Op::kInputs> in, T* out, int64_t n, int head, Op op) {
   using P = Pack<T, kN>;
   constexpr int kIn = Op::kInputs;
+  constexpr int64_t kSpan = static_cast<int64_t>(kMaxThreads) * kUnroll;
   const int64_t packs = n / kN;
-  const int64_t block_span = static_cast<int64_t>(kThreads) * kUnroll;
-  const int64_t grid_span = block_span * gridDim.x;
-  for (int64_t base = block_span * blockIdx.x + threadIdx.x; base < packs; base += grid_span) {
+  const int lane = static_cast<int>(blockIdx.y * blockDim.x + threadIdx.x);
+  for (int64_t base = kSpan * blockIdx.x + lane; base < packs; base += kSpan * gridDim.x) {
     P a[kUnroll][kIn];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int64_t i = base + static_cast<int64_t>(u) * kThreads;
+      const int64_t i = base + static_cast<int64_t>(u) * kMaxThreads;
       if (i < packs) {
 #pragma unroll
         for (int k = 0; k < kIn; ++k) a[u][k] = reinterpret_cast<const P*>(in.ptr[k])[i];
@@ -177,7 +197,7 @@ __global__ void __launch_bounds__(kThreads)
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int64_t i = base + static_cast<int64_t>(u) * kThreads;
+      const int64_t i = base + static_cast<int64_t>(u) * kMaxThreads;
       if (i < packs) {
         P r;
 #pragma unroll
@@ -191,10 +211,14 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
   }
-  if (kN > 1) {
-    const int64_t t = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
-    const int64_t i = packs * kN + t;
-    if (i < n) {
+  if (kN > 1 && blockIdx.x == 0) {
+    // head + tail < 2 * kN <= 16 elements, fewer than the smallest block:
+    // lane l < head of group 0 takes element l - head, the next `tail`
+    // lanes the elements after the last pack.
+    const int tail = static_cast<int>(n - packs * kN);
+    const int j = lane - head;
+    if (j < tail) {
+      const int64_t i = j < 0 ? j : packs * kN + j;
       T e[kIn];
 #pragma unroll
       for (int k = 0; k < kIn; ++k) e[k] = in.ptr[k][i];
@@ -203,55 +227,109 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-using ResidentCache = std::array<std::atomic<int64_t>, C10_COMPILE_TIME_MAX_GPUS>;
-
-// Blocks of `kernel` the current device keeps resident at once, from the
-// occupancy calculator (register use differs per instantiation). Cached per
-// kernel (the caller owns `cache`) and device: a runtime query per call would
-// show in small calls.
-template <class Kernel>
-int64_t resident_blocks(Kernel kernel, ResidentCache& cache) {
-  const c10::DeviceIndex dev = c10::cuda::current_device();
-  int64_t blocks = cache[dev].load(std::memory_order_relaxed);
-  if (blocks == 0) {
-    int sms = 0;
-    int per_sm = 0;
+// Multiprocessors of device `dev`, cached per device: launch_kernel sizes
+// every grid by it, and an attribute query per call would show in small
+// calls.
+int64_t multiprocessors(c10::DeviceIndex dev) {
+  static std::array<std::atomic<int>, C10_COMPILE_TIME_MAX_GPUS> cache{};
+  int sms = cache[dev].load(std::memory_order_relaxed);
+  if (sms == 0) {
     C10_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    C10_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0));
-    blocks = static_cast<int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
-    cache[dev].store(blocks, std::memory_order_relaxed);
+    if (sms < 1) sms = 1;
+    cache[dev].store(sms, std::memory_order_relaxed);
   }
-  return blocks;
+  return sms;
 }
 
+// Per device, blocks per multiprocessor for each block size (index s:
+// kMaxThreads >> s threads); 0 until asked.
+using ResidentCache =
+    std::array<std::array<std::atomic<int>, kBlockSizes>, C10_COMPILE_TIME_MAX_GPUS>;
+
+// Blocks of `kernel` with kMaxThreads >> s threads that a multiprocessor of
+// device `dev` (the current one) keeps resident at once, from the occupancy
+// calculator (register use differs per instantiation). Cached per kernel
+// (the caller owns `cache`), device and block size: a runtime query per
+// call would show in small calls.
+template <class Kernel>
+int64_t blocks_per_multiprocessor(Kernel kernel, int s, c10::DeviceIndex dev,
+                                  ResidentCache& cache) {
+  int per_sm = cache[dev][s].load(std::memory_order_relaxed);
+  if (per_sm == 0) {
+    C10_CUDA_CHECK(
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMaxThreads >> s, 0));
+    if (per_sm < 1) per_sm = 1;
+    cache[dev][s].store(per_sm, std::memory_order_relaxed);
+  }
+  return per_sm;
+}
+
+// The launch shape. The work is groups of kMaxThreads * kUnroll packs, one
+// group of kMaxThreads threads each (see elementwise_kernel). With one
+// block per group, a mid-size tensor (2^16 to 2^20 elements: 16 to 256
+// groups in float32 and the 16-bit types) would leave multiprocessors
+// idle; so each group is split into 2^s blocks of kMaxThreads >> s
+// threads, s growing (down to one warp per block) while the grid would
+// have fewer than two blocks per multiprocessor. Splitting keeps the
+// threads and each thread's packs (kUnroll per trip); a lone group
+// launches only its blocks that have a pack. Large tensors keep s = 0 and
+// at most as many blocks as the device keeps resident: the grid-stride
+// loop covers the rest without paying for block scheduling again.
 template <int kN, class Op, class T>
-void launch_kernel(const Inputs<T, Op::kInputs>& in, T* out, int64_t n, const Op& op) {
+void launch_kernel(const Inputs<T, Op::kInputs>& in, T* out, int64_t n, int head, const Op& op) {
   constexpr int kUnroll = unroll_for<T>();
+  constexpr int64_t kSpan = static_cast<int64_t>(kMaxThreads) * kUnroll;
+  // Packs; one at least, so that a block runs for the head and tail elements.
   const int64_t work = (n / kN > 0 ? n / kN : 1);
-  const int64_t wanted = (work + kThreads * kUnroll - 1) / (kThreads * kUnroll);
-  // Never more blocks than the device keeps resident: the grid-stride loop
-  // covers the rest without paying for block scheduling again.
+  const int64_t wanted = (work + kSpan - 1) / kSpan;  // groups
+  const c10::DeviceIndex dev = c10::cuda::current_device();
+  const int64_t sms = multiprocessors(dev);
+  int s = 0;
+  while (s + 1 < kBlockSizes && (wanted << s) < 2 * sms) ++s;
+  const int threads = kMaxThreads >> s;
   const auto kernel = &elementwise_kernel<kN, kUnroll, Op, T>;
   static ResidentCache cache{};
-  const int64_t resident = resident_blocks(kernel, cache);
-  const int64_t blocks = wanted < resident ? wanted : resident;
-  kernel<<<static_cast<unsigned>(blocks), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(in, out,
-                                                                                            n, op);
+  // Whole groups, at least one (even if the device keeps fewer blocks
+  // resident: they then run in turn).
+  const int64_t resident = (sms * blocks_per_multiprocessor(kernel, s, dev, cache)) >> s;
+  const int64_t groups = wanted < resident ? wanted : (resident > 0 ? resident : 1);
+  // Blocks per group: all 2^s, but only those whose lanes have a pack when
+  // there are fewer packs than lanes (then there is one group).
+  const int64_t lanes = work < kMaxThreads ? work : kMaxThreads;
+  const dim3 grid(static_cast<unsigned>(groups),
+                  static_cast<unsigned>((lanes + threads - 1) / threads));
+  kernel<<<grid, threads, 0, c10::cuda::getCurrentCUDAStream()>>>(in, out, n, head, op);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-bool aligned(const void* p) { return reinterpret_cast<uintptr_t>(p) % kBytesPerPack == 0; }
+// Bytes from the last 16-byte boundary to p.
+uintptr_t misalignment(const void* p) { return reinterpret_cast<uintptr_t>(p) % kBytesPerPack; }
 
-// Vector path when every operand is 16-byte aligned (a fresh allocation
-// always is; a view with a storage offset may not be), else one by one.
+// Vector path when every operand is as far past a 16-byte boundary as the
+// others, a whole number of elements: a fresh allocation is on a boundary;
+// a view with a storage offset (in place on x[1:], out= into such a view,
+// or backward with all three tensors such views) may be off by the same
+// amount in every operand. Then the first `head` elements (up to the next
+// boundary, fewer than one pack, at most n) are done one by one by the
+// vector kernel itself and the rest as aligned packs: one launch, the same
+// functor per element, so the same bits as on an aligned tensor.
+// Operands off by different amounts (gelu(x[1:]), whose fresh output is
+// aligned; views with different offsets) have no common boundary and are
+// done one element at a time.
 template <class Op, class T>
 void launch(const Inputs<T, Op::kInputs>& in, T* out, int64_t n, const Op& op) {
-  bool all_aligned = aligned(out);
-  for (int k = 0; k < Op::kInputs; ++k) all_aligned = all_aligned && aligned(in.ptr[k]);
-  if (all_aligned) {
-    launch_kernel<kBytesPerPack / static_cast<int>(sizeof(T))>(in, out, n, op);
+  constexpr int kSize = static_cast<int>(sizeof(T));
+  const uintptr_t off = misalignment(out);
+  bool common = off % kSize == 0;
+  for (int k = 0; k < Op::kInputs; ++k) common = common && misalignment(in.ptr[k]) == off;
+  if (common) {
+    const int64_t to_boundary = off == 0 ? 0 : static_cast<int64_t>(kBytesPerPack - off) / kSize;
+    const int head = static_cast<int>(to_boundary < n ? to_boundary : n);
+    Inputs<T, Op::kInputs> aligned = in;
+    for (int k = 0; k < Op::kInputs; ++k) aligned.ptr[k] += head;
+    launch_kernel<kBytesPerPack / kSize>(aligned, out + head, n - head, head, op);
   } else {
-    launch_kernel<1>(in, out, n, op);
+    launch_kernel<1>(in, out, n, 0, op);
   }
 }
 

@@ -331,6 +331,78 @@ def test_misaligned_views(dtype):
                 )
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@needs_cuda
+def test_equally_misaligned_operands(dtype):
+    """In place on x[k:], out= into a view k elements in, and backward with
+    grad_output, self and grad_input all k elements in (also into
+    grad_output itself): every operand is as far past a 16-byte boundary, so
+    the vector kernel does the elements up to the boundary one by one and
+    the rest as packs. Results equal the out-of-place results on dense
+    clones bit for bit, for lengths shorter than that head, around it and
+    past a block's span; the elements around the view are untouched."""
+    size = torch.empty((), dtype=dtype).element_size()
+    per_pack = 16 // size
+    for offset in range(1, per_pack):
+        head = per_pack - offset
+        for n in sorted({1, head, head + 1, head + per_pack + 1, 4001, (1 << 16) + 3}):
+            x_base = random_values(dtype, offset + n + 3, seed=n + offset).cuda()
+            g_base = random_values(dtype, offset + n + 3, seed=n + offset + 1).cuda()
+            x, g = x_base[offset : offset + n], g_base[offset : offset + n]
+            assert x.data_ptr() % 16 == g.data_ptr() % 16 == offset * size
+            for mode in MODES:
+                what = f"offset {offset}, n={n}, {mode}"
+                want = gelu_ext.gelu(x.clone(), mode)
+                want_gi = gelu_ext.gelu_backward(g.clone(), x.clone(), mode)
+                runs = []
+                y_base = x_base.clone()
+                gelu_ext.gelu_(y_base[offset : offset + n], mode)
+                runs.append(("in place", y_base, x_base, want))
+                o_base = torch.full_like(x_base, 7.0)
+                gelu_ext.gelu(x, mode, out=o_base[offset : offset + n])
+                runs.append(("out=", o_base, torch.full_like(x_base, 7.0), want))
+                gi_base = torch.full_like(x_base, 7.0)
+                gelu_ext.gelu_backward(g, x, mode, grad_input=gi_base[offset : offset + n])
+                runs.append(("grad_input=", gi_base, torch.full_like(x_base, 7.0), want_gi))
+                g2_base = g_base.clone()
+                g2 = g2_base[offset : offset + n]
+                gelu_ext.gelu_backward(g2, x, mode, grad_input=g2)
+                runs.append(("into grad_output", g2_base, g_base, want_gi))
+                for name, base, before, expected in runs:
+                    assert_bitwise_equal(base[offset : offset + n], expected, f"{what}: {name}")
+                    assert_bitwise_equal(base[:offset], before[:offset], f"{what}: before {name}")
+                    assert_bitwise_equal(
+                        base[offset + n :], before[offset + n :], f"{what}: after {name}"
+                    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@needs_cuda
+def test_mid_size_launches(dtype):
+    """Sizes whose grid is split into smaller blocks to cover the
+    multiprocessors (2^16 to 2^20 elements), with and without a tail, give
+    the CPU's values: forward, backward, and in place on a view one element
+    in (the vector kernel with its first elements done one by one)."""
+    for n in (1 << 16, (1 << 16) + 3, 1 << 18, (1 << 20) + 5):
+        x = random_values(dtype, n + 1, seed=n)
+        g = random_values(dtype, n, seed=n + 1)
+        xs = x[:n].contiguous()
+        xc, gc = xs.cuda(), g.cuda()
+        for mode in MODES:
+            what = f"n={n} {mode}"
+            assert_cpu_cuda_close(gelu_ext.gelu(xs, mode), gelu_ext.gelu(xc, mode), what)
+            assert_cpu_cuda_close(
+                gelu_ext.gelu_backward(g, xs, mode),
+                gelu_ext.gelu_backward(gc, xc, mode),
+                f"backward {what}",
+            )
+            shifted = x.cuda()  # shifted[1:] starts one element past a 16-byte boundary
+            gelu_ext.gelu_(shifted[1:], mode)
+            assert_cpu_cuda_close(
+                gelu_ext.gelu(x[1:].contiguous(), mode), shifted[1:], f"in place, one in, {what}"
+            )
+
+
 @needs_cuda
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -745,7 +817,8 @@ def test_huge_tensor_backward(mode):
 def test_sanitizer_smoke():
     """Each kernel instantiation once, small: every dtype and mode, forward
     and backward, aligned (vector packs + scalar tail) and misaligned
-    (element-wise), a strided input (copy, then kernel), and in place."""
+    (element-wise), a strided input (copy, then kernel), and in place, also
+    on a view one element in (vector packs with a head done one by one)."""
     for dtype in DTYPES:
         base = random_values(dtype, 1 << 12, seed=9).cuda()
         for mode in MODES:
@@ -759,6 +832,12 @@ def test_sanitizer_smoke():
                     "backward",
                 )
                 assert_cpu_cuda_close(want, gelu_ext.gelu_(x.clone(), mode), "in place")
+            shifted = base.clone()[1:1028]
+            assert_cpu_cuda_close(
+                gelu_ext.gelu(base[1:1028].cpu(), mode),
+                gelu_ext.gelu_(shifted, mode),
+                "in place, misaligned",
+            )
 
 
 # ---------------------------------------------------------------------------
