@@ -285,8 +285,8 @@ done
 
 # --- 6. the exhaustive accuracy sweep on the GPU (docs/ACCURACY.md) ---------
 # tools/accuracy --device cuda: gelu_ext's and native CUDA results against
-# the reference, and gelu_ext's CUDA results against its CPU ones (float32
-# within 2 ulp). A CMake build of the op library and the tool (no GoogleTest
+# the reference, and gelu_ext's CUDA results against its CPU ones (within 2
+# ulp float32, 1 ulp 16-bit). A CMake build of the op library and the tool (no GoogleTest
 # needed); every GPU_CHECK_ACCURACY_STRIDE-th float32 pattern (default 7; 1
 # is all 2^32) plus every special value and every bfloat16/float16 pattern.
 ACC_BUILD="$ROOT/build/cmake-gpu"
