@@ -275,15 +275,13 @@ int64_t blocks_per_multiprocessor(Kernel kernel, int s, c10::DeviceIndex dev,
 // launches only its blocks that have a pack. Large tensors keep s = 0 and
 // at most as many blocks as the device keeps resident: the grid-stride
 // loop covers the rest without paying for block scheduling again.
-template <int kN, class Op, class T>
-void launch_kernel(const Inputs<T, Op::kInputs>& in, T* out, int64_t n, int head, const Op& op) {
-  constexpr int kUnroll = unroll_for<T>();
+template <int kN, int kUnroll, class Op, class T>
+void launch_shaped(const Inputs<T, Op::kInputs>& in, T* out, int64_t n, int head, const Op& op,
+                   c10::DeviceIndex dev, int64_t sms) {
   constexpr int64_t kSpan = static_cast<int64_t>(kMaxThreads) * kUnroll;
   // Packs; one at least, so that a block runs for the head and tail elements.
   const int64_t work = (n / kN > 0 ? n / kN : 1);
   const int64_t wanted = (work + kSpan - 1) / kSpan;  // groups
-  const c10::DeviceIndex dev = c10::cuda::current_device();
-  const int64_t sms = multiprocessors(dev);
   int s = 0;
   while (s + 1 < kBlockSizes && (wanted << s) < 2 * sms) ++s;
   const int threads = kMaxThreads >> s;
@@ -300,6 +298,26 @@ void launch_kernel(const Inputs<T, Op::kInputs>& in, T* out, int64_t n, int head
                   static_cast<unsigned>((lanes + threads - 1) / threads));
   kernel<<<grid, threads, 0, c10::cuda::getCurrentCUDAStream()>>>(in, out, n, head, op);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+// The vector kernel with kUnroll packs per thread per trip, or, for a tensor
+// too small to give two blocks of one warp to every multiprocessor that
+// way (below ~2^17 elements on an H200), its variant with one pack per
+// thread per trip, which has kUnroll times the blocks.
+template <int kN, class Op, class T>
+void launch_kernel(const Inputs<T, Op::kInputs>& in, T* out, int64_t n, int head, const Op& op) {
+  constexpr int kUnroll = unroll_for<T>();
+  const c10::DeviceIndex dev = c10::cuda::current_device();
+  const int64_t sms = multiprocessors(dev);
+  if constexpr (kN > 1 && kUnroll > 1) {
+    constexpr int64_t kSpan = static_cast<int64_t>(kMaxThreads) * kUnroll;
+    const int64_t groups = (n / kN + kSpan - 1) / kSpan;
+    if ((groups << (kBlockSizes - 1)) < 2 * sms) {
+      launch_shaped<kN, 1>(in, out, n, head, op, dev, sms);
+      return;
+    }
+  }
+  launch_shaped<kN, kUnroll>(in, out, n, head, op, dev, sms);
 }
 
 // Bytes from the last 16-byte boundary to p.

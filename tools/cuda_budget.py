@@ -208,6 +208,11 @@ def analyse(obj: str) -> list[Specialisation]:
             continue
         kn, unroll, op, ctype, mode = m.groups()
         dtype = DTYPES[ctype]
+        if int(kn) > 1 and int(unroll) == 1:
+            # The mid-size variant of a vector kernel (one pack per thread
+            # per trip, for tensors below ~2^17 elements, which are not
+            # bandwidth-bound): the same loop body; the budget is the main one's.
+            continue
         code = [(int(o, 16), s.strip()) for o, s in INSTRUCTION.findall(chunk)]
         loop: list[tuple[int, str]] = []
         for off, ins in code:

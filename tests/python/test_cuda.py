@@ -380,10 +380,12 @@ def test_equally_misaligned_operands(dtype):
 @needs_cuda
 def test_mid_size_launches(dtype):
     """Sizes whose grid is split into smaller blocks to cover the
-    multiprocessors (2^16 to 2^20 elements), with and without a tail, give
-    the CPU's values: forward, backward, and in place on a view one element
-    in (the vector kernel with its first elements done one by one)."""
-    for n in (1 << 16, (1 << 16) + 3, 1 << 18, (1 << 20) + 5):
+    multiprocessors (2^16 to 2^20 elements), below and above the switch to
+    the one-pack-per-trip kernel (~2^17 on an H200), with and without a
+    tail, give the CPU's values: forward, backward, and in place on a view
+    one element in (the vector kernel with its first elements done one by
+    one)."""
+    for n in (1 << 16, (1 << 16) + 3, (1 << 17) - 1, 140_001, 1 << 18, (1 << 20) + 5):
         x = random_values(dtype, n + 1, seed=n)
         g = random_values(dtype, n, seed=n + 1)
         xs = x[:n].contiguous()
