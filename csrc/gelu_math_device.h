@@ -1,9 +1,11 @@
 // Device formulas: GELU for bfloat16/float16 results on the GPU, built from
 // the GPU's approximate instructions (ex2.approx, rcp.approx) instead of the
-// CPU's exponential polynomial, 2^k scaling and IEEE division. The CUDA
-// kernels (cuda/gelu_kernel.cu) use them for the 16-bit types; the CPU keeps
+// CPU's exponential polynomial, 2^k scaling and IEEE division, and the
+// float32 tanh and sigmoid forms with cheaper scaling and division (further
+// down). The CUDA kernels (cuda/gelu_kernel.cu) use them; the CPU keeps
 // gelu_math.h. The contract between the two is agreement within 1 ulp of
-// the type (docs/ACCURACY.md), not bitwise identity.
+// the type (16-bit) or 2 ulp (float32) (docs/ACCURACY.md), not bitwise
+// identity.
 //
 // Every function takes a model M of the approximate instructions:
 //   M::ex2(t)  2^t, as ex2.approx.ftz.f32 (results below 2^-126 flushed to 0)
@@ -56,11 +58,11 @@ GELU_EXT_DEVICE_HD float min_nan(float a, float lim) {
 
 GELU_EXT_DEVICE_HD float fma_(float a, float b, float c) { return ::fmaf(a, b, c); }
 
-constexpr float kScale = 0x1p+32f;    // the exponentials' scale
-constexpr float kUnscale = 0x1p-32f;  // its inverse, applied last
-constexpr double kLog2eD = 0x1.71547652b82fep+0;
+// The exponentials carry a factor 2^32 (the 32 added to ex2's argument),
+// taken out last.
+constexpr float kUnscale = 0x1p-32f;
 // -log2(e)/2: 2^32 exp(-y^2/2) = ex2(32 + kNegHalfLog2e y^2).
-constexpr float kNegHalfLog2e = static_cast<float>(-kLog2eD / 2);
+constexpr float kNegHalfLog2e = static_cast<float>(-kLog2e / 2);
 
 // Clamps of y = |x|: beyond them every bfloat16/float16 result is 0 (x < 0)
 // or x (x > 0), and the scaled exponential is still a normal float there.
@@ -71,17 +73,14 @@ struct DeviceClamp {
 };
 
 // The tanh form's a(y) = y (A1 + A3 y^2) and y a'(y) = y (A1 + B3 y^2), the
-// sigmoid form's a = K y (gelu_math.h); the first two as multiples of
-// log2(e) for ex2.
-constexpr double kA1D = 0x1.9884533d43651p+0;  // 2 sqrt(2/pi)
-constexpr double kA3D = 0x1.2444f2a4d8b4bp-4;  // 2 sqrt(2/pi) 0.044715
-constexpr double kKD = 1.702;
-constexpr float kNegA1Log2e = static_cast<float>(-kA1D * kLog2eD);
-constexpr float kNegA3Log2e = static_cast<float>(-kA3D * kLog2eD);
-constexpr float kNegKLog2e = static_cast<float>(-kKD * kLog2eD);
-constexpr float kA1 = static_cast<float>(kA1D);
-constexpr float kB3 = static_cast<float>(3 * kA3D);
-constexpr float kK = static_cast<float>(kKD);
+// sigmoid form's a = K y (gelu_math.h's constants); as multiples of log2(e)
+// for ex2, and as floats.
+constexpr float kNegA1Log2e = static_cast<float>(-kA1.hi * kLog2e);
+constexpr float kNegA3Log2e = static_cast<float>(-kA3.hi * kLog2e);
+constexpr float kNegKLog2e = static_cast<float>(-kK.hi * kLog2e);
+constexpr float kA1F = static_cast<float>(kA1.hi);
+constexpr float kB3F = static_cast<float>(3 * kA3.hi);
+constexpr float kKF = static_cast<float>(kK.hi);
 
 // Rational fits per result type: R(y) = erfcx(y/sqrt 2)/2 as N/D of degrees
 // 2/3, and E(y) = (R(y) - y/sqrt(2 pi)) / (y0 - y), y0 the root of f' (the
@@ -208,7 +207,7 @@ GELU_EXT_DEVICE_HD float tanh_derivative(const M& m, float x) {
   const float y = min_nan(::fabsf(x), DeviceClamp::kTanh);
   const float h = y * y;
   const Logistic l = logistic(m, y, fma_(y, fma_(h, kNegA3Log2e, kNegA1Log2e), 32.0f));
-  return logistic_derivative(x, l, y * fma_(h, kB3, kA1), kTanhRoot);
+  return logistic_derivative(x, l, y * fma_(h, kB3F, kA1F), kTanhRoot);
 }
 
 template <class M>
@@ -221,7 +220,7 @@ template <class M>
 GELU_EXT_DEVICE_HD float sigmoid_derivative(const M& m, float x) {
   const float y = min_nan(::fabsf(x), DeviceClamp::kSigmoid);
   const Logistic l = logistic(m, y, fma_(y, kNegKLog2e, 32.0f));
-  return logistic_derivative(x, l, y * kK, kSigmoidRoot);
+  return logistic_derivative(x, l, y * kKF, kSigmoidRoot);
 }
 
 // ---------------------------------------------------------------------------
@@ -299,8 +298,8 @@ GELU_EXT_DEVICE_HD float f32_logistic_derivative(const M& m, float x, LogisticEx
 // float once (|error| < 2^-26); k comes from the shifted sum's low word.
 GELU_EXT_DEVICE_HD ScaledExp exp_neg_tanh_a(float yc) {
   const double y = yc;
-  const double a = y * ::fma(y * y, kA3D, kA1D);
-  const double t = ::fma(-a, kLog2eD, 0x1.8p52);  // 1.5 2^52 + rint(-a log2 e)
+  const double a = y * ::fma(y * y, kA3.hi, kA1.hi);
+  const double t = ::fma(-a, kLog2e, 0x1.8p52);  // 1.5 2^52 + rint(-a log2 e)
   const double k = t - 0x1.8p52;
   const float r = static_cast<float>(::fma(k, -0x1.62e42fefa39efp-1, -a));  // -a - k ln2
   const ExpParts<float> e = exp_of_reduced(Precision<true>{}, r, static_cast<float>(k));
