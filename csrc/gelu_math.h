@@ -521,6 +521,12 @@ GELU_EXT_HD V gelu_exact_derivative(V x) {
 // t = y a'(y): x > 0: f' = (1 + w (1 + t))/(1+w)^2; x <= 0:
 // f' = w (1 + w - t)/(1+w)^2 (for sigmoid t = a).
 // ---------------------------------------------------------------------------
+// a(yc) = ah + al for the clamped |x| yc (al = 0 where it is not carried).
+template <class V>
+struct LogisticExponent {
+  V yc, ah, al;
+};
+
 template <class V>
 struct LogisticParts {
   V p, plo, k, w, yc;  // w = exp(-a) = (p + plo) * 2^k
@@ -529,16 +535,10 @@ struct LogisticParts {
 
 // exp(-(ah + al)) for the clamped |x| yc.
 template <bool kPrecise, class V>
-GELU_EXT_HD LogisticParts<V> logistic_parts(V yc, V ah, V al) {
-  const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, -ah, -al);
-  return {e.p, e.plo, e.k, scale_pow2(e.p, e.k), yc, ah, al};
+GELU_EXT_HD LogisticParts<V> logistic_parts(const LogisticExponent<V>& a) {
+  const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, -a.ah, -a.al);
+  return {e.p, e.plo, e.k, scale_pow2(e.p, e.k), a.yc, a.ah, a.al};
 }
-
-// a(yc) = ah + al for the clamped |x| yc (al = 0 where it is not carried).
-template <class V>
-struct LogisticExponent {
-  V yc, ah, al;
-};
 
 // The tanh form's a = 2|u| = y (A1 + A3 y^2). Its absolute error becomes the
 // relative error of exp(-a), and a reaches ~110 in float, so in precise mode
@@ -569,12 +569,6 @@ GELU_EXT_HD LogisticExponent<V> tanh_exponent(V x) {
   return {yc, ah, al};
 }
 
-template <bool kPrecise, class V>
-GELU_EXT_HD LogisticParts<V> tanh_parts(V x) {
-  const LogisticExponent<V> a = tanh_exponent<kPrecise>(x);
-  return logistic_parts<kPrecise>(a.yc, a.ah, a.al);
-}
-
 // The sigmoid form's a = K y, K = 1.702 as a double-word (a reaches ~109 at
 // the float clamp, so it is carried as ah + al in precise mode, as for tanh).
 template <bool kPrecise, class V>
@@ -585,12 +579,6 @@ GELU_EXT_HD LogisticExponent<V> sigmoid_exponent(V x) {
   const V ah = yc * V(C::kKHi);
   const V al = kPrecise ? fma_(yc, V(C::kKHi), -ah) + yc * V(C::kKLo) : V(S(0));
   return {yc, ah, al};
-}
-
-template <bool kPrecise, class V>
-GELU_EXT_HD LogisticParts<V> sigmoid_parts(V x) {
-  const LogisticExponent<V> a = sigmoid_exponent<kPrecise>(x);
-  return logistic_parts<kPrecise>(a.yc, a.ah, a.al);
 }
 
 // x > 0: f = x / (1+w); x <= 0: f = -y p / (1+w) * 2^k. One division, the
@@ -623,7 +611,7 @@ GELU_EXT_HD V logistic_derivative(V x, const LogisticParts<V>& t, V th, V tl) {
 
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_tanh(V x) {
-  return logistic_gelu<kPrecise>(x, tanh_parts<kPrecise>(x));
+  return logistic_gelu<kPrecise>(x, logistic_parts<kPrecise>(tanh_exponent<kPrecise>(x)));
 }
 
 // t = 2 y u' = y (A1 + B3 y^2). w enters 1 + w - t absolutely, so it always
@@ -648,21 +636,21 @@ GELU_EXT_HD DoubleWord<V> tanh_slope(V yc) {
 
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_tanh_derivative(V x) {
-  const LogisticParts<V> t = tanh_parts<true>(x);
+  const LogisticParts<V> t = logistic_parts<true>(tanh_exponent<true>(x));
   const DoubleWord<V> s = tanh_slope<kPrecise>(t.yc);
   return logistic_derivative<kPrecise>(x, t, s.hi, s.lo);
 }
 
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_sigmoid(V x) {
-  return logistic_gelu<kPrecise>(x, sigmoid_parts<kPrecise>(x));
+  return logistic_gelu<kPrecise>(x, logistic_parts<kPrecise>(sigmoid_exponent<kPrecise>(x)));
 }
 
 // t = y a'(y) = a: the exponent's own double-word (precise exponential for w,
 // as for tanh).
 template <bool kPrecise = true, class V>
 GELU_EXT_HD V gelu_sigmoid_derivative(V x) {
-  const LogisticParts<V> t = sigmoid_parts<true>(x);
+  const LogisticParts<V> t = logistic_parts<true>(sigmoid_exponent<true>(x));
   return logistic_derivative<kPrecise>(x, t, t.ah, t.al);
 }
 

@@ -34,19 +34,13 @@
 #include "approximation.h"
 #include "gelu_math.h"
 
-#if defined(__CUDACC__)
-#define GELU_EXT_DEVICE_HD static __host__ __device__ __forceinline__
-#else
-#define GELU_EXT_DEVICE_HD static inline
-#endif
-
 namespace gelu_ext {
 namespace math {
 namespace device {
 
 // min(a, lim), NaN when a is NaN (min.NaN.f32 on the GPU: one instruction,
 // where fminf would drop the NaN).
-GELU_EXT_DEVICE_HD float min_nan(float a, float lim) {
+GELU_EXT_HD float min_nan(float a, float lim) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   float r;
   asm("min.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(lim));
@@ -55,8 +49,6 @@ GELU_EXT_DEVICE_HD float min_nan(float a, float lim) {
   return a < lim ? a : (a != a ? a : lim);
 #endif
 }
-
-GELU_EXT_DEVICE_HD float fma_(float a, float b, float c) { return ::fmaf(a, b, c); }
 
 // The exponentials carry a factor 2^32 (the 32 added to ex2's argument),
 // taken out last.
@@ -121,7 +113,7 @@ constexpr float kPatchHalfWidth = 0x1p-7f;
 constexpr RootPatch kTanhRoot{-0x1.8142a0p-1f, 0x1.85a06cp-27f, 0x1.b8bacep-2f, 0x1.8cd1a2p-2f};
 constexpr RootPatch kSigmoidRoot{-0x1.80974ap-1f, -0x1.8af8f8p-27f, 0x1.7b9cdap-2f, 0x1.b30222p-2f};
 
-GELU_EXT_DEVICE_HD float root_patch(RootPatch p, float x, float generic) {
+GELU_EXT_HD float root_patch(RootPatch p, float x, float generic) {
   const float d = (x - p.x0_hi) - p.x0_lo;
   const float near = d * fma_(p.c2, d, p.c1);
   return ::fabsf(d) < kPatchHalfWidth ? near : generic;
@@ -135,7 +127,7 @@ GELU_EXT_DEVICE_HD float root_patch(RootPatch p, float x, float generic) {
 // f(+-0) = +-0, f(+inf) = inf, f(-inf) = -0, NaN stays NaN (through x, and
 // through y for the derivative).
 template <bool kBf16, class M>
-GELU_EXT_DEVICE_HD float exact_forward(const M& m, float x) {
+GELU_EXT_HD float exact_forward(const M& m, float x) {
   using F = HalfFits<kBf16>;
   const float y = min_nan(::fabsf(x), DeviceClamp::kExact);
   const float e = m.ex2(fma_(y * kNegHalfLog2e, y, 32.0f));
@@ -151,7 +143,7 @@ GELU_EXT_DEVICE_HD float exact_forward(const M& m, float x) {
 // minus that for x >= 0: (y0 - y) is exact near the root (y0 as hi + lo),
 // so the result keeps its relative accuracy through the root.
 template <bool kBf16, class M>
-GELU_EXT_DEVICE_HD float exact_derivative(const M& m, float x) {
+GELU_EXT_HD float exact_derivative(const M& m, float x) {
   using F = HalfFits<kBf16>;
   const float y = min_nan(::fabsf(x), DeviceClamp::kExact);
   const float e = m.ex2(fma_(y * kNegHalfLog2e, y, 32.0f));
@@ -173,12 +165,12 @@ struct Logistic {
 };
 
 template <class M>
-GELU_EXT_DEVICE_HD Logistic logistic(const M& m, float y, float exponent) {
+GELU_EXT_HD Logistic logistic(const M& m, float y, float exponent) {
   const float w = m.ex2(exponent);
   return {y, w, m.rcp(fma_(w, kUnscale, 1.0f))};
 }
 
-GELU_EXT_DEVICE_HD float logistic_forward(float x, const Logistic& l) {
+GELU_EXT_HD float logistic_forward(float x, const Logistic& l) {
   const float neg = ((-l.y * l.w) * l.r) * kUnscale;
   return x < 0.0f ? neg : x * l.r;
 }
@@ -188,7 +180,7 @@ GELU_EXT_DEVICE_HD float logistic_forward(float x, const Logistic& l) {
 // (1 - t) + w, exact near the root up to the error of w (which is ~0.3
 // there), so rcp's error only scales the result (and the patch takes the
 // last 2^-7 around the root, see RootPatch).
-GELU_EXT_DEVICE_HD float logistic_derivative(float x, const Logistic& l, float t, RootPatch root) {
+GELU_EXT_HD float logistic_derivative(float x, const Logistic& l, float t, RootPatch root) {
   const float pos = l.r * fma_(t * (l.w * kUnscale), l.r, 1.0f);
   const float n = fma_(l.w, kUnscale, 1.0f - t);
   const float neg = (((l.w * l.r) * l.r) * n) * kUnscale;
@@ -196,14 +188,14 @@ GELU_EXT_DEVICE_HD float logistic_derivative(float x, const Logistic& l, float t
 }
 
 template <class M>
-GELU_EXT_DEVICE_HD float tanh_forward(const M& m, float x) {
+GELU_EXT_HD float tanh_forward(const M& m, float x) {
   const float y = min_nan(::fabsf(x), DeviceClamp::kTanh);
   const float p = fma_(y * y, kNegA3Log2e, kNegA1Log2e);
   return logistic_forward(x, logistic(m, y, fma_(y, p, 32.0f)));
 }
 
 template <class M>
-GELU_EXT_DEVICE_HD float tanh_derivative(const M& m, float x) {
+GELU_EXT_HD float tanh_derivative(const M& m, float x) {
   const float y = min_nan(::fabsf(x), DeviceClamp::kTanh);
   const float h = y * y;
   const Logistic l = logistic(m, y, fma_(y, fma_(h, kNegA3Log2e, kNegA1Log2e), 32.0f));
@@ -211,13 +203,13 @@ GELU_EXT_DEVICE_HD float tanh_derivative(const M& m, float x) {
 }
 
 template <class M>
-GELU_EXT_DEVICE_HD float sigmoid_forward(const M& m, float x) {
+GELU_EXT_HD float sigmoid_forward(const M& m, float x) {
   const float y = min_nan(::fabsf(x), DeviceClamp::kSigmoid);
   return logistic_forward(x, logistic(m, y, fma_(y, kNegKLog2e, 32.0f)));
 }
 
 template <class M>
-GELU_EXT_DEVICE_HD float sigmoid_derivative(const M& m, float x) {
+GELU_EXT_HD float sigmoid_derivative(const M& m, float x) {
   const float y = min_nan(::fabsf(x), DeviceClamp::kSigmoid);
   const Logistic l = logistic(m, y, fma_(y, kNegKLog2e, 32.0f));
   return logistic_derivative(x, l, y * kKF, kSigmoidRoot);
@@ -243,7 +235,7 @@ struct ScaledExp {
 };
 
 // exp_parts (precise) for z in [-113, 0]: k in [-163, 0].
-GELU_EXT_DEVICE_HD ScaledExp exp_scaled(float z, float zlo) {
+GELU_EXT_HD ScaledExp exp_scaled(float z, float zlo) {
   const float t = z * static_cast<float>(kLog2e) + kShift;  // 1.5 2^23 + k
   const float k = t - kShift;
   float r = fma_(k, -kLn2HiF, z);
@@ -257,31 +249,31 @@ GELU_EXT_DEVICE_HD ScaledExp exp_scaled(float z, float zlo) {
 
 // n / d for finite n and d in [1, 4].
 template <class M>
-GELU_EXT_DEVICE_HD float divide(const M& m, float n, float d) {
+GELU_EXT_HD float divide(const M& m, float n, float d) {
   const float r = m.rcp(d);
   const float q = n * r;
   return fma_(fma_(-d, q, n), r, q);
 }
 
-// gelu_math.h's logistic_gelu: x > 0: x / (1 + w) (x itself past the clamp,
-// where w = 0 and x may be inf); x <= 0: -y p / (1 + w) 2^k.
+// gelu_math.h's logistic_gelu from e^-a = (p + plo) 2^k for the clamped |x|
+// yc: x > 0: x / (1 + w) (x itself past the clamp, where w = 0 and x may be
+// inf); x <= 0: -y p / (1 + w) 2^k. 1 + w in one FMA: p 2^(k + 64) is exact,
+// and where w = p 2^k would round (below 2^-126) 1 + w is 1 either way.
 template <class M>
-GELU_EXT_DEVICE_HD float f32_logistic_forward(const M& m, float x, LogisticExponent<float> a,
-                                              float clamp) {
-  const ScaledExp e = exp_scaled(-a.ah, -a.al);
-  const float w = (e.p * e.up) * 0x1p-64f;
+GELU_EXT_HD float f32_logistic_forward(const M& m, float x, float yc, const ScaledExp& e,
+                                       float clamp) {
   const bool pos = x > 0.0f;
-  const float xc = ::copysignf(a.yc, x);
-  const float q = divide(m, pos ? x : fma_(xc, e.p, xc * e.plo), 1.0f + w);
+  const float xc = ::copysignf(yc, x);
+  const float d = fma_(e.p * e.up, 0x1p-64f, 1.0f);
+  const float q = divide(m, pos ? x : fma_(xc, e.p, xc * e.plo), d);
   if (pos) return x < clamp ? q : x;
   return (q * e.up) * 0x1p-64f;
 }
 
 // gelu_math.h's logistic_derivative (precise), t = th + tl.
 template <class M>
-GELU_EXT_DEVICE_HD float f32_logistic_derivative(const M& m, float x, LogisticExponent<float> a,
-                                                 float th, float tl) {
-  const ScaledExp e = exp_scaled(-a.ah, -a.al);
+GELU_EXT_HD float f32_logistic_derivative(const M& m, float x, const ScaledExp& e, float th,
+                                          float tl) {
   const float w = (e.p * e.up) * 0x1p-64f;
   const float n = ((1.0f - th) - tl) + w;
   const bool pos = x > 0.0f;
@@ -296,7 +288,7 @@ GELU_EXT_DEVICE_HD float f32_logistic_derivative(const M& m, float x, LogisticEx
 // where the float double-word a and Cody-Waite reduction take 26 float
 // operations (the sigmoid form's a = K y is cheap in float). r is rounded to
 // float once (|error| < 2^-26); k comes from the shifted sum's low word.
-GELU_EXT_DEVICE_HD ScaledExp exp_neg_tanh_a(float yc) {
+GELU_EXT_HD ScaledExp exp_neg_tanh_a(float yc) {
   const double y = yc;
   const double a = y * ::fma(y * y, kA3.hi, kA1.hi);
   const double t = ::fma(-a, kLog2e, 0x1.8p52);  // 1.5 2^52 + rint(-a log2 e)
@@ -315,32 +307,28 @@ GELU_EXT_DEVICE_HD ScaledExp exp_neg_tanh_a(float yc) {
 
 // f or f' of the tanh (kTanh) or sigmoid form for float32 results.
 template <bool kTanh, bool kDerivative, class M>
-GELU_EXT_DEVICE_HD float f32_logistic(const M& m, float x) {
+GELU_EXT_HD float f32_logistic(const M& m, float x) {
+  constexpr float kClamp = kTanh ? Clamp<float>::kTanh : Clamp<float>::kSigmoid;
   if constexpr (kTanh && !kDerivative) {
-    const float yc = clamp_hi(::fabsf(x), Clamp<float>::kTanh);
-    const ScaledExp e = exp_neg_tanh_a(yc);
-    const bool pos = x > 0.0f;
-    const float xc = ::copysignf(yc, x);
-    const float d = fma_(e.p * e.up, 0x1p-64f, 1.0f);  // 1 + w
-    const float q = divide(m, pos ? x : fma_(xc, e.p, xc * e.plo), d);
-    if (pos) return x < Clamp<float>::kTanh ? q : x;
-    return (q * e.up) * 0x1p-64f;
+    const float yc = clamp_hi(::fabsf(x), kClamp);
+    return f32_logistic_forward(m, x, yc, exp_neg_tanh_a(yc), kClamp);
   }
   const LogisticExponent<float> a = kTanh ? tanh_exponent<true>(x) : sigmoid_exponent<true>(x);
+  const ScaledExp e = exp_scaled(-a.ah, -a.al);
   if constexpr (!kDerivative) {
-    return f32_logistic_forward(m, x, a, kTanh ? Clamp<float>::kTanh : Clamp<float>::kSigmoid);
+    return f32_logistic_forward(m, x, a.yc, e, kClamp);
   } else if constexpr (kTanh) {
     const DoubleWord<float> t = tanh_slope<true>(a.yc);
-    return f32_logistic_derivative(m, x, a, t.hi, t.lo);
+    return f32_logistic_derivative(m, x, e, t.hi, t.lo);
   } else {
-    return f32_logistic_derivative(m, x, a, a.ah, a.al);  // t = y a'(y) = a
+    return f32_logistic_derivative(m, x, e, a.ah, a.al);  // t = y a'(y) = a
   }
 }
 
 // f (kDerivative = false) or f' of mode A for results rounded to bfloat16
 // (kBf16) or float16, computed in float.
 template <Approximation A, bool kDerivative, bool kBf16, class M>
-GELU_EXT_DEVICE_HD float half_formula(const M& m, float x) {
+GELU_EXT_HD float half_formula(const M& m, float x) {
   if constexpr (A == Approximation::Tanh) {
     return kDerivative ? tanh_derivative(m, x) : tanh_forward(m, x);
   } else if constexpr (A == Approximation::Sigmoid) {
