@@ -102,6 +102,21 @@ struct Clamp<double> {
   static constexpr double kSigmoid = 448.0;  // exp(-1.702*448)*448 < 2^-1075
 };
 
+// Below these |x| every intermediate and every result of the float32
+// formulas is zero or a normal float (the smallest: about 1e-34 for the exact
+// derivative at 12, 2.5e-27 for the tanh derivative at 9, 2e-28 for the
+// sigmoid derivative at 40). The SIMD loops screen each vector against them
+// (csrc/cpu/gelu_loops.h): on Intel cores a float operation that returns a
+// number below the normal range, or multiplies one, takes a microcode assist
+// (about 60 ns each, measured), so a vector with an input beyond them takes
+// the formulas' full-range form (kFull below), which gets the same bits
+// without such an operation.
+struct NormalRange {
+  static constexpr float kExact = 12.0f;
+  static constexpr float kTanh = 9.0f;
+  static constexpr float kSigmoid = 40.0f;
+};
+
 // The scalar type a value type computes in (declared only: used in decltype).
 float scalar_of(float);
 double scalar_of(double);
@@ -124,6 +139,14 @@ GELU_EXT_HD double select(bool m, double a, double b) { return m ? a : b; }
 // min(a, lim) that returns `a` when it is NaN, so NaN flows through clamps.
 GELU_EXT_HD float clamp_hi(float a, float lim) { return lim < a ? lim : a; }
 GELU_EXT_HD double clamp_hi(double a, double lim) { return lim < a ? lim : a; }
+// max(a, lim), lim for a NaN a (the callers' NaN travels in another operand).
+GELU_EXT_HD float clamp_lo(float a, float lim) { return a > lim ? a : lim; }
+GELU_EXT_HD double clamp_lo(double a, double lim) { return a > lim ? a : lim; }
+// !(a <= b): true for NaN too.
+GELU_EXT_HD bool not_le(float a, float b) { return !(a <= b); }
+GELU_EXT_HD bool any_(bool m) { return m; }
+// Whether every lane of a is >= b (false for NaN).
+GELU_EXT_HD bool all_at_least(float a, float b) { return a >= b; }
 // min(|a|, lim) for a number a; for a NaN the result is unspecified (AVX-512's
 // one-instruction version returns lim), so callers must carry NaN through a
 // itself.
@@ -184,6 +207,23 @@ GELU_EXT_HD float scale_pow2(float v, float k) {
 }
 GELU_EXT_HD double scale_pow2(double v, double k) {
   return ::ldexp(v, k >= -2200.0 ? static_cast<int>(k) : -2200);
+}
+// The full-range forms' v * 2^k and a * b: the same results as scale_pow2 and
+// the product, which SIMD types compute without a float operation that
+// returns a number below the normal range or multiplies one (see
+// NormalRange). The scalar versions are the plain ones.
+GELU_EXT_HD float scale_pow2_quiet(float v, float k) { return scale_pow2(v, k); }
+GELU_EXT_HD double scale_pow2_quiet(double v, double k) { return scale_pow2(v, k); }
+GELU_EXT_HD float mul_quiet(float a, float b) { return a * b; }
+GELU_EXT_HD double mul_quiet(double a, double b) { return a * b; }
+// scale_pow2, or in the full-range forms (kFull) scale_pow2_quiet.
+template <bool kFull, class V>
+GELU_EXT_HD V scale_pow2_in(V v, V k) {
+  if constexpr (kFull) {
+    return scale_pow2_quiet(v, k);
+  } else {
+    return scale_pow2(v, k);
+  }
 }
 
 // Selects the accuracy a computation needs (in this header "precise" means
@@ -423,7 +463,7 @@ GELU_EXT_HD Exp2Parts<V> exp2_neg_half_sq(V y) {
 // T(y) (1 + s) 2^k for a tail table T: the table's polynomial at
 // d = y - centre, times the exponential's parts, rounded once more by the
 // FMA and once by the scaling where the result is subnormal.
-template <class V>
+template <bool kFull, class V>
 GELU_EXT_HD V tail_product(const TailTable& t, V y) {
   const TailTerms<V> k = lookup(t, tail_index(y));
   const V d = y - k.centre;
@@ -433,36 +473,38 @@ GELU_EXT_HD V tail_product(const TailTable& t, V y) {
   p = fma_(p, d, k.c[1]);
   p = fma_(p, d, k.c[0]);
   const Exp2Parts<V> e = exp2_neg_half_sq(y);
-  return scale_pow2(fma_(p, e.s, p), e.k);
+  return scale_pow2_in<kFull>(fma_(p, e.s, p), e.k);
 }
 
 // f = x + S (1 + s) 2^k for x >= 0 (and NaN), S (1 + s) 2^k = -y Phi(-y)
 // for x < 0. f(+-0) = +-0 (S's c0 is -0 at y = 0), f(+inf) = inf, f(-inf) = -0.
-template <class V>
+// (kFull: S (1 + s) 2^k may be subnormal; x + it is an addition, which takes
+// no assist.)
+template <bool kFull = false, class V>
 GELU_EXT_HD V gelu_exact_tables(V x) {
   const V y = abs_clamp(x, V(Clamp<float>::kExact));  // NaN x: the sum below is NaN
-  const V sc = tail_product(tail_forward_table(), y);
+  const V sc = tail_product<kFull>(tail_forward_table(), y);
   return add_where(not_less(x, V(0.0f)), sc, x);
 }
 
 // f' = w for x <= 0 and 1 - w for x > 0, w = D (1 + s) 2^k = Phi(-y) - y phi(y).
 // D crosses zero at the root of f' (y ~ 0.7518) inside one interval, whose
 // polynomial keeps the absolute error there near 2^-30.
-template <class V>
+template <bool kFull = false, class V>
 GELU_EXT_HD V gelu_exact_derivative_tables(V x) {
   const V y = clamp_hi(abs_(x), V(Clamp<float>::kExact));  // NaN stays NaN, via w
-  const V w = tail_product(tail_derivative_table(), y);
+  const V w = tail_product<kFull>(tail_derivative_table(), y);
   return sub_where(x > V(0.0f), V(1.0f), w);
 }
 
 // ---------------------------------------------------------------------------
 // Exact GELU
 // ---------------------------------------------------------------------------
-template <bool kPrecise = true, class V>
+template <bool kPrecise = true, bool kFull = false, class V>
 GELU_EXT_HD V gelu_exact(V x) {
   using S = decltype(scalar_of(x));
   if constexpr (kPrecise && std::is_same_v<S, float>) {
-    return gelu_exact_tables(x);
+    return gelu_exact_tables<kFull>(x);
   } else {
     V yc, pr, k;               // pr = Phi(-y) / 2^k
     if constexpr (kPrecise) {  // double (CUDA; the CPU has gelu_math_f64.h)
@@ -491,11 +533,11 @@ GELU_EXT_HD V gelu_exact(V x) {
 // the root of f' (x ~ -0.7518), where results are tiny: float32 and float16
 // (whose results there are subnormal) need the precise path with R as a
 // double-word; bfloat16 results near the root stay far above its ulp.
-template <bool kPrecise = true, class V>
+template <bool kPrecise = true, bool kFull = false, class V>
 GELU_EXT_HD V gelu_exact_derivative(V x) {
   using S = decltype(scalar_of(x));
   if constexpr (kPrecise && std::is_same_v<S, float>) {
-    return gelu_exact_derivative_tables(x);
+    return gelu_exact_derivative_tables<kFull>(x);
   } else {
     V w;
     if constexpr (kPrecise) {  // double (CUDA; the CPU has gelu_math_f64.h)
@@ -533,11 +575,17 @@ struct LogisticParts {
   V ah, al;            // a(yc) = ah + al (al = 0 where it is not carried)
 };
 
-// exp(-(ah + al)) for the clamped |x| yc.
-template <bool kPrecise, class V>
+// exp(-(ah + al)) for the clamped |x| yc. In the full-range form (kFull) w is
+// (p + plo) 2^max(k, -100) instead: where k < -100, w and that number are both
+// below 2^-99, and every use of w (1 + w, 1 + w (1 + t), 1 + w - t with
+// t > 60 there) rounds to the same float with either, while this one is
+// normal (see NormalRange).
+template <bool kPrecise, bool kFull = false, class V>
 GELU_EXT_HD LogisticParts<V> logistic_parts(const LogisticExponent<V>& a) {
+  using S = decltype(scalar_of(a.yc));
   const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, -a.ah, -a.al);
-  return {e.p, e.plo, e.k, scale_pow2(e.p, e.k), a.yc, a.ah, a.al};
+  const V kw = kFull ? clamp_lo(e.k, V(S(-100))) : e.k;
+  return {e.p, e.plo, e.k, scale_pow2(e.p, kw), a.yc, a.ah, a.al};
 }
 
 // The tanh form's a = 2|u| = y (A1 + A3 y^2). Its absolute error becomes the
@@ -583,13 +631,13 @@ GELU_EXT_HD LogisticExponent<V> sigmoid_exponent(V x) {
 
 // x > 0: f = x / (1+w); x <= 0: f = -y p / (1+w) * 2^k. One division, the
 // scaling (k = 0 for x > 0) last.
-template <bool kPrecise, class V>
+template <bool kPrecise, bool kFull = false, class V>
 GELU_EXT_HD V logistic_gelu(V x, const LogisticParts<V>& t) {
   using S = decltype(scalar_of(x));
   const auto pos = x > V(S(0));
   const V xc = copysign_(t.yc, x);
   const V num = select(pos, x, kPrecise ? fma_(xc, t.p, xc * t.plo) : xc * t.p);
-  return scale_pow2(num / (V(S(1)) + t.w), select(pos, V(S(0)), t.k));
+  return scale_pow2_in<kFull>(num / (V(S(1)) + t.w), select(pos, V(S(0)), t.k));
 }
 
 // f' from w and t = th + tl (tl = 0 outside precise mode). For x <= 0 the
@@ -597,7 +645,7 @@ GELU_EXT_HD V logistic_gelu(V x, const LogisticParts<V>& t) {
 // sigmoid: x ~ -0.7517); in precise mode t is a double-word and w comes from
 // the precise exponential, so that factor keeps its absolute accuracy there
 // (float32, and float16 whose results there are subnormal).
-template <bool kPrecise, class V>
+template <bool kPrecise, bool kFull = false, class V>
 GELU_EXT_HD V logistic_derivative(V x, const LogisticParts<V>& t, V th, V tl) {
   using S = decltype(scalar_of(x));
   const V one = V(S(1));
@@ -606,12 +654,13 @@ GELU_EXT_HD V logistic_derivative(V x, const LogisticParts<V>& t, V th, V tl) {
   const V neg_num = kPrecise ? fma_(t.p, n, t.plo * n) : t.p * n;
   const V num = select(pos, fma_(t.w, one + th, one), neg_num);
   const V den = one + t.w;
-  return scale_pow2(num / (den * den), select(pos, V(S(0)), t.k));
+  return scale_pow2_in<kFull>(num / (den * den), select(pos, V(S(0)), t.k));
 }
 
-template <bool kPrecise = true, class V>
+template <bool kPrecise = true, bool kFull = false, class V>
 GELU_EXT_HD V gelu_tanh(V x) {
-  return logistic_gelu<kPrecise>(x, logistic_parts<kPrecise>(tanh_exponent<kPrecise>(x)));
+  return logistic_gelu<kPrecise, kFull>(
+      x, logistic_parts<kPrecise, kFull>(tanh_exponent<kPrecise>(x)));
 }
 
 // t = 2 y u' = y (A1 + B3 y^2). w enters 1 + w - t absolutely, so it always
@@ -634,53 +683,84 @@ GELU_EXT_HD DoubleWord<V> tanh_slope(V yc) {
   return {th, tl};
 }
 
-template <bool kPrecise = true, class V>
+template <bool kPrecise = true, bool kFull = false, class V>
 GELU_EXT_HD V gelu_tanh_derivative(V x) {
-  const LogisticParts<V> t = logistic_parts<true>(tanh_exponent<true>(x));
+  const LogisticParts<V> t = logistic_parts<true, kFull>(tanh_exponent<true>(x));
   const DoubleWord<V> s = tanh_slope<kPrecise>(t.yc);
-  return logistic_derivative<kPrecise>(x, t, s.hi, s.lo);
+  return logistic_derivative<kPrecise, kFull>(x, t, s.hi, s.lo);
 }
 
-template <bool kPrecise = true, class V>
+template <bool kPrecise = true, bool kFull = false, class V>
 GELU_EXT_HD V gelu_sigmoid(V x) {
-  return logistic_gelu<kPrecise>(x, logistic_parts<kPrecise>(sigmoid_exponent<kPrecise>(x)));
+  return logistic_gelu<kPrecise, kFull>(
+      x, logistic_parts<kPrecise, kFull>(sigmoid_exponent<kPrecise>(x)));
 }
 
 // t = y a'(y) = a: the exponent's own double-word (precise exponential for w,
 // as for tanh).
-template <bool kPrecise = true, class V>
+template <bool kPrecise = true, bool kFull = false, class V>
 GELU_EXT_HD V gelu_sigmoid_derivative(V x) {
-  const LogisticParts<V> t = logistic_parts<true>(sigmoid_exponent<true>(x));
-  return logistic_derivative<kPrecise>(x, t, t.ah, t.al);
+  const LogisticParts<V> t = logistic_parts<true, kFull>(sigmoid_exponent<true>(x));
+  return logistic_derivative<kPrecise, kFull>(x, t, t.ah, t.al);
 }
 
 // ---------------------------------------------------------------------------
 // The formulas of a mode A known at compile time.
 // ---------------------------------------------------------------------------
-// kDerivative: f' instead of f.
-template <Approximation A, bool kDerivative, bool kPrecise, class V>
+// kDerivative: f' instead of f. kFull: the full-range form (NormalRange).
+template <Approximation A, bool kDerivative, bool kPrecise, bool kFull = false, class V>
 GELU_EXT_HD V formula_of(V x) {
   if constexpr (A == Approximation::Tanh && kDerivative) {
-    return gelu_tanh_derivative<kPrecise>(x);
+    return gelu_tanh_derivative<kPrecise, kFull>(x);
   } else if constexpr (A == Approximation::Tanh) {
-    return gelu_tanh<kPrecise>(x);
+    return gelu_tanh<kPrecise, kFull>(x);
   } else if constexpr (A == Approximation::Sigmoid && kDerivative) {
-    return gelu_sigmoid_derivative<kPrecise>(x);
+    return gelu_sigmoid_derivative<kPrecise, kFull>(x);
   } else if constexpr (A == Approximation::Sigmoid) {
-    return gelu_sigmoid<kPrecise>(x);
+    return gelu_sigmoid<kPrecise, kFull>(x);
   } else if constexpr (kDerivative) {
-    return gelu_exact_derivative<kPrecise>(x);
+    return gelu_exact_derivative<kPrecise, kFull>(x);
   } else {
-    return gelu_exact<kPrecise>(x);
+    return gelu_exact<kPrecise, kFull>(x);
   }
 }
-template <Approximation A, bool kPrecise = true, class V>
+template <Approximation A, bool kPrecise = true, bool kFull = false, class V>
 GELU_EXT_HD V gelu_of(V x) {
-  return formula_of<A, false, kPrecise>(x);
+  return formula_of<A, false, kPrecise, kFull>(x);
 }
-template <Approximation A, bool kPrecise = true, class V>
+template <Approximation A, bool kPrecise = true, bool kFull = false, class V>
 GELU_EXT_HD V gelu_derivative_of(V x) {
-  return formula_of<A, true, kPrecise>(x);
+  return formula_of<A, true, kPrecise, kFull>(x);
+}
+
+// NormalRange's bound for mode A.
+template <Approximation A>
+constexpr float normal_range_bound() {
+  return A == Approximation::Tanh      ? NormalRange::kTanh
+         : A == Approximation::Sigmoid ? NormalRange::kSigmoid
+                                       : NormalRange::kExact;
+}
+
+// Whether some lane of x lies beyond NormalRange for mode A (or is NaN): its
+// vector then takes the full-range form. Written with the formula's own first
+// step (the clamped or plain |x|), which the compiler then computes once.
+template <Approximation A, bool kDerivative, class V>
+GELU_EXT_HD bool outside_normal_range(V x) {
+  const V bound = V(normal_range_bound<A>());
+  if constexpr (A == Approximation::None && !kDerivative) {
+    return any_(not_le(abs_clamp(x, V(Clamp<float>::kExact)), bound));
+  } else {
+    return any_(not_le(abs_(x), bound));
+  }
+}
+
+// Whether every lane of x is at or above NormalRange's bound for mode A. There
+// the formulas give f(x) = x and f'(x) = 1 exactly (every mode's
+// x - f(x) and 1 - f'(x) are below 2^-80 there), so the full-range loops
+// store x and g for such vectors without evaluating them.
+template <Approximation A, class V>
+GELU_EXT_HD bool all_far_positive(V x) {
+  return all_at_least(x, V(normal_range_bound<A>()));
 }
 
 }  // namespace math

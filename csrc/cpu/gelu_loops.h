@@ -42,13 +42,13 @@ inline V canonical_nan(V r) {
 // The formulas a loop evaluates: gelu_math.h's, unless the I/O policy names
 // its own (the float64 policies: gelu_math_f64.h's Formulas).
 struct MathFormulas {
-  template <Approximation A, bool kPrecise, class V>
+  template <Approximation A, bool kPrecise, bool kFull = false, class V>
   static V forward(V x) {
-    return math::gelu_of<A, kPrecise>(x);
+    return math::gelu_of<A, kPrecise, kFull>(x);
   }
-  template <Approximation A, bool kPrecise, class V>
+  template <Approximation A, bool kPrecise, bool kFull = false, class V>
   static V derivative(V x) {
-    return math::gelu_derivative_of<A, kPrecise>(x);
+    return math::gelu_derivative_of<A, kPrecise, kFull>(x);
   }
 };
 template <class Io, class = void>
@@ -59,6 +59,69 @@ template <class Io>
 struct FormulasOf<Io, std::void_t<typename Io::Formulas>> {
   using type = typename Io::Formulas;
 };
+
+// Whether a loop screens each vector against math::NormalRange (Io::kScreened:
+// the float32 SIMD policies). A screened vector with every input inside it
+// runs the formulas as they are, and cannot produce a NaN (its inputs are
+// numbers), so the forward needs no canonical_nan there; any other vector runs
+// their full-range form, whose results are the same bits without the float
+// operations on numbers below the normal range that would cost a microcode
+// assist each (about 60 ns, measured on Intel; docs/PERFORMANCE.md).
+template <class Io, class = void>
+struct Screened : std::false_type {};
+template <class Io>
+struct Screened<Io, std::void_t<decltype(Io::kScreened)>> : std::bool_constant<Io::kScreened> {};
+
+// The full-range vectors' values, out of line (rare: kept out of the hot
+// loop's registers; tools/vector_ops.py counts the loops without them): one
+// vector (a loop's tail), or a run of vectors from i on, as long as they stay
+// outside the range, with the constants loaded once per run. Returns where
+// the run ended. Vectors far on the positive side (math::all_far_positive)
+// store x and g as they are: the formulas' own results there.
+template <Approximation A, bool kPrecise, class F, class V>
+[[gnu::noinline, gnu::cold]] V forward_full_range(V v) {
+  return canonical_nan(F::template forward<A, kPrecise, true>(v));
+}
+template <Approximation A, bool kPrecise, class F, class V>
+[[gnu::noinline, gnu::cold]] V backward_full_range(V g, V v) {
+  return canonical_nan(mul_quiet(g, F::template derivative<A, kPrecise, true>(v)));
+}
+template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
+[[gnu::noinline, gnu::cold]] int64_t forward_full_range_run(const T* x, T* y, int64_t i, int64_t n,
+                                                            const Io& io) {
+  do {
+    const V v = io.load(x + i);
+    io.store(y + i, math::all_far_positive<A>(v)
+                        ? v
+                        : canonical_nan(F::template forward<A, kPrecise, true>(v)));
+    i += V::kSize;
+  } while (i + V::kSize <= n && math::outside_normal_range<A, false>(io.load(x + i)));
+  return i;
+}
+template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
+[[gnu::noinline, gnu::cold]] int64_t backward_full_range_run(const T* g, const T* x, T* gi,
+                                                             int64_t i, int64_t n, const Io& io) {
+  do {
+    const V v = io.load(x + i);
+    const V gv = io.load(g + i);
+    io.store(gi + i,
+             canonical_nan(math::all_far_positive<A>(v)
+                               ? gv
+                               : mul_quiet(gv, F::template derivative<A, kPrecise, true>(v))));
+    i += V::kSize;
+  } while (i + V::kSize <= n && math::outside_normal_range<A, true>(io.load(x + i)));
+  return i;
+}
+template <Approximation A, bool kPrecise, class F, class V>
+inline V forward_value(V v) {
+  if (math::outside_normal_range<A, false>(v)) return forward_full_range<A, kPrecise, F>(v);
+  return F::template forward<A, kPrecise>(v);
+}
+template <Approximation A, bool kPrecise, class F, class V>
+inline V backward_value(V g, V v) {
+  if (math::outside_normal_range<A, true>(v)) return backward_full_range<A, kPrecise, F>(g, v);
+  return canonical_nan(g * F::template derivative<A, kPrecise>(v));
+}
 
 // Vector loops ask for their inputs this far ahead. The exact forms do as
 // much arithmetic per cache line as the memory takes to deliver it, so on
@@ -75,24 +138,40 @@ inline void prefetch_ahead(const T* p) {
 template <class V, class Io, class T>
 void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation approx) {
   constexpr int kLanes = Io::kLanes;
-  auto run = [&](auto f) {
-    for_each_block<kLanes>(
-        n,
-        [&](int64_t i) {
-          prefetch_ahead<kLanes>(x + i);
-          io.store(y + i, canonical_nan(f(io.load(x + i))));
-        },
-        [&](int64_t i, int64_t rest) {
-          T xb[kLanes] = {};
-          T yb[kLanes];
-          for (int64_t j = 0; j < rest; ++j) xb[j] = x[i + j];
-          io.store(yb, canonical_nan(f(io.load(xb))));
-          for (int64_t j = 0; j < rest; ++j) y[i + j] = yb[j];
-        });
+  // f: the value to store, NaN canonical; the tail through a zero-padded copy
+  auto tail = [&](int64_t i, auto f) {
+    T xb[kLanes] = {};
+    T yb[kLanes];
+    for (int64_t j = 0; i + j < n; ++j) xb[j] = x[i + j];
+    io.store(yb, f(io.load(xb)));
+    for (int64_t j = 0; i + j < n; ++j) y[i + j] = yb[j];
   };
   using F = typename FormulasOf<Io>::type;
   with_mode(approx, [&](auto mode) {
-    run([](V v) { return F::template forward<decltype(mode)::value, Io::kPrecise>(v); });
+    constexpr Approximation A = decltype(mode)::value;
+    if constexpr (Screened<Io>::value) {
+      int64_t i = 0;
+      while (i + kLanes <= n) {
+        prefetch_ahead<kLanes>(x + i);
+        const V v = io.load(x + i);
+        if (math::outside_normal_range<A, false>(v)) {
+          i = forward_full_range_run<A, Io::kPrecise, F, V>(x, y, i, n, io);
+        } else {
+          io.store(y + i, F::template forward<A, Io::kPrecise>(v));
+          i += kLanes;
+        }
+      }
+      if (i < n) tail(i, [](V v) { return forward_value<A, Io::kPrecise, F>(v); });
+    } else {
+      auto f = [](V v) { return canonical_nan(F::template forward<A, Io::kPrecise>(v)); };
+      for_each_block<kLanes>(
+          n,
+          [&](int64_t i) {
+            prefetch_ahead<kLanes>(x + i);
+            io.store(y + i, f(io.load(x + i)));
+          },
+          [&](int64_t i, int64_t) { tail(i, f); });
+    }
   });
 }
 
@@ -111,26 +190,50 @@ void with_derivative(Approximation approx, Body&& body) {
 template <class V, class Io, class T>
 void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Approximation approx) {
   constexpr int kLanes = Io::kLanes;
-  with_derivative<V, Io>(approx, [&](auto df) {
-    for_each_block<kLanes>(
-        n,
-        [&](int64_t i) {
-          prefetch_ahead<kLanes>(g + i);
-          prefetch_ahead<kLanes>(x + i);
-          io.store(gi + i, canonical_nan(io.load(g + i) * df(io.load(x + i))));
-        },
-        [&](int64_t i, int64_t rest) {
-          T gb[kLanes] = {};
-          T xb[kLanes] = {};
-          T ob[kLanes];
-          for (int64_t j = 0; j < rest; ++j) {
-            gb[j] = g[i + j];
-            xb[j] = x[i + j];
-          }
-          io.store(ob, canonical_nan(io.load(gb) * df(io.load(xb))));
-          for (int64_t j = 0; j < rest; ++j) gi[i + j] = ob[j];
-        });
-  });
+  // value(g, x): g * f'(x), NaN canonical; the tail through zero-padded copies
+  auto tail = [&](int64_t i, auto value) {
+    T gb[kLanes] = {};
+    T xb[kLanes] = {};
+    T ob[kLanes];
+    for (int64_t j = 0; i + j < n; ++j) {
+      gb[j] = g[i + j];
+      xb[j] = x[i + j];
+    }
+    io.store(ob, value(io.load(gb), io.load(xb)));
+    for (int64_t j = 0; i + j < n; ++j) gi[i + j] = ob[j];
+  };
+  if constexpr (Screened<Io>::value) {
+    using F = typename FormulasOf<Io>::type;
+    static constexpr bool kP = Io::kPreciseDerivative;
+    with_mode(approx, [&](auto mode) {
+      constexpr Approximation A = decltype(mode)::value;
+      int64_t i = 0;
+      while (i + kLanes <= n) {
+        prefetch_ahead<kLanes>(g + i);
+        prefetch_ahead<kLanes>(x + i);
+        const V v = io.load(x + i);
+        if (math::outside_normal_range<A, true>(v)) {
+          i = backward_full_range_run<A, kP, F, V>(g, x, gi, i, n, io);
+        } else {
+          io.store(gi + i, canonical_nan(io.load(g + i) * F::template derivative<A, kP>(v)));
+          i += kLanes;
+        }
+      }
+      if (i < n) tail(i, [](V gv, V v) { return backward_value<A, kP, F>(gv, v); });
+    });
+  } else {
+    with_derivative<V, Io>(approx, [&](auto df) {
+      auto value = [df](V gv, V v) { return canonical_nan(gv * df(v)); };
+      for_each_block<kLanes>(
+          n,
+          [&](int64_t i) {
+            prefetch_ahead<kLanes>(g + i);
+            prefetch_ahead<kLanes>(x + i);
+            io.store(gi + i, value(io.load(g + i), io.load(x + i)));
+          },
+          [&](int64_t i, int64_t) { tail(i, value); });
+    });
+  }
 }
 
 // df[i] = f'(x[i]) in V's own precision, before the multiply by the gradient
@@ -293,6 +396,7 @@ struct SimdDoubleIo : math::PreciseResults {
 template <class V>
 struct SimdFloatIo : math::PreciseResults {
   static constexpr int kLanes = V::kSize;
+  static constexpr bool kScreened = true;
   V load(const float* p) const { return V::load(p); }
   void store(float* p, V v) const { V::store(p, v); }
 };

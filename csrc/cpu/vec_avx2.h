@@ -112,6 +112,55 @@ static inline Vec scale_pow2(Vec v, Vec k) {
   return _mm256_mul_ps(_mm256_mul_ps(v.v, s1), s2);
 }
 
+// The full-range forms' primitives (gelu_math.h, NormalRange): no float
+// operation here returns a number below 2^-126 or multiplies one.
+static inline Vec clamp_lo(Vec a, Vec lim) { return _mm256_max_ps(a.v, lim.v); }
+static inline Mask not_le(Vec a, Vec b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_NLE_UQ)}; }
+static inline bool any_(Mask m) { return _mm256_movemask_ps(m.m) != 0; }
+static inline bool all_at_least(Vec a, Vec b) {
+  return _mm256_movemask_ps(_mm256_cmp_ps(a.v, b.v, _CMP_GE_OQ)) == 0xff;
+}
+// scale_pow2 where the result may be subnormal: q = v 2^(k + 149) is exact (or
+// overflows; two factors 2^u1 2^u2, u1 = min(k + 149, 100)), and where
+// |q| < 2^23 the result has the bits of q rounded to an integer (to nearest
+// even, as the scalar version's multiply rounds); the other lanes through
+// scale_pow2, the tiny ones with k = 0 there.
+static inline Vec scale_pow2_quiet(Vec v, Vec k) {
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256i up = _mm256_cvtps_epi32(_mm256_add_ps(k.v, _mm256_set1_ps(149.0f)));
+  const __m256i u1 = _mm256_min_epi32(up, _mm256_set1_epi32(100));
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(u1, bias), 23));
+  const __m256 s2 =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(up, u1), bias), 23));
+  const __m256 q = abs_(Vec(_mm256_mul_ps(_mm256_mul_ps(v.v, s1), s2))).v;
+  const __m256 tiny = _mm256_cmp_ps(q, _mm256_set1_ps(0x1p23f), _CMP_LT_OQ);
+  const __m256i n = _mm256_cvtps_epi32(q);
+  const __m256 small =
+      _mm256_or_ps(_mm256_castsi256_ps(n), _mm256_and_ps(v.v, _mm256_set1_ps(-0.0f)));
+  const Vec normal = scale_pow2(v, _mm256_andnot_ps(tiny, k.v));
+  return _mm256_blendv_ps(normal.v, small, tiny);
+}
+// a * b rounded once to float: the exact product in double, converted where it
+// is at least 2^-126 (or NaN), else rounded to a multiple of 2^-149 through an
+// integer, as in scale_pow2_quiet.
+static inline __m128 mul_quiet_half(__m128 a, __m128 b) {
+  const __m256d d = _mm256_mul_pd(_mm256_cvtps_pd(a), _mm256_cvtps_pd(b));
+  const __m256d ad = _mm256_andnot_pd(_mm256_set1_pd(-0.0), d);
+  const __m256d tiny = _mm256_cmp_pd(ad, _mm256_set1_pd(0x1p-126), _CMP_LT_OQ);
+  const __m128i n =
+      _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_and_pd(tiny, ad), _mm256_set1_pd(0x1p149)));
+  const __m128 sign = _mm_and_ps(_mm_xor_ps(a, b), _mm_set1_ps(-0.0f));
+  // Each lane has one nonzero part (or a sign bit the other part already has):
+  // the tiny lanes' conversion is of +0, the others' integer is 0.
+  const __m128 normal = _mm256_cvtpd_ps(_mm256_andnot_pd(tiny, d));
+  return _mm_or_ps(normal, _mm_or_ps(_mm_castsi128_ps(n), sign));
+}
+static inline Vec mul_quiet(Vec a, Vec b) {
+  const __m128 lo = mul_quiet_half(_mm256_castps256_ps128(a.v), _mm256_castps256_ps128(b.v));
+  const __m128 hi = mul_quiet_half(_mm256_extractf128_ps(a.v, 1), _mm256_extractf128_ps(b.v, 1));
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+}
+
 // ---- loads and stores, widening half types to float and rounding once ----
 inline Vec Vec::load(const float* p) { return _mm256_loadu_ps(p); }
 inline void Vec::store(float* p, Vec a) { _mm256_storeu_ps(p, a.v); }

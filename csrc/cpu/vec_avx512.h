@@ -89,6 +89,53 @@ static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
 // the results are the same bit for bit. A NaN k comes with a NaN v: NaN.
 static inline Vec scale_pow2(Vec v, Vec k) { return _mm512_scalef_ps(v.v, k.v); }
 
+// The full-range forms' primitives (gelu_math.h, NormalRange): no float
+// operation here returns a number below 2^-126 or multiplies one, and masked-off
+// lanes take no assist.
+static inline Vec clamp_lo(Vec a, Vec lim) { return _mm512_max_ps(a.v, lim.v); }
+static inline Mask not_le(Vec a, Vec b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_NLE_UQ)}; }
+static inline bool any_(Mask m) { return m.m != 0; }
+static inline bool all_at_least(Vec a, Vec b) {
+  return _mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ) == 0xffff;
+}
+// scale_pow2 where the result may be subnormal: q = v 2^(k + 149) is exact (or
+// overflows), and where |q| < 2^23 the result, rounded to a multiple of
+// 2^-149, has the bits of q rounded to an integer (the conversion rounds to
+// nearest even, as the scalar version's multiply does); elsewhere vscalefps,
+// whose result is normal there. (v itself is subnormal only for subnormal
+// inputs, where q's scaling may take an assist.)
+static inline Vec scale_pow2_quiet(Vec v, Vec k) {
+  const __m512 up = _mm512_add_ps(k.v, _mm512_set1_ps(149.0f));
+  const __m512 q = abs_(Vec(_mm512_scalef_ps(v.v, up))).v;
+  const __mmask16 tiny = _mm512_cmp_ps_mask(q, _mm512_set1_ps(0x1p23f), _CMP_LT_OQ);
+  const __m512i n = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(v.v), _mm512_set1_epi32(INT32_MIN));
+  const __m512 small = _mm512_castsi512_ps(_mm512_or_si512(n, sign));
+  return _mm512_mask_scalef_ps(small, static_cast<__mmask16>(~tiny), v.v, k.v);
+}
+// a * b rounded once to float: the exact product in double, converted by
+// vcvtpd2ps where it is at least 2^-126 (or NaN), else rounded to a multiple
+// of 2^-149 through an integer, as in scale_pow2_quiet.
+static inline __m256 mul_quiet_half(__m256 a, __m256 b) {
+  const __m512d d = _mm512_mul_pd(_mm512_cvtps_pd(a), _mm512_cvtps_pd(b));
+  const __m512d ad = _mm512_abs_pd(d);
+  const __mmask8 tiny = _mm512_cmp_pd_mask(ad, _mm512_set1_pd(0x1p-126), _CMP_LT_OQ);
+  const __m256i n = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(ad, _mm512_set1_pd(0x1p149)),
+                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256i sign =
+      _mm256_and_si256(_mm256_xor_si256(_mm256_castps_si256(a), _mm256_castps_si256(b)),
+                       _mm256_set1_epi32(INT32_MIN));
+  const __m256 small = _mm256_castsi256_ps(_mm256_or_si256(n, sign));
+  return _mm512_mask_cvtpd_ps(small, static_cast<__mmask8>(~tiny), d);
+}
+static inline Vec mul_quiet(Vec a, Vec b) {
+  const __m256 lo = mul_quiet_half(_mm512_castps512_ps256(a.v), _mm512_castps512_ps256(b.v));
+  const __m256 hi =
+      mul_quiet_half(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a.v), 1)),
+                     _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b.v), 1)));
+  return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+
 inline Vec Vec::load(const float* p) { return _mm512_loadu_ps(p); }
 inline void Vec::store(float* p, Vec a) { _mm512_storeu_ps(p, a.v); }
 

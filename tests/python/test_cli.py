@@ -275,6 +275,32 @@ def test_bench_layouts(capsys, tmp_path):
     assert "layout" not in out
 
 
+def test_bench_input_scale(capsys, tmp_path, monkeypatch):
+    """--input-scale S draws the CPU inputs from N(0, S^2), says so in the
+    header and the JSON, and rejects a scale that is not positive."""
+    seen = []
+    real = bench._make_input
+
+    def spy(x, layout):
+        seen.append(float(x.float().abs().max()))
+        return real(x, layout)
+
+    monkeypatch.setattr(bench, "_make_input", spy)
+    path = tmp_path / "scale.json"
+    common = "bench --sizes 4K --dtype float32 --mode none --direction fwd --min-time 0.005"
+    rc, out, err = run_cli(capsys, *common.split(), "--input-scale", "20", "--json", str(path))
+    assert rc == 0, err
+    assert "# CPU inputs: N(0, 20^2)" in out
+    assert json.loads(path.read_text())["environment"]["cpu_input_scale"] == 20.0
+    assert seen and seen[0] > 40  # 4096 draws from N(0, 400) reach past 2 sigma
+    seen.clear()
+    rc, out, err = run_cli(capsys, *common.split())
+    assert rc == 0, err
+    assert "CPU inputs" not in out and seen[0] < 20
+    rc, _, err = run_cli(capsys, *common.split(), "--input-scale", "0")
+    assert rc != 0 and "input-scale" in err
+
+
 def test_bench_gpu_part(capsys, tmp_path):
     """--device cuda fails with one line where the GPU part cannot run; --device
     all then still runs the CPU part and says the GPU part was skipped."""

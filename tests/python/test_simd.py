@@ -129,6 +129,55 @@ def test_paths_agree_on_nan(dtype, mode, restore_simd):
             assert_bitwise_equal(a[keep], b[keep], f"{path} non-NaN outputs")
 
 
+def _beyond_normal_range() -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 inputs on both sides of the loops' normal-range screen
+    (gelu_math.h: NormalRange, 12 / 9 / 40 for the three modes) and out to
+    where every result is 0 or x, as whole vectors of one kind and mixed
+    within a vector (one input beyond the screen sends a whole vector through
+    the full-range form), with gradients that are subnormal, tiny, infinite,
+    NaN and zero."""
+    grid = torch.linspace(0, 70, 70_001, dtype=torch.float64).to(torch.float32)
+    bounds = torch.tensor([9.0, 12.0, 40.0, 11.0, 15.0, 64.0])
+    near = torch.cat([bounds, bounds.nextafter(bounds + 1), bounds.nextafter(bounds - 1)])
+    sub = torch.tensor([1e-45, 1e-42, 1e-40, 1e-39, 1.1e-38, 1.2e-38])
+    y = torch.cat([grid, near, sub, torch.tensor([0.0, float("inf")])])
+    x = torch.cat([y, -y])
+    mixed = x[torch.randperm(x.numel(), generator=torch.Generator().manual_seed(5))]
+    x = torch.cat([x, mixed, torch.tensor([float("nan")])])
+    g = torch.randn(x.numel(), generator=torch.Generator().manual_seed(6))
+    g[::7] = 1e-40
+    g[3::11] = 1e-30
+    g[5::13] = float("inf")
+    g[6::17] = 0.0
+    g[2::19] = float("nan")
+    return x, g
+
+
+@pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
+@pytest.mark.parametrize("mode", MODES)
+def test_paths_identical_beyond_normal_range(mode, restore_simd):
+    # The SIMD loops evaluate vectors with an input beyond the normal range
+    # through the formulas' full-range form (subnormal results rounded through
+    # integers, products in double): the same bits as the scalar path, NaN
+    # positions included.
+    x, g = _beyond_normal_range()
+    res = _run_all_paths(
+        lambda: (
+            gelu_ext.gelu(x, mode),
+            gelu_ext.gelu_backward(g, x, mode),
+            gelu_ext.gelu_backward(torch.ones_like(x), x, mode),
+        )
+    )
+    for path in OTHER_PATHS:
+        for what, a, b in zip(["forward", "backward", "backward(g=1)"], res[path], res["scalar"]):
+            assert torch.equal(a.isnan(), b.isnan()), f"{path}: {what}: NaN positions"
+            keep = ~a.isnan()
+            assert_bitwise_equal(a[keep], b[keep], f"{path} vs scalar: {what}")
+    # and the inputs do reach results below the normal range
+    f = res["scalar"][0]
+    assert ((f != 0) & (f.abs() < 2.0**-126)).sum() > 100
+
+
 def _float64_edges() -> torch.Tensor:
     """float64 inputs where its formulas switch: the deep tails down to
     subnormal and zero results, both clamps, and the borders of the pieces

@@ -333,9 +333,11 @@ def run_cpu(
     progress: bool = True,
     outputs: Sequence[str] = ("functional",),
     layouts: Sequence[str] = ("contiguous",),
+    input_scale: float = 3.0,
 ) -> list[Row]:
     """Times every combination on the CPU, one row per cell; ``progress``
-    shows a line on stderr once the run has taken a couple of seconds."""
+    shows a line on stderr once the run has taken a couple of seconds. Inputs
+    are N(0, input_scale^2), gradients N(0, 1)."""
     cases = [
         (t, d, m, n, direction, out_kind, layout)
         for t in threads
@@ -355,7 +357,7 @@ def run_cpu(
                 torch.set_num_threads(t)
                 bar.update(idx, f"{direction} {dname} {mode} n={n} threads={t} {out_kind} {layout}")
                 dtype = DTYPES[dname]
-                x = _make_input((torch.randn(n, generator=gen) * 3).to(dtype), layout)
+                x = _make_input((torch.randn(n, generator=gen) * input_scale).to(dtype), layout)
                 sink = torch.empty(x.shape, dtype=dtype)  # contiguous, whatever x's layout
                 outs = (
                     (torch.empty_like(sink), torch.empty_like(sink))
@@ -660,6 +662,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="input layouts (CPU): contiguous (default), strided (x[::2]), transposed "
         "(x.t() of a 2-D tensor; contiguous preallocated outputs)",
     )
+    p.add_argument(
+        "--input-scale",
+        type=positive_float,
+        default=3.0,
+        metavar="S",
+        help="CPU inputs drawn from N(0, S^2) (default 3); large S puts many inputs in the "
+        "far tails, where results are subnormal or exactly 0 or x",
+    )
     p.add_argument("--quick", action="store_true", help="short run: 1M elements, 0.1 s per cell")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     p.add_argument("--json", metavar="FILE", help="also write rows and environment as JSON")
@@ -702,7 +712,11 @@ def command(args: argparse.Namespace) -> int:
             progress=progress,
             outputs=list(OUTPUTS) if args.outputs == "both" else [args.outputs],
             layouts=args.layouts,
+            input_scale=args.input_scale,
         )
+        if args.input_scale != 3.0:
+            print(f"# CPU inputs: N(0, {args.input_scale:g}^2)")
+        env["cpu_input_scale"] = args.input_scale
         print(format_table(cpu_rows, "cpu"))
         rows += cpu_rows
     if args.device in ("cuda", "all"):
