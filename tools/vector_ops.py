@@ -50,9 +50,11 @@ PROBES = {
     "sigmoid_fwd": "forward_value<Approximation::Sigmoid, true, MathFormulas>(v)",
     "sigmoid_bwd": "backward_value<Approximation::Sigmoid, true, MathFormulas>(g, v)",
 }
-# Out-of-line paths that a loop calls only for vectors outside the normal
-# range (gelu_loops.h): not counted.
-COLD = ("forward_full_range", "backward_full_range")  # and their _run loops
+# Out-of-line paths that the loops call only for vectors outside the normal
+# range (gelu_loops.h: the *_full_range functions and runs): not counted. The
+# probes' loops are the bodies of gelu_loops.h's forward_normal_run and
+# backward_normal_run (the screen, then the formulas as written).
+COLD = ("forward_full_range", "backward_full_range")
 # AVX-512 vector ALU instructions per 16 float32 elements, at most (the
 # counts of the loops as they stand, docs/PERFORMANCE.md; the normal-range
 # screen added 1-2 to each: its compare, and a constant the compiler now

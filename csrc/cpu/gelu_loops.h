@@ -60,6 +60,18 @@ struct FormulasOf<Io, std::void_t<typename Io::Formulas>> {
   using type = typename Io::Formulas;
 };
 
+// Vector loops ask for their inputs this far ahead. The exact forms do as
+// much arithmetic per cache line as the memory takes to deliver it, so on
+// their own they leave the next lines to the hardware prefetcher too late:
+// at 16M float32 elements the prefetch took about 10% off the forward
+// (scratch loop, AVX-512, 1 and 2 threads; docs/PERFORMANCE.md). A prefetch
+// past the end of an array does not fault.
+constexpr int64_t kPrefetchBytes = 4096;
+template <int kLanes, class T>
+inline void prefetch_ahead(const T* p) {
+  if constexpr (kLanes > 1) __builtin_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes);
+}
+
 // Whether a loop screens each vector against math::NormalRange (Io::kScreened:
 // the float32 SIMD policies). A screened vector with every input inside it
 // runs the formulas as they are, and cannot produce a NaN (its inputs are
@@ -85,6 +97,33 @@ template <Approximation A, bool kPrecise, class F, class V>
 template <Approximation A, bool kPrecise, class F, class V>
 [[gnu::noinline, gnu::cold]] V backward_full_range(V g, V v) {
   return canonical_nan(mul_quiet(g, F::template derivative<A, kPrecise, true>(v)));
+}
+// The hot loops of the screened paths: from i on, while the vectors stay
+// inside the normal range; return where they stopped. Out of line, and with
+// no call inside, so that their constants and tables stay in registers (a
+// call in the loop, whose callee may clobber every vector register, made the
+// compiler reload them every iteration: 23 loads per vector, 10-18% slower).
+template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
+[[gnu::noinline]] int64_t forward_normal_run(const T* x, T* y, int64_t i, int64_t n, const Io& io) {
+  for (; i + V::kSize <= n; i += V::kSize) {
+    prefetch_ahead<V::kSize>(x + i);
+    const V v = io.load(x + i);
+    if (math::outside_normal_range<A, false>(v)) break;
+    io.store(y + i, F::template forward<A, kPrecise>(v));
+  }
+  return i;
+}
+template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
+[[gnu::noinline]] int64_t backward_normal_run(const T* g, const T* x, T* gi, int64_t i, int64_t n,
+                                              const Io& io) {
+  for (; i + V::kSize <= n; i += V::kSize) {
+    prefetch_ahead<V::kSize>(g + i);
+    prefetch_ahead<V::kSize>(x + i);
+    const V v = io.load(x + i);
+    if (math::outside_normal_range<A, true>(v)) break;
+    io.store(gi + i, canonical_nan(io.load(g + i) * F::template derivative<A, kPrecise>(v)));
+  }
+  return i;
 }
 template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
 [[gnu::noinline, gnu::cold]] int64_t forward_full_range_run(const T* x, T* y, int64_t i, int64_t n,
@@ -123,18 +162,6 @@ inline V backward_value(V g, V v) {
   return canonical_nan(g * F::template derivative<A, kPrecise>(v));
 }
 
-// Vector loops ask for their inputs this far ahead. The exact forms do as
-// much arithmetic per cache line as the memory takes to deliver it, so on
-// their own they leave the next lines to the hardware prefetcher too late:
-// at 16M float32 elements the prefetch took about 10% off the forward
-// (scratch loop, AVX-512, 1 and 2 threads; docs/PERFORMANCE.md). A prefetch
-// past the end of an array does not fault.
-constexpr int64_t kPrefetchBytes = 4096;
-template <int kLanes, class T>
-inline void prefetch_ahead(const T* p) {
-  if constexpr (kLanes > 1) __builtin_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes);
-}
-
 template <class V, class Io, class T>
 void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation approx) {
   constexpr int kLanes = Io::kLanes;
@@ -150,16 +177,10 @@ void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation appro
   with_mode(approx, [&](auto mode) {
     constexpr Approximation A = decltype(mode)::value;
     if constexpr (Screened<Io>::value) {
-      int64_t i = 0;
+      int64_t i = forward_normal_run<A, Io::kPrecise, F, V>(x, y, 0, n, io);
       while (i + kLanes <= n) {
-        prefetch_ahead<kLanes>(x + i);
-        const V v = io.load(x + i);
-        if (math::outside_normal_range<A, false>(v)) {
-          i = forward_full_range_run<A, Io::kPrecise, F, V>(x, y, i, n, io);
-        } else {
-          io.store(y + i, F::template forward<A, Io::kPrecise>(v));
-          i += kLanes;
-        }
+        i = forward_full_range_run<A, Io::kPrecise, F, V>(x, y, i, n, io);
+        i = forward_normal_run<A, Io::kPrecise, F, V>(x, y, i, n, io);
       }
       if (i < n) tail(i, [](V v) { return forward_value<A, Io::kPrecise, F>(v); });
     } else {
@@ -207,17 +228,10 @@ void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Appro
     static constexpr bool kP = Io::kPreciseDerivative;
     with_mode(approx, [&](auto mode) {
       constexpr Approximation A = decltype(mode)::value;
-      int64_t i = 0;
+      int64_t i = backward_normal_run<A, kP, F, V>(g, x, gi, 0, n, io);
       while (i + kLanes <= n) {
-        prefetch_ahead<kLanes>(g + i);
-        prefetch_ahead<kLanes>(x + i);
-        const V v = io.load(x + i);
-        if (math::outside_normal_range<A, true>(v)) {
-          i = backward_full_range_run<A, kP, F, V>(g, x, gi, i, n, io);
-        } else {
-          io.store(gi + i, canonical_nan(io.load(g + i) * F::template derivative<A, kP>(v)));
-          i += kLanes;
-        }
+        i = backward_full_range_run<A, kP, F, V>(g, x, gi, i, n, io);
+        i = backward_normal_run<A, kP, F, V>(g, x, gi, i, n, io);
       }
       if (i < n) tail(i, [](V gv, V v) { return backward_value<A, kP, F>(gv, v); });
     });
