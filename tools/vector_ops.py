@@ -41,31 +41,41 @@ PATHS = {
     "avx2": ("vec_avx2.h", "avx2", "avx2,fma,f16c", 8),
 }
 PROBES = {
-    # name: the value the loop stores per vector, over v (and g for the backward):
-    # gelu_loops.h's own, screened against math::NormalRange
-    "none_fwd": "forward_value<Approximation::None, true, MathFormulas>(v)",
-    "none_bwd": "backward_value<Approximation::None, true, MathFormulas>(g, v)",
-    "tanh_fwd": "forward_value<Approximation::Tanh, true, MathFormulas>(v)",
-    "tanh_bwd": "backward_value<Approximation::Tanh, true, MathFormulas>(g, v)",
-    "sigmoid_fwd": "forward_value<Approximation::Sigmoid, true, MathFormulas>(v)",
-    "sigmoid_bwd": "backward_value<Approximation::Sigmoid, true, MathFormulas>(g, v)",
+    # name: (mode, derivative?, the value the loop stores per vector, over v and g):
+    # the bodies of gelu_loops.h's forward_normal_run and backward_normal_run,
+    # whose loops stop at the first vector outside math::NormalRange
+    "none_fwd": ("None", "false", "MathFormulas::forward<Approximation::None, true>(v)"),
+    "none_bwd": (
+        "None",
+        "true",
+        "canonical_nan(g * MathFormulas::derivative<Approximation::None, true>(v))",
+    ),
+    "tanh_fwd": ("Tanh", "false", "MathFormulas::forward<Approximation::Tanh, true>(v)"),
+    "tanh_bwd": (
+        "Tanh",
+        "true",
+        "canonical_nan(g * MathFormulas::derivative<Approximation::Tanh, true>(v))",
+    ),
+    "sigmoid_fwd": ("Sigmoid", "false", "MathFormulas::forward<Approximation::Sigmoid, true>(v)"),
+    "sigmoid_bwd": (
+        "Sigmoid",
+        "true",
+        "canonical_nan(g * MathFormulas::derivative<Approximation::Sigmoid, true>(v))",
+    ),
 }
-# Out-of-line paths that the loops call only for vectors outside the normal
-# range (gelu_loops.h: the *_full_range functions and runs): not counted. The
-# probes' loops are the bodies of gelu_loops.h's forward_normal_run and
-# backward_normal_run (the screen, then the formulas as written).
+# Out-of-line paths for vectors outside the normal range: not counted.
 COLD = ("forward_full_range", "backward_full_range")
 # AVX-512 vector ALU instructions per 16 float32 elements, at most (the
-# counts of the loops as they stand, docs/PERFORMANCE.md; the normal-range
-# screen added 1-2 to each: its compare, and a constant the compiler now
-# rebuilds in the loop for want of a register).
+# counts of the loops as they stand, docs/PERFORMANCE.md; with the
+# normal-range screen: its compare, and for the exact mode constants the
+# compiler now rebuilds in the loop for want of a register).
 BUDGETS = {
     "none_fwd": 35,
     "none_bwd": 38,
-    "tanh_fwd": 51,
-    "tanh_bwd": 69,
-    "sigmoid_fwd": 34,
-    "sigmoid_bwd": 40,
+    "tanh_fwd": 49,
+    "tanh_bwd": 68,
+    "sigmoid_fwd": 32,
+    "sigmoid_bwd": 39,
 }
 
 PROBE_TEMPLATE = """
@@ -87,12 +97,13 @@ using V = {ns}::Vec;
 }}  // namespace gelu_ext
 """
 FUNCTION_TEMPLATE = """
-extern "C" __attribute__((noinline)) void probe_{name}(const float* x, const float* gp, float* y,
-                                                    long n) {{
+extern "C" __attribute__((noinline, flatten)) void probe_{name}(const float* x, const float* gp,
+                                                             float* y, long n) {{
   for (long i = 0; i < n; i += V::kSize) {{
     const V v = V::load(x + i);
     const V g = V::load(gp + i);
     (void)g;
+    if (math::outside_normal_range<Approximation::{mode}, {derivative}>(v)) break;
     V::store(y + i, {expr});
   }}
 }}
@@ -173,7 +184,8 @@ def count(csrc: str, compiler: str) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as tmp:
         for path, (header, ns, target, lanes) in PATHS.items():
             functions = "".join(
-                FUNCTION_TEMPLATE.format(name=name, expr=expr) for name, expr in PROBES.items()
+                FUNCTION_TEMPLATE.format(name=name, mode=mode, derivative=der, expr=expr)
+                for name, (mode, der, expr) in PROBES.items()
             )
             src = os.path.join(tmp, f"probe_{path}.cpp")
             obj = src[:-4] + ".o"

@@ -104,7 +104,8 @@ template <Approximation A, bool kPrecise, class F, class V>
 // call in the loop, whose callee may clobber every vector register, made the
 // compiler reload them every iteration: 23 loads per vector, 10-18% slower).
 template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
-[[gnu::noinline]] int64_t forward_normal_run(const T* x, T* y, int64_t i, int64_t n, const Io& io) {
+[[gnu::noinline, gnu::flatten]] int64_t forward_normal_run(const T* x, T* y, int64_t i, int64_t n,
+                                                           const Io& io) {
   for (; i + V::kSize <= n; i += V::kSize) {
     prefetch_ahead<V::kSize>(x + i);
     const V v = io.load(x + i);
@@ -114,8 +115,8 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
   return i;
 }
 template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
-[[gnu::noinline]] int64_t backward_normal_run(const T* g, const T* x, T* gi, int64_t i, int64_t n,
-                                              const Io& io) {
+[[gnu::noinline, gnu::flatten]] int64_t backward_normal_run(const T* g, const T* x, T* gi,
+                                                            int64_t i, int64_t n, const Io& io) {
   for (; i + V::kSize <= n; i += V::kSize) {
     prefetch_ahead<V::kSize>(g + i);
     prefetch_ahead<V::kSize>(x + i);
@@ -126,8 +127,9 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
   return i;
 }
 template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
-[[gnu::noinline, gnu::cold]] int64_t forward_full_range_run(const T* x, T* y, int64_t i, int64_t n,
-                                                            const Io& io) {
+[[gnu::noinline, gnu::cold, gnu::flatten]] int64_t forward_full_range_run(const T* x, T* y,
+                                                                          int64_t i, int64_t n,
+                                                                          const Io& io) {
   do {
     const V v = io.load(x + i);
     io.store(y + i, math::all_far_positive<A>(v)
@@ -138,8 +140,10 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
   return i;
 }
 template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
-[[gnu::noinline, gnu::cold]] int64_t backward_full_range_run(const T* g, const T* x, T* gi,
-                                                             int64_t i, int64_t n, const Io& io) {
+[[gnu::noinline, gnu::cold, gnu::flatten]] int64_t backward_full_range_run(const T* g, const T* x,
+                                                                           T* gi, int64_t i,
+                                                                           int64_t n,
+                                                                           const Io& io) {
   do {
     const V v = io.load(x + i);
     const V gv = io.load(g + i);
