@@ -139,14 +139,6 @@ GELU_EXT_HD double select(bool m, double a, double b) { return m ? a : b; }
 // min(a, lim) that returns `a` when it is NaN, so NaN flows through clamps.
 GELU_EXT_HD float clamp_hi(float a, float lim) { return lim < a ? lim : a; }
 GELU_EXT_HD double clamp_hi(double a, double lim) { return lim < a ? lim : a; }
-// max(a, lim), lim for a NaN a (the callers' NaN travels in another operand).
-GELU_EXT_HD float clamp_lo(float a, float lim) { return a > lim ? a : lim; }
-GELU_EXT_HD double clamp_lo(double a, double lim) { return a > lim ? a : lim; }
-// !(a <= b): true for NaN too.
-GELU_EXT_HD bool not_le(float a, float b) { return !(a <= b); }
-GELU_EXT_HD bool any_(bool m) { return m; }
-// Whether every lane of a is >= b (false for NaN).
-GELU_EXT_HD bool all_at_least(float a, float b) { return a >= b; }
 // min(|a|, lim) for a number a; for a NaN the result is unspecified (AVX-512's
 // one-instruction version returns lim), so callers must carry NaN through a
 // itself.
@@ -208,15 +200,12 @@ GELU_EXT_HD float scale_pow2(float v, float k) {
 GELU_EXT_HD double scale_pow2(double v, double k) {
   return ::ldexp(v, k >= -2200.0 ? static_cast<int>(k) : -2200);
 }
-// The full-range forms' v * 2^k and a * b: the same results as scale_pow2 and
-// the product, which SIMD types compute without a float operation that
-// returns a number below the normal range or multiplies one (see
-// NormalRange). The scalar versions are the plain ones.
-GELU_EXT_HD float scale_pow2_quiet(float v, float k) { return scale_pow2(v, k); }
-GELU_EXT_HD double scale_pow2_quiet(double v, double k) { return scale_pow2(v, k); }
-GELU_EXT_HD float mul_quiet(float a, float b) { return a * b; }
-GELU_EXT_HD double mul_quiet(double a, double b) { return a * b; }
-// scale_pow2, or in the full-range forms (kFull) scale_pow2_quiet.
+// scale_pow2, or in the full-range forms (kFull) scale_pow2_quiet: the same
+// results, computed without a float operation that returns a number below
+// the normal range or multiplies one (see NormalRange). Only the screened
+// SIMD loops use the full-range forms, so only SIMD types provide it (with
+// clamp_lo, not_le, any_, all_at_least and mul_quiet, csrc/cpu/vec_*.h); the
+// scalar path is the reference, and its plain operations give these bits.
 template <bool kFull, class V>
 GELU_EXT_HD V scale_pow2_in(V v, V k) {
   if constexpr (kFull) {
@@ -582,9 +571,9 @@ struct LogisticParts {
 // normal (see NormalRange).
 template <bool kPrecise, bool kFull = false, class V>
 GELU_EXT_HD LogisticParts<V> logistic_parts(const LogisticExponent<V>& a) {
-  using S = decltype(scalar_of(a.yc));
   const ExpParts<V> e = exp_parts(Precision<kPrecise>{}, -a.ah, -a.al);
-  const V kw = kFull ? clamp_lo(e.k, V(S(-100))) : e.k;
+  V kw = e.k;
+  if constexpr (kFull) kw = clamp_lo(e.k, V(-100.0f));
   return {e.p, e.plo, e.k, scale_pow2(e.p, kw), a.yc, a.ah, a.al};
 }
 

@@ -84,25 +84,12 @@ struct Screened : std::false_type {};
 template <class Io>
 struct Screened<Io, std::void_t<decltype(Io::kScreened)>> : std::bool_constant<Io::kScreened> {};
 
-// The full-range vectors' values, out of line (rare: kept out of the hot
-// loop's registers; tools/vector_ops.py counts the loops without them): one
-// vector (a loop's tail), or a run of vectors from i on, as long as they stay
-// outside the range, with the constants loaded once per run. Returns where
-// the run ended. Vectors far on the positive side (math::all_far_positive)
-// store x and g as they are: the formulas' own results there.
-template <Approximation A, bool kPrecise, class F, class V>
-[[gnu::noinline, gnu::cold]] V forward_full_range(V v) {
-  return canonical_nan(F::template forward<A, kPrecise, true>(v));
-}
-template <Approximation A, bool kPrecise, class F, class V>
-[[gnu::noinline, gnu::cold]] V backward_full_range(V g, V v) {
-  return canonical_nan(mul_quiet(g, F::template derivative<A, kPrecise, true>(v)));
-}
 // The hot loops of the screened paths: from i on, while the vectors stay
 // inside the normal range; return where they stopped. Out of line, and with
 // no call inside, so that their constants and tables stay in registers (a
 // call in the loop, whose callee may clobber every vector register, made the
-// compiler reload them every iteration: 23 loads per vector, 10-18% slower).
+// compiler reload them every iteration: 23 loads per vector, 10-18% slower);
+// flatten, so that the formulas are inlined into them.
 template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
 [[gnu::noinline, gnu::flatten]] int64_t forward_normal_run(const T* x, T* y, int64_t i, int64_t n,
                                                            const Io& io) {
@@ -126,6 +113,11 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
   }
   return i;
 }
+// The full-range runs (rare; tools/vector_ops.py counts the loops without
+// them): from i, a vector outside the range, on while the vectors stay
+// outside, with the constants loaded once per run; return where they
+// stopped. Vectors far on the positive side (math::all_far_positive) store
+// x and g as they are: the formulas' own results there.
 template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
 [[gnu::noinline, gnu::cold, gnu::flatten]] int64_t forward_full_range_run(const T* x, T* y,
                                                                           int64_t i, int64_t n,
@@ -155,38 +147,47 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
   } while (i + V::kSize <= n && math::outside_normal_range<A, true>(io.load(x + i)));
   return i;
 }
-template <Approximation A, bool kPrecise, class F, class V>
-inline V forward_value(V v) {
-  if (math::outside_normal_range<A, false>(v)) return forward_full_range<A, kPrecise, F>(v);
-  return F::template forward<A, kPrecise>(v);
+// The screened loops over n elements, n a multiple of V::kSize (the tail
+// goes through them as one zero-padded vector): the two kinds of run in turn.
+template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
+void forward_screened(const T* x, T* y, int64_t n, const Io& io) {
+  int64_t i = forward_normal_run<A, kPrecise, F, V>(x, y, 0, n, io);
+  while (i < n) {
+    i = forward_full_range_run<A, kPrecise, F, V>(x, y, i, n, io);
+    i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
+  }
 }
-template <Approximation A, bool kPrecise, class F, class V>
-inline V backward_value(V g, V v) {
-  if (math::outside_normal_range<A, true>(v)) return backward_full_range<A, kPrecise, F>(g, v);
-  return canonical_nan(g * F::template derivative<A, kPrecise>(v));
+template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
+void backward_screened(const T* g, const T* x, T* gi, int64_t n, const Io& io) {
+  int64_t i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, 0, n, io);
+  while (i < n) {
+    i = backward_full_range_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
+    i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
+  }
 }
 
 template <class V, class Io, class T>
 void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation approx) {
   constexpr int kLanes = Io::kLanes;
-  // f: the value to store, NaN canonical; the tail through a zero-padded copy
-  auto tail = [&](int64_t i, auto f) {
+  // The tail from i: block(xb, yb) on one zero-padded vector.
+  auto tail = [&](int64_t i, auto block) {
     T xb[kLanes] = {};
     T yb[kLanes];
     for (int64_t j = 0; i + j < n; ++j) xb[j] = x[i + j];
-    io.store(yb, f(io.load(xb)));
+    block(xb, yb);
     for (int64_t j = 0; i + j < n; ++j) y[i + j] = yb[j];
   };
   using F = typename FormulasOf<Io>::type;
   with_mode(approx, [&](auto mode) {
     constexpr Approximation A = decltype(mode)::value;
     if constexpr (Screened<Io>::value) {
-      int64_t i = forward_normal_run<A, Io::kPrecise, F, V>(x, y, 0, n, io);
-      while (i + kLanes <= n) {
-        i = forward_full_range_run<A, Io::kPrecise, F, V>(x, y, i, n, io);
-        i = forward_normal_run<A, Io::kPrecise, F, V>(x, y, i, n, io);
+      const int64_t body = n / kLanes * kLanes;
+      forward_screened<A, Io::kPrecise, F, V>(x, y, body, io);
+      if (body < n) {
+        tail(body, [&](const T* xb, T* yb) {
+          forward_screened<A, Io::kPrecise, F, V>(xb, yb, kLanes, io);
+        });
       }
-      if (i < n) tail(i, [](V v) { return forward_value<A, Io::kPrecise, F>(v); });
     } else {
       auto f = [](V v) { return canonical_nan(F::template forward<A, Io::kPrecise>(v)); };
       for_each_block<kLanes>(
@@ -195,7 +196,9 @@ void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation appro
             prefetch_ahead<kLanes>(x + i);
             io.store(y + i, f(io.load(x + i)));
           },
-          [&](int64_t i, int64_t) { tail(i, f); });
+          [&](int64_t i, int64_t) {
+            tail(i, [&](const T* xb, T* yb) { io.store(yb, f(io.load(xb))); });
+          });
     }
   });
 }
@@ -215,8 +218,8 @@ void with_derivative(Approximation approx, Body&& body) {
 template <class V, class Io, class T>
 void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Approximation approx) {
   constexpr int kLanes = Io::kLanes;
-  // value(g, x): g * f'(x), NaN canonical; the tail through zero-padded copies
-  auto tail = [&](int64_t i, auto value) {
+  // The tail from i: block(gb, xb, ob) on one zero-padded vector.
+  auto tail = [&](int64_t i, auto block) {
     T gb[kLanes] = {};
     T xb[kLanes] = {};
     T ob[kLanes];
@@ -224,20 +227,21 @@ void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Appro
       gb[j] = g[i + j];
       xb[j] = x[i + j];
     }
-    io.store(ob, value(io.load(gb), io.load(xb)));
+    block(gb, xb, ob);
     for (int64_t j = 0; i + j < n; ++j) gi[i + j] = ob[j];
   };
   if constexpr (Screened<Io>::value) {
     using F = typename FormulasOf<Io>::type;
-    static constexpr bool kP = Io::kPreciseDerivative;
     with_mode(approx, [&](auto mode) {
       constexpr Approximation A = decltype(mode)::value;
-      int64_t i = backward_normal_run<A, kP, F, V>(g, x, gi, 0, n, io);
-      while (i + kLanes <= n) {
-        i = backward_full_range_run<A, kP, F, V>(g, x, gi, i, n, io);
-        i = backward_normal_run<A, kP, F, V>(g, x, gi, i, n, io);
+      constexpr bool kP = Io::kPreciseDerivative;
+      const int64_t body = n / kLanes * kLanes;
+      backward_screened<A, kP, F, V>(g, x, gi, body, io);
+      if (body < n) {
+        tail(body, [&](const T* gb, const T* xb, T* ob) {
+          backward_screened<A, kP, F, V>(gb, xb, ob, kLanes, io);
+        });
       }
-      if (i < n) tail(i, [](V gv, V v) { return backward_value<A, kP, F>(gv, v); });
     });
   } else {
     with_derivative<V, Io>(approx, [&](auto df) {
@@ -249,7 +253,11 @@ void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Appro
             prefetch_ahead<kLanes>(x + i);
             io.store(gi + i, value(io.load(g + i), io.load(x + i)));
           },
-          [&](int64_t i, int64_t) { tail(i, value); });
+          [&](int64_t i, int64_t) {
+            tail(i, [&](const T* gb, const T* xb, T* ob) {
+              io.store(ob, value(io.load(gb), io.load(xb)));
+            });
+          });
     });
   }
 }

@@ -95,21 +95,21 @@ static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
   return {col[0], {col[1], col[2], col[3], col[4], col[5], col[6]}};
 }
 
+// 2^e for integral e in [-126, 127], from its bits.
+static inline __m256 pow2i(__m256i e) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
+}
+
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h.
 static inline Vec scale_pow2(Vec v, Vec k) {
   // max_ps returns its 2nd operand for a NaN k.
   const __m256 kc = _mm256_max_ps(k.v, _mm256_set1_ps(-220.0f));
-  const __m256i bias = _mm256_set1_epi32(127);
   const __m256i ki = _mm256_cvtps_epi32(kc);
   if (_mm256_movemask_ps(_mm256_cmp_ps(kc, _mm256_set1_ps(-100.0f), _CMP_LT_OQ)) == 0) {
-    return _mm256_mul_ps(v.v,
-                         _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ki, bias), 23)));
+    return _mm256_mul_ps(v.v, pow2i(ki));
   }
   const __m256i k1 = _mm256_max_epi32(ki, _mm256_set1_epi32(-100));
-  const __m256i k2 = _mm256_sub_epi32(ki, k1);
-  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
-  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
-  return _mm256_mul_ps(_mm256_mul_ps(v.v, s1), s2);
+  return _mm256_mul_ps(_mm256_mul_ps(v.v, pow2i(k1)), pow2i(_mm256_sub_epi32(ki, k1)));
 }
 
 // The full-range forms' primitives (gelu_math.h, NormalRange): no float
@@ -126,13 +126,10 @@ static inline bool all_at_least(Vec a, Vec b) {
 // even, as the scalar version's multiply rounds); the other lanes through
 // scale_pow2, the tiny ones with k = 0 there.
 static inline Vec scale_pow2_quiet(Vec v, Vec k) {
-  const __m256i bias = _mm256_set1_epi32(127);
   const __m256i up = _mm256_cvtps_epi32(_mm256_add_ps(k.v, _mm256_set1_ps(149.0f)));
   const __m256i u1 = _mm256_min_epi32(up, _mm256_set1_epi32(100));
-  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(u1, bias), 23));
-  const __m256 s2 =
-      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(up, u1), bias), 23));
-  const __m256 q = abs_(Vec(_mm256_mul_ps(_mm256_mul_ps(v.v, s1), s2))).v;
+  const __m256 q =
+      abs_(Vec(_mm256_mul_ps(_mm256_mul_ps(v.v, pow2i(u1)), pow2i(_mm256_sub_epi32(up, u1))))).v;
   const __m256 tiny = _mm256_cmp_ps(q, _mm256_set1_ps(0x1p23f), _CMP_LT_OQ);
   const __m256i n = _mm256_cvtps_epi32(q);
   const __m256 small =

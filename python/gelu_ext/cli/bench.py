@@ -322,6 +322,11 @@ def _make_input(values: torch.Tensor, layout: str) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 # Runs
 # ---------------------------------------------------------------------------
+# The inputs' standard deviation unless --input-scale says otherwise (CPU), and
+# always on the GPU.
+INPUT_SCALE = 3.0
+
+
 def run_cpu(
     dtypes: Sequence[str],
     modes: Sequence[str],
@@ -333,7 +338,7 @@ def run_cpu(
     progress: bool = True,
     outputs: Sequence[str] = ("functional",),
     layouts: Sequence[str] = ("contiguous",),
-    input_scale: float = 3.0,
+    input_scale: float = INPUT_SCALE,
 ) -> list[Row]:
     """Times every combination on the CPU, one row per cell; ``progress``
     shows a line on stderr once the run has taken a couple of seconds. Inputs
@@ -396,8 +401,8 @@ def run_cpu(
 
 
 def _cuda_input(n: int, dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
-    """``n`` seeded values from N(0, 3^2) on the GPU, as ``dtype``."""
-    return (torch.randn(n, device="cuda", generator=gen) * 3).to(dtype)
+    """``n`` seeded values from N(0, INPUT_SCALE^2) on the GPU, as ``dtype``."""
+    return (torch.randn(n, device="cuda", generator=gen) * INPUT_SCALE).to(dtype)
 
 
 def _cuda_row(
@@ -665,7 +670,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input-scale",
         type=positive_float,
-        default=3.0,
+        default=INPUT_SCALE,
         metavar="S",
         help="CPU inputs drawn from N(0, S^2) (default 3); large S puts many inputs in the "
         "far tails, where results are subnormal or exactly 0 or x",
@@ -714,7 +719,7 @@ def command(args: argparse.Namespace) -> int:
             layouts=args.layouts,
             input_scale=args.input_scale,
         )
-        if args.input_scale != 3.0:
+        if args.input_scale != INPUT_SCALE:
             print(f"# CPU inputs: N(0, {args.input_scale:g}^2)")
         env["cpu_input_scale"] = args.input_scale
         print(format_table(cpu_rows, "cpu"))
