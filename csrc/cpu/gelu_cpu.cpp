@@ -55,8 +55,13 @@ Dtype to_dtype(at::ScalarType t) {
 // is contiguous along the outer dimension instead (a transposed operand), so
 // that its cache lines are used whole. `fresh`: out was just allocated here
 // (see populate_for_write).
-template <class E, int kInputs, class Contig>
-void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig) {
+// Inputs that are every second element of memory (x[::2] views) beside a
+// contiguous output skip the staging where the kernel table reads them in
+// its loop: `every_second(ptr, steps, n)` runs a row (steps: each input's
+// stride in elements, 1 or 2) and returns false where it cannot.
+template <class E, int kInputs, class Contig, class EverySecond>
+void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig,
+               const EverySecond& every_second) {
   constexpr int kOps = kInputs + 1;
   constexpr int64_t esize = sizeof(E);
   constexpr int64_t kStageElems = kStageBytes / esize;
@@ -91,6 +96,21 @@ void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig) {
             }
           }
           return;
+        }
+        if (!transposed && !staged[0]) {
+          int steps[kOps];
+          bool strided = true;
+          for (int k = 1; k < kOps; ++k) {
+            steps[k] = static_cast<int>(strides[k] / esize);
+            strided = strided && strides[k] % esize == 0 && (steps[k] == 1 || steps[k] == 2);
+          }
+          bool done = strided;
+          for (int64_t j = 0; j < n1 && done; ++j) {
+            char* ptr[kOps];
+            for (int k = 0; k < kOps; ++k) ptr[k] = data[k] + j * strides[kOps + k];
+            done = every_second(ptr, steps, n0);  // the same answer for every row
+          }
+          if (done) return;
         }
         alignas(64) E stage[kOps][kStageElems];
         // A block: `rows` rows of `cols` elements (whole rows when they are short).
@@ -138,15 +158,16 @@ void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig) {
       kGrainSize);
 }
 
-template <int kInputs, class Contig>
-void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& contig) {
+template <int kInputs, class Contig, class EverySecond>
+void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& contig,
+         const EverySecond& every_second) {
   switch (esize) {
     case 2:
-      return run_typed<uint16_t, kInputs>(iter, fresh, contig);
+      return run_typed<uint16_t, kInputs>(iter, fresh, contig, every_second);
     case 4:
-      return run_typed<uint32_t, kInputs>(iter, fresh, contig);
+      return run_typed<uint32_t, kInputs>(iter, fresh, contig, every_second);
     default:
-      return run_typed<uint64_t, kInputs>(iter, fresh, contig);
+      return run_typed<uint64_t, kInputs>(iter, fresh, contig, every_second);
   }
 }
 
@@ -166,8 +187,13 @@ void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation a
   auto iter = iterator_into(out, {&self});
   const Dtype dtype = to_dtype(self.scalar_type());
   const ContigKernels& k = selected_kernels();
-  run<1>(iter, self.element_size(), fresh,
-         [&](char** p, int64_t n) { k.forward(p[1], p[0], n, dtype, approx); });
+  run<1>(
+      iter, self.element_size(), fresh,
+      [&](char** p, int64_t n) { k.forward(p[1], p[0], n, dtype, approx); },
+      [&](char** p, const int* steps, int64_t n) {
+        return steps[1] == 2 && k.forward_every_second &&
+               k.forward_every_second(p[1], p[0], n, dtype, approx);
+      });
 }
 
 // out = grad_output * f'(self); out may be either input.
@@ -177,8 +203,13 @@ void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const a
   auto iter = iterator_into(out, {&grad_output, &self});
   const Dtype dtype = to_dtype(self.scalar_type());
   const ContigKernels& k = selected_kernels();
-  run<2>(iter, self.element_size(), fresh,
-         [&](char** p, int64_t n) { k.backward(p[1], p[2], p[0], n, dtype, approx); });
+  run<2>(
+      iter, self.element_size(), fresh,
+      [&](char** p, int64_t n) { k.backward(p[1], p[2], p[0], n, dtype, approx); },
+      [&](char** p, const int* steps, int64_t n) {
+        return k.backward_strided &&
+               k.backward_strided(p[1], steps[1], p[2], steps[2], p[0], n, dtype, approx);
+      });
 }
 
 at::Tensor gelu_cpu(const at::Tensor& self, c10::string_view approximate) {

@@ -28,7 +28,8 @@ using Kernels =
 }  // namespace
 
 const ContigKernels* avx2_kernels() {
-  static const ContigKernels table{"avx2", &Kernels::forward, &Kernels::backward};
+  static const ContigKernels table{"avx2", &Kernels::forward, &Kernels::backward,
+                                   &Kernels::forward_every_second, &Kernels::backward_strided};
   return &table;
 }
 

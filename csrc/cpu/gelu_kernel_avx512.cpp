@@ -33,7 +33,8 @@ using Kernels =
 }  // namespace
 
 const ContigKernels* avx512_kernels() {
-  static const ContigKernels table{"avx512", &Kernels::forward, &Kernels::backward};
+  static const ContigKernels table{"avx512", &Kernels::forward, &Kernels::backward,
+                                   &Kernels::forward_every_second, &Kernels::backward_strided};
   return &table;
 }
 

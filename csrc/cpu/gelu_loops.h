@@ -19,11 +19,17 @@ namespace {
 
 // Runs `body(i)` on full vectors and once on a zero-padded copy of the tail,
 // so every element goes through the same vector code.
+// (`full`: the elements the full vectors cover, a multiple of kLanes; the
+// rest, at most kLanes, is the tail.)
+template <int kLanes, class Body, class Tail>
+inline void for_each_block(int64_t n, int64_t full, Body&& body, Tail&& tail) {
+  int64_t i = 0;
+  for (; i < full; i += kLanes) body(i);
+  if (i < n) tail(i, n - i);
+}
 template <int kLanes, class Body, class Tail>
 inline void for_each_block(int64_t n, Body&& body, Tail&& tail) {
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) body(i);
-  if (i < n) tail(i, n - i);
+  for_each_block<kLanes>(n, n / kLanes * kLanes, body, tail);
 }
 
 inline bool isnan_(float a) { return a != a; }
@@ -72,6 +78,55 @@ inline void prefetch_ahead(const T* p) {
   if constexpr (kLanes > 1) __builtin_prefetch(reinterpret_cast<const char*>(p) + kPrefetchBytes);
 }
 
+// An input whose elements are every second one of memory (a x[::2] view):
+// element i at p[2 i]. The SIMD policies load a vector of them from two
+// vectors' worth of memory with one shuffle (Vec::load_every_second), so such
+// views run through the loops as they are, without the driver's staging copy
+// (which cost as much as the kernel and could not overlap with it); the loops
+// take one wherever they take an input pointer.
+template <class T>
+struct EverySecond {
+  const T* p;
+  EverySecond operator+(int64_t i) const { return {p + 2 * i}; }
+  const T& operator[](int64_t i) const { return p[2 * i]; }
+};
+// Whether a vector load at element i of input X reads memory past element
+// i + kLanes - 1: a loop may then run full vectors only while an element
+// follows them (the last vector of an EverySecond input would read one
+// element past its end, which may lie outside the allocation).
+template <class X>
+constexpr bool kReadsPast = false;
+template <class T>
+constexpr bool kReadsPast<EverySecond<T>> = true;
+template <int kLanes, class T>
+inline void prefetch_ahead(EverySecond<T> x) {  // its vector spans two vectors' worth
+  prefetch_ahead<kLanes>(x.p);
+  prefetch_ahead<kLanes>(x.p + kLanes);
+}
+// body(g, x) with each of the two inputs as a `const T*` (step 1) or an
+// EverySecond<T> (step 2).
+template <class T, class Body>
+inline void with_steps(const void* g, int g_step, const void* x, int x_step, Body&& body) {
+  const auto* gp = static_cast<const T*>(g);
+  const auto* xp = static_cast<const T*>(x);
+  if (g_step == 2 && x_step == 2) {
+    body(EverySecond<T>{gp}, EverySecond<T>{xp});
+  } else if (g_step == 2) {
+    body(EverySecond<T>{gp}, xp);
+  } else if (x_step == 2) {
+    body(gp, EverySecond<T>{xp});
+  } else {
+    body(gp, xp);
+  }
+}
+// Full vectors of a loop over n elements of inputs X...: the rest runs as
+// the zero-padded tail.
+template <int kLanes, class... X>
+constexpr int64_t full_vectors(int64_t n) {
+  const int64_t usable = (kReadsPast<X> || ...) && n > 0 ? n - 1 : n;
+  return usable / kLanes * kLanes;
+}
+
 // Whether a loop screens each vector against math::NormalRange (Io::kScreened:
 // the float32 SIMD policies). A screened vector with every input inside it
 // runs the formulas as they are, and cannot produce a NaN (its inputs are
@@ -90,8 +145,8 @@ struct Screened<Io, std::void_t<decltype(Io::kScreened)>> : std::bool_constant<I
 // call in the loop, whose callee may clobber every vector register, made the
 // compiler reload them every iteration: 23 loads per vector, 10-18% slower);
 // flatten, so that the formulas are inlined into them.
-template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
-[[gnu::noinline, gnu::flatten]] int64_t forward_normal_run(const T* x, T* y, int64_t i, int64_t n,
+template <Approximation A, bool kPrecise, class F, class V, class Io, class X, class T>
+[[gnu::noinline, gnu::flatten]] int64_t forward_normal_run(X x, T* y, int64_t i, int64_t n,
                                                            const Io& io) {
   for (; i + V::kSize <= n; i += V::kSize) {
     prefetch_ahead<V::kSize>(x + i);
@@ -101,9 +156,9 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
   }
   return i;
 }
-template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
-[[gnu::noinline, gnu::flatten]] int64_t backward_normal_run(const T* g, const T* x, T* gi,
-                                                            int64_t i, int64_t n, const Io& io) {
+template <Approximation A, bool kPrecise, class F, class V, class Io, class G, class X, class T>
+[[gnu::noinline, gnu::flatten]] int64_t backward_normal_run(G g, X x, T* gi, int64_t i, int64_t n,
+                                                            const Io& io) {
   for (; i + V::kSize <= n; i += V::kSize) {
     prefetch_ahead<V::kSize>(g + i);
     prefetch_ahead<V::kSize>(x + i);
@@ -118,10 +173,9 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
 // outside, with the constants loaded once per run; return where they
 // stopped. Vectors far on the positive side (math::all_far_positive) store
 // x and g as they are: the formulas' own results there.
-template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
-[[gnu::noinline, gnu::cold, gnu::flatten]] int64_t forward_full_range_run(const T* x, T* y,
-                                                                          int64_t i, int64_t n,
-                                                                          const Io& io) {
+template <Approximation A, bool kPrecise, class F, class V, class Io, class X, class T>
+[[gnu::noinline, gnu::cold, gnu::flatten]] int64_t forward_full_range_run(X x, T* y, int64_t i,
+                                                                          int64_t n, const Io& io) {
   do {
     const V v = io.load(x + i);
     io.store(y + i, math::all_far_positive<A>(v)
@@ -131,10 +185,9 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
   } while (i + V::kSize <= n && math::outside_normal_range<A, false>(io.load(x + i)));
   return i;
 }
-template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
-[[gnu::noinline, gnu::cold, gnu::flatten]] int64_t backward_full_range_run(const T* g, const T* x,
-                                                                           T* gi, int64_t i,
-                                                                           int64_t n,
+template <Approximation A, bool kPrecise, class F, class V, class Io, class G, class X, class T>
+[[gnu::noinline, gnu::cold, gnu::flatten]] int64_t backward_full_range_run(G g, X x, T* gi,
+                                                                           int64_t i, int64_t n,
                                                                            const Io& io) {
   do {
     const V v = io.load(x + i);
@@ -149,16 +202,16 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
 }
 // The screened loops over n elements, n a multiple of V::kSize (the tail
 // goes through them as one zero-padded vector): the two kinds of run in turn.
-template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
-void forward_screened(const T* x, T* y, int64_t n, const Io& io) {
+template <Approximation A, bool kPrecise, class F, class V, class Io, class X, class T>
+void forward_screened(X x, T* y, int64_t n, const Io& io) {
   int64_t i = forward_normal_run<A, kPrecise, F, V>(x, y, 0, n, io);
   while (i < n) {
     i = forward_full_range_run<A, kPrecise, F, V>(x, y, i, n, io);
     i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
   }
 }
-template <Approximation A, bool kPrecise, class F, class V, class Io, class T>
-void backward_screened(const T* g, const T* x, T* gi, int64_t n, const Io& io) {
+template <Approximation A, bool kPrecise, class F, class V, class Io, class G, class X, class T>
+void backward_screened(G g, X x, T* gi, int64_t n, const Io& io) {
   int64_t i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, 0, n, io);
   while (i < n) {
     i = backward_full_range_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
@@ -166,8 +219,9 @@ void backward_screened(const T* g, const T* x, T* gi, int64_t n, const Io& io) {
   }
 }
 
-template <class V, class Io, class T>
-void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation approx) {
+// x: a `const T*`, or (float32 SIMD policies) an EverySecond<T>.
+template <class V, class Io, class X, class T>
+void forward_loop(X x, T* y, int64_t n, const Io& io, Approximation approx) {
   constexpr int kLanes = Io::kLanes;
   // The tail from i: block(xb, yb) on one zero-padded vector.
   auto tail = [&](int64_t i, auto block) {
@@ -181,7 +235,7 @@ void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation appro
   with_mode(approx, [&](auto mode) {
     constexpr Approximation A = decltype(mode)::value;
     if constexpr (Screened<Io>::value) {
-      const int64_t body = n / kLanes * kLanes;
+      const int64_t body = full_vectors<kLanes, X>(n);
       forward_screened<A, Io::kPrecise, F, V>(x, y, body, io);
       if (body < n) {
         tail(body, [&](const T* xb, T* yb) {
@@ -191,7 +245,7 @@ void forward_loop(const T* x, T* y, int64_t n, const Io& io, Approximation appro
     } else {
       auto f = [](V v) { return canonical_nan(F::template forward<A, Io::kPrecise>(v)); };
       for_each_block<kLanes>(
-          n,
+          n, full_vectors<kLanes, X>(n),
           [&](int64_t i) {
             prefetch_ahead<kLanes>(x + i);
             io.store(y + i, f(io.load(x + i)));
@@ -215,8 +269,9 @@ void with_derivative(Approximation approx, Body&& body) {
   });
 }
 
-template <class V, class Io, class T>
-void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Approximation approx) {
+// g, x: `const T*`, or (float32 SIMD policies) EverySecond<T>, in any mix.
+template <class V, class Io, class G, class X, class T>
+void backward_loop(G g, X x, T* gi, int64_t n, const Io& io, Approximation approx) {
   constexpr int kLanes = Io::kLanes;
   // The tail from i: block(gb, xb, ob) on one zero-padded vector.
   auto tail = [&](int64_t i, auto block) {
@@ -235,7 +290,7 @@ void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Appro
     with_mode(approx, [&](auto mode) {
       constexpr Approximation A = decltype(mode)::value;
       constexpr bool kP = Io::kPreciseDerivative;
-      const int64_t body = n / kLanes * kLanes;
+      const int64_t body = full_vectors<kLanes, G, X>(n);
       backward_screened<A, kP, F, V>(g, x, gi, body, io);
       if (body < n) {
         tail(body, [&](const T* gb, const T* xb, T* ob) {
@@ -247,7 +302,7 @@ void backward_loop(const T* g, const T* x, T* gi, int64_t n, const Io& io, Appro
     with_derivative<V, Io>(approx, [&](auto df) {
       auto value = [df](V gv, V v) { return canonical_nan(gv * df(v)); };
       for_each_block<kLanes>(
-          n,
+          n, full_vectors<kLanes, G, X>(n),
           [&](int64_t i) {
             prefetch_ahead<kLanes>(g + i);
             prefetch_ahead<kLanes>(x + i);
@@ -319,6 +374,19 @@ inline void table_lookup(const E* table, const uint16_t* x, E* out, int64_t n) {
   }
   for (; i < n; ++i) out[i] = table[x[i]];
 }
+// The same from every second element: two indices per 64-bit read, which
+// reads one element past the second, so the last two go one at a time.
+template <class E>
+inline void table_lookup(const E* table, EverySecond<uint16_t> x, E* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 3 <= n; i += 2) {
+    uint64_t w;
+    std::memcpy(&w, x.p + 2 * i, sizeof w);
+    out[i] = table[static_cast<uint16_t>(w)];
+    out[i + 1] = table[static_cast<uint16_t>(w >> 32)];
+  }
+  for (; i < n; ++i) out[i] = table[x[i]];
+}
 
 // The SIMD kernels: float32 computed by the loops; bfloat16 and float16
 // read from the result tables that the scalar path fills (half_tables.h), so
@@ -355,18 +423,52 @@ struct TableVecKernels {
     }
   }
 
+  // float32 inputs read as every second element of memory (ContigKernels).
+  static bool forward_every_second(const void* x, void* y, int64_t n, Dtype dtype,
+                                   Approximation approx) {
+    if (dtype == Dtype::Float) {
+      forward_loop<V>(EverySecond<float>{static_cast<const float*>(x)}, static_cast<float*>(y), n,
+                      FloatIo{}, approx);
+    } else {
+      table_lookup(half_forward_table(dtype == Dtype::BFloat16, approx),
+                   EverySecond<uint16_t>{static_cast<const uint16_t*>(x)},
+                   static_cast<uint16_t*>(y), n);
+    }
+    return true;
+  }
+  static bool backward_strided(const void* g, int g_step, const void* x, int x_step, void* gi,
+                               int64_t n, Dtype dtype, Approximation approx) {
+    if (dtype == Dtype::Float) {
+      with_steps<float>(g, g_step, x, x_step, [&](auto gp, auto xp) {
+        backward_loop<V>(gp, xp, static_cast<float*>(gi), n, FloatIo{}, approx);
+      });
+      return true;
+    }
+    const float* df = half_derivative_table(dtype == Dtype::BFloat16, approx);
+    auto* gih = static_cast<uint16_t*>(gi);
+    with_steps<uint16_t>(g, g_step, x, x_step, [&](auto gp, auto xp) {
+      if (dtype == Dtype::BFloat16) {
+        backward_table_loop(gp, xp, gih, n, HalfIo<true>{}, df);
+      } else {
+        backward_table_loop(gp, xp, gih, n, HalfIo<false>{}, df);
+      }
+    });
+    return true;
+  }
+
   // f'(x) looked up for a chunk at a time into a buffer, then the vector
   // multiply and rounding over the chunk.
-  template <class Io>
-  static void backward_table_loop(const uint16_t* g, const uint16_t* x, uint16_t* gi, int64_t n,
-                                  const Io& io, const float* df) {
+  // (g, x: `const uint16_t*` or EverySecond<uint16_t>.)
+  template <class Io, class G, class X>
+  static void backward_table_loop(G g, X x, uint16_t* gi, int64_t n, const Io& io,
+                                  const float* df) {
     constexpr int64_t kChunk = 256;
     alignas(64) float d[kChunk];
     for (int64_t c = 0; c < n; c += kChunk) {
       const int64_t m = n - c < kChunk ? n - c : kChunk;
       table_lookup(df, x + c, d, m);
       for_each_block<kLanes>(
-          m,
+          m, c + m < n ? m / kLanes * kLanes : full_vectors<kLanes, G>(m),
           [&](int64_t i) {
             io.store(gi + c + i, canonical_nan(io.load(g + c + i) * V::load(d + i)));
           },
@@ -407,6 +509,23 @@ struct WithDouble {
       Kernels::backward(g, x, gi, n, dtype, approx);
     }
   }
+  static bool forward_every_second(const void* x, void* y, int64_t n, Dtype dtype,
+                                   Approximation approx) {
+    if (dtype != Dtype::Double) return Kernels::forward_every_second(x, y, n, dtype, approx);
+    forward_loop<VD>(EverySecond<double>{static_cast<const double*>(x)}, static_cast<double*>(y), n,
+                     DoubleIo{}, approx);
+    return true;
+  }
+  static bool backward_strided(const void* g, int g_step, const void* x, int x_step, void* gi,
+                               int64_t n, Dtype dtype, Approximation approx) {
+    if (dtype != Dtype::Double) {
+      return Kernels::backward_strided(g, g_step, x, x_step, gi, n, dtype, approx);
+    }
+    with_steps<double>(g, g_step, x, x_step, [&](auto gp, auto xp) {
+      backward_loop<VD>(gp, xp, static_cast<double*>(gi), n, DoubleIo{}, approx);
+    });
+    return true;
+  }
 };
 
 // float64 I/O for a vector of doubles (vec_*_f64.h).
@@ -415,6 +534,7 @@ struct SimdDoubleIo : math::PreciseResults {
   using Formulas = math::f64::Formulas;
   static constexpr int kLanes = V::kSize;
   V load(const double* p) const { return V::load(p); }
+  V load(EverySecond<double> x) const { return V::load_every_second(x.p); }
   void store(double* p, V v) const { V::store(p, v); }
 };
 
@@ -424,6 +544,7 @@ struct SimdFloatIo : math::PreciseResults {
   static constexpr int kLanes = V::kSize;
   static constexpr bool kScreened = true;
   V load(const float* p) const { return V::load(p); }
+  V load(EverySecond<float> x) const { return V::load_every_second(x.p); }
   void store(float* p, V v) const { V::store(p, v); }
 };
 
@@ -433,6 +554,7 @@ struct SimdHalfIo {
   struct Io : math::HalfResults<kBf16> {
     static constexpr int kLanes = V::kSize;
     V load(const uint16_t* p) const { return V::load(p, kBf16); }
+    V load(EverySecond<uint16_t> x) const { return V::load_every_second(x.p, kBf16); }
     void store(uint16_t* p, V v) const { V::store(p, v, kBf16); }
   };
 };

@@ -20,6 +20,14 @@ struct ContigKernels {
   // gi[i] = g[i] * f'(x[i])
   void (*backward)(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
                    Approximation approx);
+  // The same where an input is every second element of memory (an x[::2]
+  // view: element i at x[2 i]; g_step, x_step are 1 or 2), read in the loop
+  // itself. nullptr, or false returned, where the table has no such loop for
+  // the dtype: the caller then stages the input through a packed buffer.
+  bool (*forward_every_second)(const void* x, void* y, int64_t n, Dtype dtype,
+                               Approximation approx) = nullptr;
+  bool (*backward_strided)(const void* g, int g_step, const void* x, int x_step, void* gi,
+                           int64_t n, Dtype dtype, Approximation approx) = nullptr;
 };
 
 // Portable C++ (any CPU, every dtype).

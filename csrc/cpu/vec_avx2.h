@@ -23,8 +23,12 @@ struct Vec {
   Vec() = default;
   Vec(__m256 a) : v(a) {}
   static Vec load(const float* p);
+  // p[0], p[2], ..., p[14]: every second float of 16 (reads all 16).
+  static Vec load_every_second(const float* p);
   static void store(float* p, Vec a);
   static Vec load(const uint16_t* p, bool bf16);
+  // p[0], p[2], ..., p[14] (reads all 16).
+  static Vec load_every_second(const uint16_t* p, bool bf16);
   static void store(uint16_t* p, Vec a, bool bf16);
   explicit Vec(float a) : v(_mm256_set1_ps(a)) {}
 };
@@ -160,6 +164,13 @@ static inline Vec mul_quiet(Vec a, Vec b) {
 
 // ---- loads and stores, widening half types to float and rounding once ----
 inline Vec Vec::load(const float* p) { return _mm256_loadu_ps(p); }
+inline Vec Vec::load_every_second(const float* p) {
+  // The even lanes of each 128-bit half, [a0 a2 b0 b2 | a4 a6 b4 b6], then
+  // the 64-bit pairs in order.
+  const __m256 pairs =
+      _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
+}
 inline void Vec::store(float* p, Vec a) { _mm256_storeu_ps(p, a.v); }
 
 inline Vec Vec::load(const uint16_t* p, bool bf16) {
@@ -168,6 +179,15 @@ inline Vec Vec::load(const uint16_t* p, bool bf16) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
   return _mm256_cvtph_ps(h);
+}
+
+inline Vec Vec::load_every_second(const uint16_t* p, bool bf16) {
+  // The even elements are the low halves of the 32-bit lanes.
+  const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  if (bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  const __m256i lo = _mm256_and_si256(w, _mm256_set1_epi32(0xffff));
+  return _mm256_cvtph_ps(
+      _mm_packus_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)));
 }
 
 inline void Vec::store(uint16_t* p, Vec a, bool bf16) {

@@ -21,6 +21,12 @@ struct Vec {
   Vec(__m256d a) : v(a) {}
   explicit Vec(double a) : v(_mm256_set1_pd(a)) {}
   static Vec load(const double* p) { return _mm256_loadu_pd(p); }
+  // p[0], p[2], p[4], p[6]: every second double of 8 (reads all 8).
+  static Vec load_every_second(const double* p) {
+    // [p0 p4 p2 p6] from the low lane of each 128-bit half, then in order
+    const __m256d pairs = _mm256_unpacklo_pd(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4));
+    return _mm256_permute4x64_pd(pairs, _MM_SHUFFLE(3, 1, 2, 0));
+  }
   static void store(double* p, Vec a) { _mm256_storeu_pd(p, a.v); }
 };
 

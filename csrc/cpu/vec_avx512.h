@@ -24,8 +24,12 @@ struct Vec {
   Vec() = default;
   Vec(__m512 a) : v(a) {}
   static Vec load(const float* p);
+  // p[0], p[2], ..., p[30]: every second float of 32 (reads all 32).
+  static Vec load_every_second(const float* p);
   static void store(float* p, Vec a);
   static Vec load(const uint16_t* p, bool bf16);
+  // p[0], p[2], ..., p[30] (reads all 32).
+  static Vec load_every_second(const uint16_t* p, bool bf16);
   static void store(uint16_t* p, Vec a, bool bf16);
   explicit Vec(float a) : v(_mm512_set1_ps(a)) {}
 };
@@ -137,6 +141,10 @@ static inline Vec mul_quiet(Vec a, Vec b) {
 }
 
 inline Vec Vec::load(const float* p) { return _mm512_loadu_ps(p); }
+inline Vec Vec::load_every_second(const float* p) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 16));
+}
 inline void Vec::store(float* p, Vec a) { _mm512_storeu_ps(p, a.v); }
 
 inline Vec Vec::load(const uint16_t* p, bool bf16) {
@@ -145,6 +153,13 @@ inline Vec Vec::load(const uint16_t* p, bool bf16) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
   return _mm512_cvtph_ps(h);
+}
+
+inline Vec Vec::load_every_second(const uint16_t* p, bool bf16) {
+  // The even elements are the low halves of the 32-bit lanes.
+  const __m512i w = _mm512_loadu_si512(p);
+  if (bf16) return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w));
 }
 
 inline void Vec::store(uint16_t* p, Vec a, bool bf16) {

@@ -21,6 +21,11 @@ struct Vec {
   Vec(__m512d a) : v(a) {}
   explicit Vec(double a) : v(_mm512_set1_pd(a)) {}
   static Vec load(const double* p) { return _mm512_loadu_pd(p); }
+  // p[0], p[2], ..., p[14]: every second double of 16 (reads all 16).
+  static Vec load_every_second(const double* p) {
+    const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+    return _mm512_permutex2var_pd(_mm512_loadu_pd(p), even, _mm512_loadu_pd(p + 8));
+  }
   static void store(double* p, Vec a) { _mm512_storeu_pd(p, a.v); }
 };
 

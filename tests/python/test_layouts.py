@@ -4,6 +4,10 @@ modified."""
 
 from __future__ import annotations
 
+import ctypes
+import mmap
+import sys
+
 import gelu_ext
 import pytest
 import torch
@@ -16,6 +20,7 @@ from conftest import (
     native_gelu,
     native_gelu_backward,
 )
+from gelu_ext import _C
 
 
 def _randn(*shape, dtype=torch.float32, seed=0):
@@ -196,3 +201,48 @@ def test_staged_views_into_contiguous_outputs(view, dtype, mode):
     target = STAGED_VIEWS[view](dtype, 2)
     gelu_ext.gelu(xc, mode, out=target)
     assert_bitwise_equal(target.contiguous(), gelu_ext.gelu(xc, mode), f"{view} strided out")
+
+
+def _guarded(nbytes):
+    """A uint8 tensor of nbytes whose last byte is followed by a page that
+    may not be read (PROT_NONE): a kernel reading past it crashes."""
+    page = mmap.PAGESIZE
+    total = -(-nbytes // page) * page + page
+    mm = mmap.mmap(-1, total, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(mm))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    assert libc.mprotect(addr + total - page, page, 0) == 0, ctypes.get_errno()
+    return mm, torch.frombuffer(mm, dtype=torch.uint8, count=nbytes, offset=total - page - nbytes)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect of an anonymous map")
+@pytest.mark.parametrize("path", _C.simd_supported())
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+def test_every_second_view_reads_nothing_past_its_end(dtype, path, restore_simd):
+    # x[::2] views are read in the SIMD loops two vectors' worth at a time
+    # (no staging copy); the last element of such a view is here the last
+    # element of its memory, so a vector read past it faults. Lengths around
+    # the vector widths (4, 8, 16 lanes) and the 16-bit loops' chunk (256).
+    _C.set_simd(path)
+    size = torch.empty((), dtype=dtype).element_size()
+    for n in (1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 31, 32, 33, 64, 256, 257, 1024):
+        keep = []
+        views = []
+        for seed in (0, 1):
+            mm, raw = _guarded((2 * n - 1) * size)
+            base = raw.view(dtype)
+            base.copy_(_randn(2 * n - 1, dtype=dtype, seed=seed))
+            keep.append(mm)
+            views.append(base[::2])
+        x, g = views
+        for mode in MODES:
+            expect = gelu_ext.gelu(x.contiguous(), mode)
+            out = torch.empty(n, dtype=dtype)
+            gelu_ext.gelu(x, mode, out=out)
+            assert_bitwise_equal(out, expect, f"{path} n={n} forward")
+            expect = gelu_ext.gelu_backward(g.contiguous(), x.contiguous(), mode)
+            for gv, xv in ((g, x), (g.contiguous(), x), (g, x.contiguous())):
+                gelu_ext.gelu_backward(gv, xv, mode, grad_input=out)
+                assert_bitwise_equal(out, expect, f"{path} n={n} backward")
+        del x, g, views, base, raw
