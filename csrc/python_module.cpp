@@ -92,4 +92,18 @@ PYBIND11_MODULE(_C, m) {
         }
       },
       py::arg("name"), "Switch the CPU kernels to another supported SIMD path.");
+  m.def(
+      "streaming_bytes", [] { return symbol<int64_t (*)()>("gelu_ext_streaming_bytes")(); },
+      "Output size in bytes from which out= and in-place CPU calls write with "
+      "non-temporal stores.");
+  m.def(
+      "set_streaming_bytes",
+      [](int64_t bytes) {
+        if (bytes < 0) {
+          throw py::value_error("gelu_ext._C.set_streaming_bytes: bytes must be >= 0, got " +
+                                std::to_string(bytes));
+        }
+        symbol<void (*)(int64_t)>("gelu_ext_set_streaming_bytes")(bytes);
+      },
+      py::arg("bytes"), "Set that size (tests and benchmarks).");
 }

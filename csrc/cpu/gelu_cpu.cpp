@@ -59,15 +59,21 @@ Dtype to_dtype(at::ScalarType t) {
 // contiguous output skip the staging where the kernel table reads them in
 // its loop: `every_second(ptr, steps, n)` runs a row (steps: each input's
 // stride in elements, 1 or 2) and returns false where it cannot.
-template <class E, int kInputs, class Contig, class EverySecond>
+// Outputs given by the caller from streaming_bytes() on (simd_select.h) are
+// written with non-temporal stores where the kernel table can
+// (`streaming(ptr, n)`, false where it cannot). Outputs the functional ops
+// allocate are populated page by page just before the kernel writes them
+// (populate_for_write), and keep ordinary stores.
+template <class E, int kInputs, class Contig, class EverySecond, class Streaming>
 void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig,
-               const EverySecond& every_second) {
+               const EverySecond& every_second, const Streaming& streaming) {
   constexpr int kOps = kInputs + 1;
   constexpr int64_t esize = sizeof(E);
   constexpr int64_t kStageElems = kStageBytes / esize;
   // Rows per block for a transposed operand: one cache line of them.
   constexpr int64_t kBlockRows = 64 / esize;
   const bool populate = fresh && iter.output().nbytes() >= kFreshOutputBytes;
+  const bool stream = !fresh && static_cast<int64_t>(iter.output().nbytes()) >= streaming_bytes();
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t n0, int64_t n1) {
         bool staged[kOps];
@@ -91,7 +97,7 @@ void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig,
                 populate_for_write(piece[0], n * esize);
                 contig(piece, n);
               }
-            } else {
+            } else if (!(stream && streaming(ptr, n0))) {
               contig(ptr, n0);
             }
           }
@@ -158,16 +164,16 @@ void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig,
       kGrainSize);
 }
 
-template <int kInputs, class Contig, class EverySecond>
+template <int kInputs, class Contig, class EverySecond, class Streaming>
 void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& contig,
-         const EverySecond& every_second) {
+         const EverySecond& every_second, const Streaming& streaming) {
   switch (esize) {
     case 2:
-      return run_typed<uint16_t, kInputs>(iter, fresh, contig, every_second);
+      return run_typed<uint16_t, kInputs>(iter, fresh, contig, every_second, streaming);
     case 4:
-      return run_typed<uint32_t, kInputs>(iter, fresh, contig, every_second);
+      return run_typed<uint32_t, kInputs>(iter, fresh, contig, every_second, streaming);
     default:
-      return run_typed<uint64_t, kInputs>(iter, fresh, contig, every_second);
+      return run_typed<uint64_t, kInputs>(iter, fresh, contig, every_second, streaming);
   }
 }
 
@@ -193,6 +199,9 @@ void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation a
       [&](char** p, const int* steps, int64_t n) {
         return steps[1] == 2 && k.forward_every_second &&
                k.forward_every_second(p[1], p[0], n, dtype, approx);
+      },
+      [&](char** p, int64_t n) {
+        return k.forward_streaming && k.forward_streaming(p[1], p[0], n, dtype, approx);
       });
 }
 
@@ -209,6 +218,9 @@ void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const a
       [&](char** p, const int* steps, int64_t n) {
         return k.backward_strided &&
                k.backward_strided(p[1], steps[1], p[2], steps[2], p[0], n, dtype, approx);
+      },
+      [&](char** p, int64_t n) {
+        return k.backward_streaming && k.backward_streaming(p[1], p[2], p[0], n, dtype, approx);
       });
 }
 

@@ -23,13 +23,11 @@ namespace cpu {
 namespace {
 using V = avx2::Vec;
 using VD = avx2_f64::Vec;
-using Kernels =
-    WithDouble<TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>, VD, SimdDoubleIo<VD>>;
+using Kernels = SimdKernels<V, VD>;
 }  // namespace
 
 const ContigKernels* avx2_kernels() {
-  static const ContigKernels table{"avx2", &Kernels::forward, &Kernels::backward,
-                                   &Kernels::forward_every_second, &Kernels::backward_strided};
+  static const ContigKernels table = simd_table<Kernels>("avx2");
   return &table;
 }
 

@@ -28,13 +28,11 @@ namespace cpu {
 namespace {
 using V = avx512::Vec;
 using VD = avx512_f64::Vec;
-using Kernels =
-    WithDouble<TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::Io>, VD, SimdDoubleIo<VD>>;
+using Kernels = SimdKernels<V, VD>;
 }  // namespace
 
 const ContigKernels* avx512_kernels() {
-  static const ContigKernels table{"avx512", &Kernels::forward, &Kernels::backward,
-                                   &Kernels::forward_every_second, &Kernels::backward_strided};
+  static const ContigKernels table = simd_table<Kernels>("avx512");
   return &table;
 }
 

@@ -393,7 +393,7 @@ inline void table_lookup(const E* table, EverySecond<uint16_t> x, E* out, int64_
 // their forward bits are the scalar path's by construction, and their
 // backward is backward_loop's arithmetic with f'(x) read instead of computed:
 // g * f'(x) in float, every NaN canonical, rounded once.
-template <class V, class FloatIo, template <bool> class HalfIo>
+template <class V, class FloatIo, template <bool> class HalfIo, class StreamIo = FloatIo>
 struct TableVecKernels {
   static constexpr int kLanes = V::kSize;
 
@@ -421,6 +421,25 @@ struct TableVecKernels {
     } else {
       backward_table_loop(gh, xh, gih, n, HalfIo<false>{}, df);
     }
+  }
+
+  // float32 outputs written with non-temporal stores (ContigKernels), then
+  // a store fence, so that they are visible before the call returns like
+  // ordinary stores.
+  static bool forward_streaming(const void* x, void* y, int64_t n, Dtype dtype,
+                                Approximation approx) {
+    if (dtype != Dtype::Float || reinterpret_cast<uintptr_t>(y) % sizeof(V) != 0) return false;
+    forward_loop<V>(static_cast<const float*>(x), static_cast<float*>(y), n, StreamIo{}, approx);
+    V::stream_fence();
+    return true;
+  }
+  static bool backward_streaming(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
+                                 Approximation approx) {
+    if (dtype != Dtype::Float || reinterpret_cast<uintptr_t>(gi) % sizeof(V) != 0) return false;
+    backward_loop<V>(static_cast<const float*>(g), static_cast<const float*>(x),
+                     static_cast<float*>(gi), n, StreamIo{}, approx);
+    V::stream_fence();
+    return true;
   }
 
   // float32 inputs read as every second element of memory (ContigKernels).
@@ -509,6 +528,14 @@ struct WithDouble {
       Kernels::backward(g, x, gi, n, dtype, approx);
     }
   }
+  static bool forward_streaming(const void* x, void* y, int64_t n, Dtype dtype,
+                                Approximation approx) {
+    return dtype != Dtype::Double && Kernels::forward_streaming(x, y, n, dtype, approx);
+  }
+  static bool backward_streaming(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
+                                 Approximation approx) {
+    return dtype != Dtype::Double && Kernels::backward_streaming(g, x, gi, n, dtype, approx);
+  }
   static bool forward_every_second(const void* x, void* y, int64_t n, Dtype dtype,
                                    Approximation approx) {
     if (dtype != Dtype::Double) return Kernels::forward_every_second(x, y, n, dtype, approx);
@@ -539,13 +566,21 @@ struct SimdDoubleIo : math::PreciseResults {
 };
 
 // I/O policies for a SIMD vector type with static load()/store() (vec_*.h).
-template <class V>
+// kStream: the outputs with non-temporal stores (Vec::stream; the output
+// aligned to a vector), for outputs too large to stay in the caches.
+template <class V, bool kStream = false>
 struct SimdFloatIo : math::PreciseResults {
   static constexpr int kLanes = V::kSize;
   static constexpr bool kScreened = true;
   V load(const float* p) const { return V::load(p); }
   V load(EverySecond<float> x) const { return V::load_every_second(x.p); }
-  void store(float* p, V v) const { V::store(p, v); }
+  void store(float* p, V v) const {
+    if constexpr (kStream) {
+      V::stream(p, v);
+    } else {
+      V::store(p, v);
+    }
+  }
 };
 
 template <class V>
@@ -558,6 +593,23 @@ struct SimdHalfIo {
     void store(uint16_t* p, V v) const { V::store(p, v, kBf16); }
   };
 };
+
+// A SIMD path's kernels over its float lanes V and double lanes VD, and
+// their ContigKernels table (gelu_kernel_avx2.cpp, gelu_kernel_avx512.cpp).
+template <class V, class VD>
+using SimdKernels =
+    WithDouble<TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::template Io, SimdFloatIo<V, true>>,
+               VD, SimdDoubleIo<VD>>;
+template <class Kernels>
+ContigKernels simd_table(const char* name) {
+  return {name,
+          &Kernels::forward,
+          &Kernels::backward,
+          &Kernels::forward_every_second,
+          &Kernels::backward_strided,
+          &Kernels::forward_streaming,
+          &Kernels::backward_streaming};
+}
 
 }  // namespace
 }  // namespace cpu

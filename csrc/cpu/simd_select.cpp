@@ -1,5 +1,8 @@
 #include "simd_select.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 
@@ -84,6 +87,24 @@ bool set_simd_path(const std::string& name) {
   return false;
 }
 
+namespace {
+std::atomic<int64_t>& streaming_threshold() {
+  static std::atomic<int64_t> bytes{[] {
+    int64_t llc = 0;
+#if defined(_SC_LEVEL3_CACHE_SIZE)
+    llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+#endif
+    return std::max<int64_t>(llc, int64_t{32} << 20);
+  }()};
+  return bytes;
+}
+}  // namespace
+
+int64_t streaming_bytes() { return streaming_threshold().load(std::memory_order_relaxed); }
+void set_streaming_bytes(int64_t bytes) {
+  streaming_threshold().store(bytes, std::memory_order_relaxed);
+}
+
 }  // namespace cpu
 }  // namespace gelu_ext
 
@@ -103,3 +124,6 @@ const char* gelu_ext_simd_selected() { return gelu_ext::cpu::selected_kernels().
 int gelu_ext_set_simd(const char* name) {
   return name != nullptr && gelu_ext::cpu::set_simd_path(name) ? 0 : -1;
 }
+
+int64_t gelu_ext_streaming_bytes() { return gelu_ext::cpu::streaming_bytes(); }
+void gelu_ext_set_streaming_bytes(int64_t bytes) { gelu_ext::cpu::set_streaming_bytes(bytes); }

@@ -3,6 +3,7 @@
 // or the GELU_EXT_SIMD environment variable ("scalar", "avx2", "avx512").
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,14 @@ std::vector<std::string> compiled_simd_paths();
 std::vector<std::string> supported_simd_paths();
 // Returns false (and changes nothing) for an unknown or unsupported path.
 bool set_simd_path(const std::string& name);
+// Outputs given by the caller (out=, in place) of at least this many bytes
+// are written with non-temporal stores where the kernel table has such a
+// loop (ContigKernels::forward_streaming): no read for ownership of each
+// output line, and no eviction of other data for lines that would leave the
+// last-level cache before anyone read them again. The default is the
+// last-level cache's size, at least 32 MiB.
+int64_t streaming_bytes();
+void set_streaming_bytes(int64_t bytes);
 
 }  // namespace cpu
 }  // namespace gelu_ext

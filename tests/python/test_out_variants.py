@@ -10,6 +10,7 @@ import gelu_ext
 import pytest
 import torch
 from conftest import DTYPES, MODES, assert_bitwise_equal, dtype_id, random_values
+from gelu_ext import _C
 from torch.library import opcheck
 
 ops = torch.ops.gelu_ext
@@ -32,6 +33,59 @@ def test_out_matches_functional(dtype, mode):
     r = gelu_ext.gelu_(y, mode)
     assert r.data_ptr() == y.data_ptr()
     assert_bitwise_equal(y, gelu_ext.gelu(x, mode))
+
+
+@pytest.fixture
+def stream_everything():
+    """Every out= / in-place output written with non-temporal stores where
+    the kernels can (normally only outputs larger than the last-level cache)."""
+    before = _C.streaming_bytes()
+    _C.set_streaming_bytes(0)
+    try:
+        yield
+    finally:
+        _C.set_streaming_bytes(before)
+    assert _C.streaming_bytes() == before
+
+
+@pytest.mark.parametrize("path", _C.simd_supported())
+@pytest.mark.parametrize("mode", MODES)
+def test_streaming_stores_same_values(mode, path, stream_everything, restore_simd):
+    # float32 outputs through the non-temporal stores: the same bits as the
+    # functional results (ordinary stores), for lengths around the vector
+    # widths, and for outputs not aligned to a vector (ordinary stores then).
+    _C.set_simd(path)
+    for n in (1, 15, 16, 17, 33, 1000, 40_000):
+        x = random_values(torch.float32, n, seed=n)
+        g = random_values(torch.float32, n, seed=n + 1)
+        if n > 3:
+            x[::4] = torch.tensor([float("nan"), float("inf"), -float("inf"), -0.0]).repeat(n)[
+                : len(x[::4])
+            ]
+        expect_f = gelu_ext.gelu(x, mode)
+        expect_b = gelu_ext.gelu_backward(g, x, mode)
+        for offset in (0, 1, 3):
+            out = torch.full((n + offset,), 7.0)[offset:]
+            gelu_ext.gelu(x, mode, out=out)
+            assert_bitwise_equal(out, expect_f, f"{path} n={n} offset={offset} forward")
+            gelu_ext.gelu_backward(g, x, mode, grad_input=out)
+            assert_bitwise_equal(out, expect_b, f"{path} n={n} offset={offset} backward")
+        y = x.clone()
+        gelu_ext.gelu_(y, mode)
+        assert_bitwise_equal(y, expect_f, f"{path} n={n} in place")
+
+
+def test_streaming_bytes_setting():
+    before = _C.streaming_bytes()
+    assert before >= 32 << 20
+    try:
+        _C.set_streaming_bytes(12345)
+        assert _C.streaming_bytes() == 12345
+        with pytest.raises(ValueError, match="set_streaming_bytes: bytes must be >= 0"):
+            _C.set_streaming_bytes(-1)
+        assert _C.streaming_bytes() == 12345
+    finally:
+        _C.set_streaming_bytes(before)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
