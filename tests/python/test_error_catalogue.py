@@ -425,6 +425,11 @@ ROWS: dict[str, Row] = {
         "is 0.1.0: a stale build. Rebuild the package (pip install --no-build-isolation -e .) "
         "or remove the old library.",
     ),
+    "P12": Row(
+        lambda: _C.set_streaming_bytes(-1),
+        ValueError,
+        "gelu_ext._C.set_streaming_bytes: bytes must be >= 0, got -1",
+    ),
 }
 
 
