@@ -19,6 +19,6 @@ GELU_EXT_C_API const char* gelu_ext_simd_selected();
 // GELU_EXT_SIMD chooses the path the library starts with.
 GELU_EXT_C_API int gelu_ext_set_simd(const char* name);
 // Outputs given by the caller of at least this many bytes are written with
-// non-temporal stores (float32 on the SIMD paths; csrc/cpu/simd_select.h).
+// non-temporal stores (float32 on the AVX-512 path; csrc/cpu/simd_select.h).
 GELU_EXT_C_API int64_t gelu_ext_streaming_bytes();
 GELU_EXT_C_API void gelu_ext_set_streaming_bytes(int64_t bytes);

@@ -29,6 +29,7 @@ struct ContigKernels {
   bool (*backward_strided)(const void* g, int g_step, const void* x, int x_step, void* gi,
                            int64_t n, Dtype dtype, Approximation approx) = nullptr;
   // forward and backward with the output written by non-temporal stores
+  // (AVX-512: a vector per cache line)
   // (not read for ownership, not kept in the caches: for outputs larger
   // than the last-level cache, which would be evicted before they are read
   // again). nullptr, or false returned, where the table has no such loop
