@@ -28,13 +28,13 @@ struct ContigKernels {
                                Approximation approx) = nullptr;
   bool (*backward_strided)(const void* g, int g_step, const void* x, int x_step, void* gi,
                            int64_t n, Dtype dtype, Approximation approx) = nullptr;
-  // forward and backward with the output written by non-temporal stores
-  // (AVX-512: a vector per cache line)
-  // (not read for ownership, not kept in the caches: for outputs larger
+  // forward and backward with the output written by non-temporal stores,
+  // not read for ownership and not kept in the caches: for outputs larger
   // than the last-level cache, which would be evicted before they are read
-  // again). nullptr, or false returned, where the table has no such loop
-  // for the dtype or the output is not aligned to its vectors: the caller
-  // then runs forward or backward.
+  // again. nullptr, or false returned, where the table has no such loop
+  // (only AVX-512's float32 loops, a vector per cache line, have one) or the
+  // output is not aligned to its vectors: the caller then runs forward or
+  // backward.
   bool (*forward_streaming)(const void* x, void* y, int64_t n, Dtype dtype,
                             Approximation approx) = nullptr;
   bool (*backward_streaming)(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,

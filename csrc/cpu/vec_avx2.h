@@ -26,11 +26,6 @@ struct Vec {
   // p[0], p[2], ..., p[14]: every second float of 16 (reads all 16).
   static Vec load_every_second(const float* p);
   static void store(float* p, Vec a);
-  // A non-temporal store (p 32-byte aligned): the line goes to memory
-  // without being read for ownership or kept in the caches.
-  static void stream(float* p, Vec a) { _mm256_stream_ps(p, a.v); }
-  // Orders the non-temporal stores before every later store.
-  static void stream_fence() { _mm_sfence(); }
   static Vec load(const uint16_t* p, bool bf16);
   // p[0], p[2], ..., p[14] (reads all 16).
   static Vec load_every_second(const uint16_t* p, bool bf16);
