@@ -148,6 +148,10 @@ GELU_EXT_HD bool not_less(float a, float b) { return !(a < b); }
 // m ? a + b : a and m ? a - b : b, which AVX-512 does as one masked operation.
 GELU_EXT_HD float add_where(bool m, float a, float b) { return m ? a + b : a; }
 GELU_EXT_HD float sub_where(bool m, float a, float b) { return m ? a - b : b; }
+// x if it is not below 0 (+-0 and NaN as they are), else -0: the addend that
+// leaves a sum's other term as it is, a -0 included, for x < 0 (x86's
+// maxps(-0, x) computes exactly this).
+GELU_EXT_HD float positive_part(float x) { return -0.0f > x ? -0.0f : x; }
 
 // A float's bits and back.
 GELU_EXT_HD uint32_t bits_of(float f) {
@@ -181,6 +185,21 @@ GELU_EXT_HD uint32_t tail_index(float y) {
 }
 GELU_EXT_HD TailTerms<float> lookup(const TailTable& t, uint32_t j) {
   return {t.centre[j], {t.c[0][j], t.c[1][j], t.c[2][j], t.c[3][j], t.c[4][j], t.c[5][j]}};
+}
+
+// The interval of y in the near table (kNearForward, gelu_tail_tables.h),
+// y <= kNearEnd: n = rint(5 y (y + 3) / 16), computed as
+// fma(fma(y, 5/16, 15/16), y, 1.5 * 2^23), whose low five bits are n. SIMD
+// types provide near_index() (the sum itself, for permutes that read only
+// those bits, or n) and lookup() with the same results.
+constexpr float kNearEnd = 8.625f;
+constexpr float kNearIndexBias = 0x1.8p23f;
+GELU_EXT_HD uint32_t near_index(float y) {
+  return bits_of(fma_(fma_(y, 0.3125f, 0.9375f), y, kNearIndexBias)) & 31u;
+}
+GELU_EXT_HD NearTerms<float> lookup(const NearTable& t, uint32_t j) {
+  return {t.centre[j],
+          {t.c[0][j], t.c[1][j], t.c[2][j], t.c[3][j], t.c[4][j], t.c[5][j], t.c[6][j], t.c[7][j]}};
 }
 
 GELU_EXT_HD float pow2i_(int32_t e) {  // 2^e for e in [-126, 127]
@@ -470,10 +489,58 @@ GELU_EXT_HD V tail_product(const TailTable& t, V y) {
 // (kFull: S (1 + s) 2^k may be subnormal; x + it is an addition, which takes
 // no assist.)
 template <bool kFull = false, class V>
-GELU_EXT_HD V gelu_exact_tables(V x) {
+GELU_EXT_HD V gelu_exact_tail(V x) {
   const V y = abs_clamp(x, V(Clamp<float>::kExact));  // NaN x: the sum below is NaN
   const V sc = tail_product<kFull>(tail_forward_table(), y);
   return add_where(not_less(x, V(0.0f)), sc, x);
+}
+
+// x >= -kNearEnd: f = T(yc) + positive_part(x) with yc = min(|x|, kNearEnd)
+// and T = -y Phi(-y) from the near table: x - y Phi(-y) for x >= 0, and T
+// alone (+ -0), rounded once, for x < 0. No exponential and no scaling (|T| > 2^-60
+// there). For x > kNearEnd, |T(yc)| < 2^-54 is far below half an ulp of x,
+// so f = x, +inf included. f(+-0) = +-0 (T(0) is -0, and positive_part keeps
+// x's zero), and a tiny x < 0 whose T rounds to -0 gives -0.
+template <class V>
+GELU_EXT_HD V gelu_exact_near(V x) {
+  const V y = abs_clamp(x, V(kNearEnd));
+  const NearTerms<V> k = lookup(near_forward_table(), near_index(y));
+  const V d = y - k.centre;  // exact: y is within a factor 2 of the centre, or the centre is 0
+  V t = fma_(k.c[7], d, k.c[6]);
+  t = fma_(t, d, k.c[5]);
+  t = fma_(t, d, k.c[4]);
+  t = fma_(t, d, k.c[3]);
+  t = fma_(t, d, k.c[2]);
+  t = fma_(t, d, k.c[1]);
+  t = fma_(t, d, k.c[0]);
+  return t + positive_part(x);
+}
+
+// Whether no lane of x is below -kNearEnd or NaN: every lane takes the near
+// form.
+template <class V>
+GELU_EXT_HD bool all_near(V x) {
+  return !any_(not_le(V(-kNearEnd), x));
+}
+
+// float32 exact GELU: on the CPU the near form for x >= -kNearEnd, the tail
+// form below (and for NaN). Scalar code branches; SIMD code computes both and
+// selects per lane (the screened loops run the near form alone on vectors
+// with every lane near, all_near). CUDA keeps the tail form everywhere: its
+// kernels are counted by their static machine code (tools/cuda_budget.py),
+// which a branch to two forms would double, and it stays within 2
+// representable numbers of the near form for every float32 input.
+template <bool kFull = false, class V>
+GELU_EXT_HD V gelu_exact_tables(V x) {
+#if defined(__CUDA_ARCH__)
+  return gelu_exact_tail<kFull>(x);
+#else
+  if constexpr (std::is_same_v<V, float>) {
+    return x >= -kNearEnd ? gelu_exact_near(x) : gelu_exact_tail<kFull>(x);
+  } else {
+    return select(not_le(V(-kNearEnd), x), gelu_exact_tail<kFull>(x), gelu_exact_near(x));
+  }
+#endif
 }
 
 // f' = w for x <= 0 and 1 - w for x > 0, w = D (1 + s) 2^k = Phi(-y) - y phi(y).

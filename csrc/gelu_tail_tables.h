@@ -1,5 +1,6 @@
-// Piecewise tail tables for float32 results on the CPU (generated: the
-// output of `python tools/fit_coefficients.py`, which documents the fit).
+// Piecewise tables for float32 exact GELU on every backend (generated: the
+// output of `python tools/fit_coefficients.py`, which documents the fits):
+// the tail tables below, and the near table further down.
 //
 // Each table holds, for the 32 intervals of y = |x| selected by
 // tail_index() in gelu_math.h, the expansion point of the interval and the
@@ -26,20 +27,53 @@ struct alignas(128) TailTable {  // each 32-float array: one 128-byte line
   float c[6][32];
   float row[32][8];
 };
-constexpr TailTable make_tail_table(const TailCoeffs& k) {
-  TailTable t{};
+// The kernels' table from the fitted arrays (each row: the centre and as many
+// coefficients as fit in eight floats, the rest 0).
+template <class Table, class Coeffs>
+constexpr Table make_table(const Coeffs& k) {
+  constexpr int kTerms = sizeof(k.c) / sizeof(k.c[0]);
+  Table t{};
   for (int j = 0; j < 32; ++j) {
     t.centre[j] = t.row[j][0] = k.centre[j];
-    for (int i = 0; i < 6; ++i) t.c[i][j] = t.row[j][i + 1] = k.c[i][j];
+    for (int i = 0; i < kTerms; ++i) {
+      t.c[i][j] = k.c[i][j];
+      if (i < 7) t.row[j][i + 1] = k.c[i][j];
+    }
   }
   return t;
 }
+constexpr TailTable make_tail_table(const TailCoeffs& k) { return make_table<TailTable>(k); }
 
 // One interval's terms, as looked up for each lane.
 template <class V>
 struct TailTerms {
   V centre;
   V c[6];
+};
+
+// The near table (kNearForward): for the 32 intervals of y selected by
+// near_index() in gelu_math.h (uniform in 5 y (y + 3) / 16, y <= 8.625), the
+// centre and the coefficients c0..c7 of a polynomial in d = y - centre for
+//   T(y) = -y Phi(-y),
+// the whole of float32 exact GELU for x >= -8.625: f = T(yc) + max(-0, x),
+// yc = min(|x|, 8.625). Interval 0 (y < 0.46) is expanded at 0; its c0 is
+// -0 so that f(-0) = -0. The first
+// eight terms of each interval (centre, c0..c6) are also one row of eight
+// floats, for the 8-lane paths.
+struct NearCoeffs {
+  float centre[32];
+  float c[8][32];
+};
+struct alignas(128) NearTable {
+  float centre[32];
+  float c[8][32];
+  float row[32][8];
+};
+constexpr NearTable make_near_table(const NearCoeffs& k) { return make_table<NearTable>(k); }
+template <class V>
+struct NearTerms {
+  V centre;
+  V c[8];
 };
 
 // kTailForward: degree 5, max error relative to |f| + 0: 7.378e-09
@@ -162,6 +196,82 @@ inline constexpr TailTable kTailDerivative = make_tail_table({
       -0x1.ce4f2ep-8f, -0x1.43d218p-8f, -0x1.3a1d9ap-8f, -0x1.cf24fap-11f,
       -0x1.691afp-9f, -0x1.c3d14p-10f, -0x1.2d2d0ap-10f, -0x1.983914p-11f}}});
 // clang-format on
+// kNearForward: degree 7, max relative error: 8.324e-09
+// clang-format off
+inline constexpr NearTable kNearForward = make_near_table({
+    {0x0p+0f, 0x1.9e7092p-1f, 0x1.6da75cp+0f, 0x1.ef8cf6p+0f,
+      0x1.2fac88p+1f, 0x1.6278a4p+1f, 0x1.9024f6p+1f, 0x1.bb064ap+1f,
+      0x1.e483fap+1f, 0x1.043bf6p+2f, 0x1.15dfbap+2f, 0x1.2870cep+2f,
+      0x1.37335p+2f, 0x1.478b32p+2f, 0x1.562006p+2f, 0x1.65846cp+2f,
+      0x1.73d0b2p+2f, 0x1.811156p+2f, 0x1.8fb55cp+2f, 0x1.9c0018p+2f,
+      0x1.a8616p+2f, 0x1.b54f3cp+2f, 0x1.c34d02p+2f, 0x1.cd79f2p+2f,
+      0x1.d8c8ccp+2f, 0x1.e43fe4p+2f, 0x1.ef68b2p+2f, 0x1.fb32d8p+2f,
+      0x1.02a6d8p+3f, 0x1.09d76cp+3f, 0x1.0ca0d8p+3f, 0x1.1212bcp+3f},
+    {{-0x0p+0f, -0x1.5aaedp-3f, -0x1.c021cap-4f, -0x1.a36d0ep-5f,
+      -0x1.576d52p-6f, -0x1.fdc3c2p-8f, -0x1.6ae1cp-9f, -0x1.e80ea4p-11f,
+      -0x1.30b4bap-12f, -0x1.978ed8p-14f, -0x1.0160b4p-15f, -0x1.19956ep-17f,
+      -0x1.7a3aa2p-19f, -0x1.a883f4p-21f, -0x1.027c3ap-22f, -0x1.16699p-24f,
+      -0x1.387cd6p-26f, -0x1.7009d4p-28f, -0x1.6abe5ap-30f, -0x1.add3fep-32f,
+      -0x1.e65de8p-34f, -0x1.f3efdap-36f, -0x1.b6e838p-38f, -0x1.1ab7a4p-39f,
+      -0x1.37abbep-41f, -0x1.46e224p-43f, -0x1.588026p-45f, -0x1.45c466p-47f,
+      -0x1.7074fp-49f, -0x1.d3e33cp-52f, -0x1.c45094p-53f, -0x1.abab58p-55f},
+     {-0x1p-1f, 0x1.8273dcp-6f, 0x1.07e96ap-3f, 0x1.7972a6p-4f,
+      0x1.886f1ap-5f, 0x1.592b54p-6f, 0x1.177b38p-7f, 0x1.a20004p-9f,
+      0x1.1e34ecp-10f, 0x1.9bead8p-12f, 0x1.161a5cp-13f, 0x1.44e62p-15f,
+      0x1.ca68cep-17f, 0x1.0ee792p-18f, 0x1.58b828p-20f, 0x1.841f8ap-22f,
+      0x1.c528aep-24f, 0x1.146c36p-25f, 0x1.1adadep-27f, 0x1.59842cp-29f,
+      0x1.92c1f6p-31f, 0x1.aaa69cp-33f, 0x1.82967ep-35f, 0x1.fd4bp-37f,
+      0x1.1f9f16p-38f, 0x1.34fe06p-40f, 0x1.4d2a5ap-42f, 0x1.428f6ep-44f,
+      0x1.741c6ap-46f, 0x1.e5af26p-49f, 0x1.da72c4p-50f, 0x1.c9b3d4p-52f},
+     {0x1.98845ap-2f, 0x1.8be686p-3f, -0x1.7a68ap-9f, -0x1.b6720cp-5f,
+      -0x1.6373aap-5f, -0x1.9066d8p-6f, -0x1.7f85cap-7f, -0x1.46b6ccp-8f,
+      -0x1.f2d8e2p-10f, -0x1.86783ap-11f, -0x1.1c37f4p-12f, -0x1.651c2ap-14f,
+      -0x1.09e0eep-15f, -0x1.4c6678p-17f, -0x1.bb7958p-19f, -0x1.05ca48p-20f,
+      -0x1.3ec55cp-22f, -0x1.93ae7p-24f, -0x1.adbf92p-26f, -0x1.0f01bcp-27f,
+      -0x1.45e6e6p-29f, -0x1.64472ap-31f, -0x1.4da20ep-33f, -0x1.c1dfbp-35f,
+      -0x1.048ca4p-36f, -0x1.1ef6f6p-38f, -0x1.3cdp-40f, -0x1.3a49bep-42f,
+      -0x1.720988p-44f, -0x1.f0d6d2p-47f, -0x1.ea96fap-48f, -0x1.e327dcp-50f},
+     {-0x1.104618p-18f, -0x1.09afd2p-3f, -0x1.12e486p-4f, -0x1.479e04p-8f,
+      0x1.f8a602p-7f, 0x1.de6d7p-7f, 0x1.28cf9ep-7f, 0x1.2d644cp-8f,
+      0x1.07a844p-9f, 0x1.c86888p-11f, 0x1.6a8504p-12f, 0x1.eeae1ep-14f,
+      0x1.871fecp-15f, 0x1.04175ap-16f, 0x1.6d60bap-18f, 0x1.c6164cp-20f,
+      0x1.213686p-21f, 0x1.7d20fp-23f, 0x1.a7276ap-25f, 0x1.14061p-26f,
+      0x1.5701a4p-28f, 0x1.83949cp-30f, 0x1.77adaep-32f, 0x1.038188p-33f,
+      0x1.3495ecp-35f, 0x1.5cc75cp-37f, 0x1.8a9c82p-39f, 0x1.91782ap-41f,
+      0x1.e2bfcep-43f, 0x1.4db06cp-45f, 0x1.4d2a82p-46f, 0x1.4f2da4p-48f},
+     {-0x1.101e8ap-4f, 0x1.eace4ap-10f, 0x1.2c69a8p-5f, 0x1.568542p-6f,
+      0x1.e5c66ep-9f, -0x1.adecc4p-9f, -0x1.ff7158p-9f, -0x1.5b509cp-9f,
+      -0x1.6f8e3p-10f, -0x1.69dd8ap-11f, -0x1.3fa17ep-12f, -0x1.e07bd6p-14f,
+      -0x1.96f1acp-15f, -0x1.22145ap-16f, -0x1.af7784p-18f, -0x1.1b99fp-19f,
+      -0x1.7b5c36p-21f, -0x1.04e9bap-22f, -0x1.2eff1ap-24f, -0x1.99c2ecp-26f,
+      -0x1.079b84p-27f, -0x1.346d02p-29f, -0x1.35fee2p-31f, -0x1.b7468ep-33f,
+      -0x1.0c717ap-34f, -0x1.37b56ap-36f, -0x1.69c7ccp-38f, -0x1.79d2bap-40f,
+      -0x1.d0579ep-42f, -0x1.4ac208p-44f, -0x1.4e2046p-45f, -0x1.57966p-47f},
+     {-0x1.6b47d4p-12f, 0x1.6475f4p-6f, -0x1.f42b9p-12f, -0x1.28fc9cp-7f,
+      -0x1.7b9ebp-8f, -0x1.880fa4p-10f, 0x1.f1886cp-12f, 0x1.c0d35p-11f,
+      0x1.4f6746p-11f, 0x1.8eae1p-12f, 0x1.94ed1ap-13f, 0x1.5774f4p-14f,
+      0x1.3b8bb2p-15f, 0x1.e76cd8p-17f, 0x1.82fbe6p-18f, 0x1.0ecc8p-19f,
+      0x1.7e24f6p-21f, 0x1.13847ep-22f, 0x1.4f5cfcp-24f, 0x1.d7b4d2p-26f,
+      0x1.3b31dp-27f, 0x1.7e5a9ap-29f, 0x1.8e9b3cp-31f, 0x1.228a3ep-32f,
+      0x1.6da458p-34f, 0x1.b4eaccp-36f, 0x1.046234p-37f, 0x1.16fa22p-39f,
+      0x1.5f2a44p-41f, 0x1.0427c4p-43f, 0x1.08071ap-44f, 0x1.155ce6p-46f},
+     {0x1.6b69b6p-7f, -0x1.b9bde4p-9f, -0x1.6a1404p-8f, -0x1.f0bac6p-14f,
+      0x1.01eb98p-9f, 0x1.6d591cp-10f, 0x1.f4351p-12f, -0x1.385488p-16f,
+      -0x1.4a1822p-13f, -0x1.211562p-13f, -0x1.6e16a6p-14f, -0x1.6efac2p-15f,
+      -0x1.757082p-16f, -0x1.3e8004p-17f, -0x1.10f94cp-18f, -0x1.9a6924p-20f,
+      -0x1.33de4ep-21f, -0x1.d33ff6p-23f, -0x1.2c26e6p-24f, -0x1.b87fdcp-26f,
+      -0x1.31f03p-27f, -0x1.82fa98p-29f, -0x1.a25f4ep-31f, -0x1.3b7a08p-32f,
+      -0x1.99002ep-34f, -0x1.f706b8p-36f, -0x1.343598p-37f, -0x1.5455e8p-39f,
+      -0x1.b70dc6p-41f, -0x1.2b19a2p-43f, -0x1.561c22p-44f, -0x1.723c0ap-46f},
+     {-0x1.d942bp-10f, -0x1.3dfeccp-9f, 0x1.4a4ab2p-10f, 0x1.3de64p-10f,
+      0x1.7f61ap-13f, -0x1.e651ap-12f, -0x1.73d966p-12f, -0x1.c99de2p-14f,
+      -0x1.ae8442p-17f, 0x1.944d3ap-16f, 0x1.dbd24ap-16f, 0x1.0f04bap-16f,
+      0x1.443a12p-17f, 0x1.41bf44p-18f, 0x1.1b7b7ap-19f, 0x1.ce5fe4p-21f,
+      0x1.7f90b6p-22f, 0x1.26bcbp-23f, 0x1.cccd38p-25f, 0x1.48da64p-26f,
+      0x1.bd323ep-28f, 0x1.3bff46p-29f, 0x1.a24e04p-31f, 0x1.19156ap-32f,
+      0x1.6a682cp-34f, 0x1.c03ff8p-36f, 0x1.1b29ccp-37f, 0x1.6d37c2p-39f,
+      0x1.b8d4aap-41f, 0x1.0a2e48p-42f, 0x1.45a8eep-44f, 0x1.a59596p-46f}}});
+// clang-format on
 
 // The tables where the running code can read them: CUDA device code reads a
 // copy in global memory (each 32-float array is one 128-byte line, so a
@@ -170,6 +280,7 @@ inline constexpr TailTable kTailDerivative = make_tail_table({
 #if defined(__CUDACC__)
 static __device__ const TailTable kTailForwardDevice = kTailForward;
 static __device__ const TailTable kTailDerivativeDevice = kTailDerivative;
+static __device__ const NearTable kNearForwardDevice = kNearForward;
 #define GELU_EXT_TAIL_HD static __host__ __device__ __forceinline__
 #else
 #define GELU_EXT_TAIL_HD inline
@@ -186,6 +297,13 @@ GELU_EXT_TAIL_HD const TailTable& tail_derivative_table() {
   return kTailDerivativeDevice;
 #else
   return kTailDerivative;
+#endif
+}
+GELU_EXT_TAIL_HD const NearTable& near_forward_table() {
+#if defined(__CUDA_ARCH__)
+  return kNearForwardDevice;
+#else
+  return kNearForward;
 #endif
 }
 #undef GELU_EXT_TAIL_HD

@@ -131,6 +131,39 @@ TAIL_YMAX = 15.0  # Clamp<float>::kExact
 TAIL_FLOOR_IDX = 12  # the interval of 1/16 (index of its bits), which starts at 0
 
 
+# float32 exact GELU for x >= -NEAR_END (every backend): T(y) = -y Phi(-y)
+# directly, so that f = T(yc) + max(-0, x), yc = min(|x|, NEAR_END), needs no
+# exponential (for x > NEAR_END, T(yc) is far below half an ulp of x, so
+# f = x), and for x < 0 is T itself, rounded once. T is a polynomial of
+# degree NEAR_DEGREE in d = y - centre on 32 intervals of y, uniform in
+# g(y) = 5 y (y + 3) / 16, whose spacing (about 1.6 / (y + 3/2)) narrows as
+# T's logarithmic slope (about y) grows: interval n holds the y with
+# rint(g(y)) = n, computed in float as fma(fma(y, 5/16, 15/16), y,
+# 1.5 * 2^23), whose low five bits are n (near_index in gelu_math.h). Each
+# interval is fitted a little beyond its exact ends (2^-20 relative), which
+# covers the roundings of that computation. Interval 0 ([0, 0.46]) is
+# expanded at 0 (c0 = -0, so that f(-0) = -0, and d = y: T is y times a
+# polynomial there); every other centre is chosen as for the tail tables, and
+# d = y - centre is exact (y lies within a factor 2 of the centre).
+NEAR_DEGREE = 7
+NEAR_END = 8.625  # g(8.625) = 31.3: every y up to it has n <= 31
+
+
+def near_t(y):
+    y = mpmath.mpf(y)
+    return -y * mpmath.ncdf(-y)
+
+
+def near_interval(idx):
+    """[lo, hi] of y for near-table interval idx (rint(g(y)) = idx)."""
+
+    def inv(g):  # the y >= 0 with 5 y (y + 3) / 16 = g
+        return (-3 + math.sqrt(9 + 64 * g / 5)) / 2
+
+    lo = 0.0 if idx == 0 else inv(idx - 0.5) * (1 - 2.0**-20)
+    return lo, min(inv(idx + 0.5) * (1 + 2.0**-20), NEAR_END)
+
+
 def fit_exp2_precise(degree=6, rmax=0.5 + 2.0**-24):
     """2^r - 1 = r Q(r) on |r| <= rmax, Q of degree - 1, float coefficients
     rounded from the constant term up; returns Q (low to high) and the
@@ -194,14 +227,17 @@ def _tail_centre(fn, lo, hi):
     return best
 
 
-def fit_tail_table(fn, floor, degree=TAIL_DEGREE):
+def fit_tail_table(fn, floor, degree=TAIL_DEGREE, interval=None, zero_idx=TAIL_FLOOR_IDX):
     """One table (centres and coefficients, each a list of 32 floats) for
     fn, near-minimax in the error relative to |fn| + floor; also returns the
-    largest such error of the float coefficients (evaluated exactly)."""
+    largest such error of the float coefficients (evaluated exactly).
+    interval(idx) gives each interval's [lo, hi] (default: tail_interval);
+    interval zero_idx starts at 0 and is expanded there."""
+    interval = interval or tail_interval
     centres, coeffs, worst = [], [[] for _ in range(degree + 1)], 0.0
     for idx in range(32):
-        lo, hi = tail_interval(idx)
-        if idx == TAIL_FLOOR_IDX:
+        lo, hi = interval(idx)
+        if idx == zero_idx:
             # -0 for S: the result's sign at x = -0 comes from this term
             centre, c0 = 0.0, float(np.float32(float(fn(0)))) or -0.0
         else:
@@ -226,14 +262,14 @@ def fit_tail_table(fn, floor, degree=TAIL_DEGREE):
     return centres, coeffs, worst
 
 
-def print_tail_table(name, centres, coeffs):
+def print_tail_table(name, centres, coeffs, make="make_tail_table", kind="TailTable"):
     def row(vals):
         out = [hexf_short(v) + "f" for v in vals]
         return ",\n      ".join(", ".join(out[i : i + 4]) for i in range(0, 32, 4))
 
     # clang-format keeps its hands off: four numbers a row read better.
     print("// clang-format off")
-    print(f"inline constexpr TailTable {name} = make_tail_table({{")
+    print(f"inline constexpr {kind} {name} = {make}({{")
     print(f"    {{{row(centres)}}},")
     print("    {" + ",\n     ".join("{" + row(c) + "}" for c in coeffs) + "}});")
     print("// clang-format on")
@@ -433,3 +469,6 @@ if __name__ == "__main__":
         centres, coeffs, err = fit_tail_table(fn, floor)
         print(f"// {name}: degree {TAIL_DEGREE}, max error relative to |f| + {floor:g}: {err:.3e}")
         print_tail_table(name, centres, coeffs)
+    centres, coeffs, err = fit_tail_table(near_t, 0.0, NEAR_DEGREE, near_interval, 0)
+    print(f"// kNearForward: degree {NEAR_DEGREE}, max relative error: {err:.3e}")
+    print_tail_table("kNearForward", centres, coeffs, "make_near_table", "NearTable")

@@ -145,6 +145,12 @@ struct Screened<Io, std::void_t<decltype(Io::kScreened)>> : std::bool_constant<I
 // call in the loop, whose callee may clobber every vector register, made the
 // compiler reload them every iteration: 23 loads per vector, 10-18% slower);
 // flatten, so that the formulas are inlined into them.
+// The exact forward has a third kind of run: vectors with every lane below
+// math::kNearEnd (all_near; almost every vector of activations) take the near
+// form alone, without the tail form that the normal run's formula also
+// computes for them and then discards; the normal run stops at such vectors.
+template <Approximation A>
+constexpr bool kHasNearRun = A == Approximation::None;
 template <Approximation A, bool kPrecise, class F, class V, class Io, class X, class T>
 [[gnu::noinline, gnu::flatten]] int64_t forward_normal_run(X x, T* y, int64_t i, int64_t n,
                                                            const Io& io) {
@@ -152,7 +158,21 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class X, c
     prefetch_ahead<V::kSize>(x + i);
     const V v = io.load(x + i);
     if (math::outside_normal_range<A, false>(v)) break;
+    if constexpr (kHasNearRun<A>) {
+      if (math::all_near(v)) break;
+    }
     io.store(y + i, F::template forward<A, kPrecise>(v));
+  }
+  return i;
+}
+template <class V, class Io, class X, class T>
+[[gnu::noinline, gnu::flatten]] int64_t forward_near_run(X x, T* y, int64_t i, int64_t n,
+                                                         const Io& io) {
+  for (; i + V::kSize <= n; i += V::kSize) {
+    prefetch_ahead<V::kSize>(x + i);
+    const V v = io.load(x + i);
+    if (!math::all_near(v)) break;
+    io.store(y + i, math::gelu_exact_near(v));
   }
   return i;
 }
@@ -204,10 +224,23 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class G, c
 // goes through them as one zero-padded vector): the two kinds of run in turn.
 template <Approximation A, bool kPrecise, class F, class V, class Io, class X, class T>
 void forward_screened(X x, T* y, int64_t n, const Io& io) {
-  int64_t i = forward_normal_run<A, kPrecise, F, V>(x, y, 0, n, io);
-  while (i < n) {
-    i = forward_full_range_run<A, kPrecise, F, V>(x, y, i, n, io);
-    i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
+  if constexpr (kHasNearRun<A>) {
+    // Each run stops at a vector that the next one takes (the normal run
+    // stops at one outside the range or all near), so every pass advances.
+    int64_t i = 0;
+    while (i < n) {
+      i = forward_near_run<V>(x, y, i, n, io);
+      if (i < n) i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
+      if (i < n && math::outside_normal_range<A, false>(io.load(x + i))) {
+        i = forward_full_range_run<A, kPrecise, F, V>(x, y, i, n, io);
+      }
+    }
+  } else {
+    int64_t i = forward_normal_run<A, kPrecise, F, V>(x, y, 0, n, io);
+    while (i < n) {
+      i = forward_full_range_run<A, kPrecise, F, V>(x, y, i, n, io);
+      i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
+    }
   }
 }
 template <Approximation A, bool kPrecise, class F, class V, class Io, class G, class X, class T>

@@ -59,6 +59,8 @@ static inline Vec abs_clamp(Vec a, Vec lim) { return clamp_hi(abs_(a), lim); }
 static inline Mask not_less(Vec a, Vec b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_NLT_UQ)}; }
 static inline Vec add_where(Mask m, Vec a, Vec b) { return select(m, a + b, a); }
 static inline Vec sub_where(Mask m, Vec a, Vec b) { return select(m, a - b, b); }
+// maxps(-0, x): -0 > x ? -0 : x, as the scalar positive_part.
+static inline Vec positive_part(Vec x) { return _mm256_max_ps(_mm256_set1_ps(-0.0f), x.v); }
 
 // The tail tables' interval index and lookups (see tail_index in
 // gelu_math.h). AVX2 has no 32-entry permute, and its gathers are several
@@ -72,15 +74,18 @@ static inline Index tail_index(Vec y) {
   const __m256i b = _mm256_max_epi32(_mm256_castps_si256(y.v), _mm256_set1_epi32(0x3d800000));
   return {_mm256_and_si256(_mm256_srli_epi32(b, 21), _mm256_set1_epi32(31))};
 }
-static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
+// Each lane's row of eight terms (row[j]), transposed: col[t] is term t of
+// every lane (kTerms of them; the rest of a row is padding).
+template <int kTerms>
+static inline void rows_of(const float (*row)[8], Index j, Vec* col) {
   alignas(32) int32_t idx[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(idx), j.v);
   // m[i] = terms 0-3 of lanes i and i + 4, n[i] = terms 4-7: the lane
   // crossing happens in the loads, so only in-lane 4 x 4 transposes remain.
   __m256 m[4], n[4];
   for (int i = 0; i < 4; ++i) {
-    const float* lo = t.row[idx[i]];
-    const float* hi = t.row[idx[i + 4]];
+    const float* lo = row[idx[i]];
+    const float* hi = row[idx[i + 4]];
     m[i] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_load_ps(lo)), _mm_load_ps(hi), 1);
     n[i] =
         _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_load_ps(lo + 4)), _mm_load_ps(hi + 4), 1);
@@ -93,10 +98,28 @@ static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
     out[2] = _mm256_shuffle_ps(a1, a3, 0x44);
     if (count > 3) out[3] = _mm256_shuffle_ps(a1, a3, 0xee);
   };
-  Vec col[8];
   transpose4(m, col, 4);
-  transpose4(n, col + 4, 3);  // term 7 is padding
+  transpose4(n, col + 4, kTerms - 4);
+}
+static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
+  Vec col[7];
+  rows_of<7>(t.row, j, col);  // term 7 is padding
   return {col[0], {col[1], col[2], col[3], col[4], col[5], col[6]}};
+}
+// The near table's interval index (see near_index in gelu_math.h) and
+// lookup: its first eight terms by rows as for the tail tables, the ninth
+// (c7) gathered.
+static inline Index near_index(Vec y) {
+  const __m256 t = _mm256_fmadd_ps(y.v, _mm256_set1_ps(0.3125f), _mm256_set1_ps(0.9375f));
+  const __m256 m = _mm256_fmadd_ps(t, y.v, _mm256_set1_ps(math::kNearIndexBias));
+  return {_mm256_and_si256(_mm256_castps_si256(m), _mm256_set1_epi32(31))};
+}
+static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
+  Vec col[8];
+  rows_of<8>(t.row, j, col);
+  return {col[0],
+          {col[1], col[2], col[3], col[4], col[5], col[6], col[7],
+           _mm256_i32gather_ps(t.c[7], j.v, 4)}};
 }
 
 // 2^e for integral e in [-126, 127], from its bits.

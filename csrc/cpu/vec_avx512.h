@@ -72,6 +72,8 @@ static inline Vec abs_clamp(Vec a, Vec lim) { return _mm512_range_ps(a.v, lim.v,
 static inline Mask not_less(Vec a, Vec b) { return {_mm512_cmp_ps_mask(a.v, b.v, _CMP_NLT_UQ)}; }
 static inline Vec add_where(Mask m, Vec a, Vec b) { return _mm512_mask_add_ps(a.v, m.m, a.v, b.v); }
 static inline Vec sub_where(Mask m, Vec a, Vec b) { return _mm512_mask_sub_ps(b.v, m.m, a.v, b.v); }
+// maxps(-0, x): -0 > x ? -0 : x, as the scalar positive_part.
+static inline Vec positive_part(Vec x) { return _mm512_max_ps(_mm512_set1_ps(-0.0f), x.v); }
 
 // The tail tables' interval index (see tail_index in gelu_math.h). vpermi2ps
 // reads only the low five bits of each index, so no mask is needed.
@@ -90,6 +92,17 @@ static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
   return {permute32(t.centre, j),
           {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j), permute32(t.c[3], j),
            permute32(t.c[4], j), permute32(t.c[5], j)}};
+}
+// The near table's interval index (see near_index in gelu_math.h): the biased
+// sum itself, whose low five bits vpermi2ps reads.
+static inline Index near_index(Vec y) {
+  const __m512 t = _mm512_fmadd_ps(y.v, _mm512_set1_ps(0.3125f), _mm512_set1_ps(0.9375f));
+  return {_mm512_castps_si512(_mm512_fmadd_ps(t, y.v, _mm512_set1_ps(math::kNearIndexBias)))};
+}
+static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
+  return {permute32(t.centre, j),
+          {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j), permute32(t.c[3], j),
+           permute32(t.c[4], j), permute32(t.c[5], j), permute32(t.c[6], j), permute32(t.c[7], j)}};
 }
 
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h (integral
