@@ -145,10 +145,12 @@ struct Screened<Io, std::void_t<decltype(Io::kScreened)>> : std::bool_constant<I
 // call in the loop, whose callee may clobber every vector register, made the
 // compiler reload them every iteration: 23 loads per vector, 10-18% slower);
 // flatten, so that the formulas are inlined into them.
-// The exact forward has a third kind of run: vectors with every lane below
-// math::kNearEnd (all_near; almost every vector of activations) take the near
-// form alone, without the tail form that the normal run's formula also
-// computes for them and then discards; the normal run stops at such vectors.
+// The exact forward has a third kind of run: vectors with no lane below
+// -math::kNearEnd and no NaN (all_near; almost every vector of activations)
+// take the near form alone (math::gelu_exact_near: the screened policies'
+// formulas are math's), without the tail form that the normal run's formula
+// also computes for them and then discards; the normal run stops at such
+// vectors.
 template <Approximation A>
 constexpr bool kHasNearRun = A == Approximation::None;
 template <Approximation A, bool kPrecise, class F, class V, class Io, class X, class T>

@@ -3,6 +3,8 @@ a single bit of the result."""
 
 from __future__ import annotations
 
+import math
+
 import gelu_ext
 import pytest
 import torch
@@ -176,6 +178,50 @@ def test_paths_identical_beyond_normal_range(mode, restore_simd):
     # and the inputs do reach results below the normal range
     f = res["scalar"][0]
     assert ((f != 0) & (f.abs() < 2.0**-126)).sum() > 100
+
+
+def _near_boundaries() -> torch.Tensor:
+    """float32 inputs around the exact forward's near form (csrc/gelu_math.h,
+    gelu_exact_near): -8.625 and +8.625 with their neighbours, the ends of
+    its 32 intervals (rint(5 y (y + 3) / 16) = n, so y(n + 1/2)) and their
+    neighbours, both signs; then 16-lane blocks in a shuffled order that
+    makes the loops switch between their runs: all near, one lane below
+    -8.625, all below -12 (the full-range run), one NaN, one +inf."""
+    ends = [(-3 + math.sqrt(9 + 64 * (n + 0.5) / 5)) / 2 for n in range(31)] + [8.625]
+    e = torch.tensor(ends, dtype=torch.float32)
+    up, down = e.nextafter(torch.full_like(e, 99.0)), e.nextafter(torch.zeros_like(e))
+    e = torch.cat([e, up, down, up.nextafter(torch.full_like(e, 99.0))])
+    gen = torch.Generator().manual_seed(5)
+    blocks = []
+    for kind in torch.randint(0, 5, (400,), generator=gen).tolist():
+        b = torch.randn(16, generator=gen) * 2
+        if kind == 1:
+            b[int(torch.randint(0, 16, (1,), generator=gen))] = -9.0
+        elif kind == 2:
+            b = -12.5 - torch.rand(16, generator=gen) * 3
+        elif kind == 3:
+            b[3] = float("nan")
+        elif kind == 4:
+            b[7] = float("inf")
+        blocks.append(b)
+    return torch.cat([e, -e, *blocks])
+
+
+@pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
+def test_paths_identical_at_near_form_boundaries(restore_simd):
+    # float32 exact forward: the SIMD loops take the near form for vectors
+    # with every lane from -8.625 up, both forms and a per-lane choice for
+    # the others; the scalar path chooses per element. Same bits, NaN
+    # positions included, across every switch between the kinds of run.
+    x = _near_boundaries()
+    res = _run_all_paths(lambda: gelu_ext.gelu(x, "none"))
+    for path in OTHER_PATHS:
+        a, b = res[path], res["scalar"]
+        assert torch.equal(a.isnan(), b.isnan()), f"{path}: NaN positions"
+        keep = ~b.isnan()
+        assert_bitwise_equal(a[keep], b[keep], f"{path} vs scalar: exact forward near -8.625")
+    # both forms are reached: values on both sides of -8.625
+    assert (x < -8.625).sum() > 100 and ((x >= -8.625) & (x < 0)).sum() > 1000
 
 
 def _float64_edges() -> torch.Tensor:
