@@ -516,11 +516,15 @@ GELU_EXT_HD V gelu_exact_near(V x) {
   return t + positive_part(x);
 }
 
-// Whether no lane of x is below -kNearEnd or NaN: every lane takes the near
-// form.
+// The lanes of x below -kNearEnd or NaN: those that take the tail form (SIMD
+// types); all_near: none of them.
+template <class V>
+GELU_EXT_HD auto beyond_near(V x) {
+  return not_le(V(-kNearEnd), x);
+}
 template <class V>
 GELU_EXT_HD bool all_near(V x) {
-  return !any_(not_le(V(-kNearEnd), x));
+  return !any_(beyond_near(x));
 }
 
 // float32 exact GELU: on the CPU the near form for x >= -kNearEnd, the tail
@@ -538,7 +542,7 @@ GELU_EXT_HD V gelu_exact_tables(V x) {
   if constexpr (std::is_same_v<V, float>) {
     return x >= -kNearEnd ? gelu_exact_near(x) : gelu_exact_tail<kFull>(x);
   } else {
-    return select(not_le(V(-kNearEnd), x), gelu_exact_tail<kFull>(x), gelu_exact_near(x));
+    return select(beyond_near(x), gelu_exact_tail<kFull>(x), gelu_exact_near(x));
   }
 #endif
 }

@@ -280,7 +280,6 @@ inline constexpr NearTable kNearForward = make_near_table({
 #if defined(__CUDACC__)
 static __device__ const TailTable kTailForwardDevice = kTailForward;
 static __device__ const TailTable kTailDerivativeDevice = kTailDerivative;
-static __device__ const NearTable kNearForwardDevice = kNearForward;
 #define GELU_EXT_TAIL_HD static __host__ __device__ __forceinline__
 #else
 #define GELU_EXT_TAIL_HD inline
@@ -299,14 +298,10 @@ GELU_EXT_TAIL_HD const TailTable& tail_derivative_table() {
   return kTailDerivative;
 #endif
 }
-GELU_EXT_TAIL_HD const NearTable& near_forward_table() {
-#if defined(__CUDA_ARCH__)
-  return kNearForwardDevice;
-#else
-  return kNearForward;
-#endif
-}
 #undef GELU_EXT_TAIL_HD
+// The near table runs on the CPU only (CUDA keeps the tail form, see
+// gelu_exact_tables in gelu_math.h).
+inline const NearTable& near_forward_table() { return kNearForward; }
 
 }  // namespace math
 }  // namespace gelu_ext

@@ -223,25 +223,18 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class G, c
   return i;
 }
 // The screened loops over n elements, n a multiple of V::kSize (the tail
-// goes through them as one zero-padded vector): the two kinds of run in turn.
+// goes through them as one zero-padded vector): the kinds of run in turn.
 template <Approximation A, bool kPrecise, class F, class V, class Io, class X, class T>
 void forward_screened(X x, T* y, int64_t n, const Io& io) {
-  if constexpr (kHasNearRun<A>) {
-    // Each run stops at a vector that the next one takes (the normal run
-    // stops at one outside the range or all near), so every pass advances.
-    int64_t i = 0;
-    while (i < n) {
-      i = forward_near_run<V>(x, y, i, n, io);
-      if (i < n) i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
-      if (i < n && math::outside_normal_range<A, false>(io.load(x + i))) {
-        i = forward_full_range_run<A, kPrecise, F, V>(x, y, i, n, io);
-      }
-    }
-  } else {
-    int64_t i = forward_normal_run<A, kPrecise, F, V>(x, y, 0, n, io);
-    while (i < n) {
+  // Each run stops at a vector that another one takes (the normal run at one
+  // outside the range, or, with a near run, at one all near), so every pass
+  // advances.
+  int64_t i = 0;
+  while (i < n) {
+    if constexpr (kHasNearRun<A>) i = forward_near_run<V>(x, y, i, n, io);
+    if (i < n) i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
+    if (i < n && math::outside_normal_range<A, false>(io.load(x + i))) {
       i = forward_full_range_run<A, kPrecise, F, V>(x, y, i, n, io);
-      i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
     }
   }
 }
