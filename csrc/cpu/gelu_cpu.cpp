@@ -1,6 +1,7 @@
 // The CPU backend of the ops (dispatch key CPU): validation, the output
-// (fresh_output.h for the ones allocated here), a TensorIterator over any
-// layout with non-contiguous operands staged through small buffers
+// (fresh_output.h for the ones allocated here), flat memory blocks where every
+// operand has the output's dense layout and a TensorIterator over any other
+// layout, with non-contiguous operands staged through small buffers
 // (strided_copy.h), at::parallel_for, and a call into the contiguous kernel
 // table that simd_select.cpp selected.
 #include <ATen/ATen.h>
@@ -49,6 +50,26 @@ Dtype to_dtype(at::ScalarType t) {
   }
 }
 
+// One row of operands that are all contiguous: `contig(ptr, n)`, with the
+// output populated a chunk at a time just before it is written (`populate`)
+// or written by non-temporal stores where the table can (`stream`).
+template <int kOps, class Contig, class Streaming>
+void run_row(char** ptr, int64_t n0, int64_t esize, bool populate, bool stream,
+             const Contig& contig, const Streaming& streaming) {
+  if (populate && n0 * esize >= 2 * kPopulateChunkBytes) {
+    const int64_t chunk = kPopulateChunkBytes / esize;
+    for (int64_t i = 0; i < n0; i += chunk) {
+      const int64_t n = std::min(chunk, n0 - i);
+      char* piece[kOps];
+      for (int k = 0; k < kOps; ++k) piece[k] = ptr[k] + i * esize;
+      populate_for_write(piece[0], n * esize);
+      contig(piece, n);
+    }
+  } else if (!(stream && streaming(ptr, n0))) {
+    contig(ptr, n0);
+  }
+}
+
 // Runs `contig(out, in...)` over a TensorIterator with operands
 // [out, in0, in1...] whose elements are E-sized: directly on contiguous rows,
 // staged otherwise. Staging takes a block of rows at once when some operand
@@ -88,18 +109,7 @@ void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig,
           for (int64_t j = 0; j < n1; ++j) {
             char* ptr[kOps];
             for (int k = 0; k < kOps; ++k) ptr[k] = data[k] + j * strides[kOps + k];
-            if (populate && n0 * esize >= 2 * kPopulateChunkBytes) {
-              const int64_t chunk = kPopulateChunkBytes / esize;
-              for (int64_t i = 0; i < n0; i += chunk) {
-                const int64_t n = std::min(chunk, n0 - i);
-                char* piece[kOps];
-                for (int k = 0; k < kOps; ++k) piece[k] = ptr[k] + i * esize;
-                populate_for_write(piece[0], n * esize);
-                contig(piece, n);
-              }
-            } else if (!(stream && streaming(ptr, n0))) {
-              contig(ptr, n0);
-            }
+            run_row<kOps>(ptr, n0, esize, populate, stream, contig, streaming);
           }
           return;
         }
@@ -177,6 +187,46 @@ void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& cont
   }
 }
 
+// Whether every input has out's strides and out's elements fill their memory
+// without gaps (contiguous, channels-last, or transposed alike): then element
+// i of the memory block is element i of every operand, and the kernels run on
+// the flat blocks without a TensorIterator (whose set-up is most of the time
+// of a call on a few thousand elements). The checks have already matched the
+// shapes and dtypes.
+bool same_dense_layout(const at::Tensor& out, std::initializer_list<const at::Tensor*> inputs) {
+  if (!out.is_non_overlapping_and_dense()) return false;
+  for (const at::Tensor* t : inputs) {
+    if (t->strides() != out.strides()) return false;
+  }
+  return true;
+}
+
+// `contig` over the flat blocks of [out, inputs...] (same_dense_layout),
+// split across threads as TensorIterator::for_each splits them.
+template <int kInputs, class Contig, class Streaming>
+void run_flat(const at::Tensor& out, std::initializer_list<const at::Tensor*> inputs, bool fresh,
+              const Contig& contig, const Streaming& streaming) {
+  constexpr int kOps = kInputs + 1;
+  char* base[kOps];
+  base[0] = static_cast<char*>(out.data_ptr());
+  int k = 1;
+  for (const at::Tensor* t : inputs) base[k++] = static_cast<char*>(t->data_ptr());
+  const int64_t esize = out.element_size();
+  const bool populate = fresh && out.nbytes() >= kFreshOutputBytes;
+  const bool stream = !fresh && static_cast<int64_t>(out.nbytes()) >= streaming_bytes();
+  auto part = [&](int64_t begin, int64_t end) {
+    char* ptr[kOps];
+    for (int j = 0; j < kOps; ++j) ptr[j] = base[j] + begin * esize;
+    run_row<kOps>(ptr, end - begin, esize, populate, stream, contig, streaming);
+  };
+  const int64_t n = out.numel();
+  if (n < kGrainSize || at::get_num_threads() == 1) {
+    part(0, n);
+  } else {
+    at::parallel_for(0, n, kGrainSize, part);
+  }
+}
+
 // A TensorIterator that writes `out` as it is (its layout kept) from `inputs`.
 at::TensorIterator iterator_into(const at::Tensor& out,
                                  std::initializer_list<const at::Tensor*> inputs) {
@@ -190,38 +240,44 @@ at::TensorIterator iterator_into(const at::Tensor& out,
 void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation approx,
                   bool fresh = false) {
   if (self.numel() == 0) return;
-  auto iter = iterator_into(out, {&self});
   const Dtype dtype = to_dtype(self.scalar_type());
   const ContigKernels& k = selected_kernels();
+  auto contig = [&](char** p, int64_t n) { k.forward(p[1], p[0], n, dtype, approx); };
+  auto streaming = [&](char** p, int64_t n) {
+    return k.forward_streaming && k.forward_streaming(p[1], p[0], n, dtype, approx);
+  };
+  if (same_dense_layout(out, {&self})) return run_flat<1>(out, {&self}, fresh, contig, streaming);
+  auto iter = iterator_into(out, {&self});
   run<1>(
-      iter, self.element_size(), fresh,
-      [&](char** p, int64_t n) { k.forward(p[1], p[0], n, dtype, approx); },
+      iter, self.element_size(), fresh, contig,
       [&](char** p, const int* steps, int64_t n) {
         return steps[1] == 2 && k.forward_every_second &&
                k.forward_every_second(p[1], p[0], n, dtype, approx);
       },
-      [&](char** p, int64_t n) {
-        return k.forward_streaming && k.forward_streaming(p[1], p[0], n, dtype, approx);
-      });
+      streaming);
 }
 
 // out = grad_output * f'(self); out may be either input.
 void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const at::Tensor& self,
                    Approximation approx, bool fresh = false) {
   if (self.numel() == 0) return;
-  auto iter = iterator_into(out, {&grad_output, &self});
   const Dtype dtype = to_dtype(self.scalar_type());
   const ContigKernels& k = selected_kernels();
+  auto contig = [&](char** p, int64_t n) { k.backward(p[1], p[2], p[0], n, dtype, approx); };
+  auto streaming = [&](char** p, int64_t n) {
+    return k.backward_streaming && k.backward_streaming(p[1], p[2], p[0], n, dtype, approx);
+  };
+  if (same_dense_layout(out, {&grad_output, &self})) {
+    return run_flat<2>(out, {&grad_output, &self}, fresh, contig, streaming);
+  }
+  auto iter = iterator_into(out, {&grad_output, &self});
   run<2>(
-      iter, self.element_size(), fresh,
-      [&](char** p, int64_t n) { k.backward(p[1], p[2], p[0], n, dtype, approx); },
+      iter, self.element_size(), fresh, contig,
       [&](char** p, const int* steps, int64_t n) {
         return k.backward_strided &&
                k.backward_strided(p[1], steps[1], p[2], steps[2], p[0], n, dtype, approx);
       },
-      [&](char** p, int64_t n) {
-        return k.backward_streaming && k.backward_streaming(p[1], p[2], p[0], n, dtype, approx);
-      });
+      streaming);
 }
 
 at::Tensor gelu_cpu(const at::Tensor& self, c10::string_view approximate) {
