@@ -34,6 +34,7 @@ dominate, its table shows gelu_ext's minus PyTorch's (``launch +us``).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -617,6 +618,9 @@ def environment(device: str) -> dict[str, object]:
         "cpu_count": torch.get_num_threads(),
         "simd_selected": _C.simd_selected(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        # oneDNN (native's contiguous float32 exact forward) picks its own
+        # instruction set unless this caps it; ATEN_CPU_CAPABILITY does not.
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
         "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
     }
 
@@ -703,7 +707,9 @@ def command(args: argparse.Namespace) -> int:
     env = environment("cpu")
     print(
         f"# gelu_ext {env['gelu_ext']} | torch {env['torch']} | {env['processor']} | "
-        f"SIMD {env['simd_selected']} (torch: {env['torch_cpu_capability']})"
+        f"SIMD {env['simd_selected']} (torch: {env['torch_cpu_capability']}"
+        + (f", oneDNN: {env['onednn_max_cpu_isa']}" if env["onednn_max_cpu_isa"] else "")
+        + ")"
     )
     rows: list[Row] = []
     if args.device in ("cpu", "all"):
