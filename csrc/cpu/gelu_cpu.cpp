@@ -1,9 +1,9 @@
 // The CPU backend of the ops (dispatch key CPU): validation, the output
-// (fresh_output.h for the ones allocated here), flat memory blocks where every
-// operand has the output's dense layout and a TensorIterator over any other
-// layout, with non-contiguous operands staged through small buffers
-// (strided_copy.h), at::parallel_for, and a call into the contiguous kernel
-// table that simd_select.cpp selected.
+// (fresh_output.h for the ones allocated here), the flat memory blocks of
+// one-thread calls whose operands all have the output's dense layout, and a
+// TensorIterator over any other call (its for_each runs the threads), with
+// non-contiguous operands staged through small buffers (strided_copy.h), and
+// a call into the contiguous kernel table that simd_select.cpp selected.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorIterator.h>
@@ -187,13 +187,18 @@ void run(at::TensorIterator& iter, int64_t esize, bool fresh, const Contig& cont
   }
 }
 
-// Whether every input has out's strides and out's elements fill their memory
-// without gaps (contiguous, channels-last, or transposed alike): then element
-// i of the memory block is element i of every operand, and the kernels run on
-// the flat blocks without a TensorIterator (whose set-up is most of the time
-// of a call on a few thousand elements). The checks have already matched the
+// Whether the call can skip the TensorIterator: it runs on one thread (as
+// TensorIterator::for_each would run it: below kGrainSize elements, or one
+// thread set), every input has out's strides, and out's elements fill their
+// memory without gaps (contiguous, channels-last, or transposed alike). Then
+// element i of the memory block is element i of every operand, and the
+// kernel runs once on the flat blocks. The iterator's set-up is a large share
+// of a call on a few thousand elements; above kGrainSize it is small, and
+// for_each's threads (libtorch's OpenMP, which this library's own code does
+// not compile against) run the call. The checks have already matched the
 // shapes and dtypes.
-bool same_dense_layout(const at::Tensor& out, std::initializer_list<const at::Tensor*> inputs) {
+bool runs_flat(const at::Tensor& out, std::initializer_list<const at::Tensor*> inputs) {
+  if (out.numel() >= kGrainSize && at::get_num_threads() > 1) return false;
   if (!out.is_non_overlapping_and_dense()) return false;
   for (const at::Tensor* t : inputs) {
     if (t->strides() != out.strides()) return false;
@@ -201,30 +206,19 @@ bool same_dense_layout(const at::Tensor& out, std::initializer_list<const at::Te
   return true;
 }
 
-// `contig` over the flat blocks of [out, inputs...] (same_dense_layout),
-// split across threads as TensorIterator::for_each splits them.
+// `contig` on the flat blocks of [out, inputs...] (runs_flat), as one row.
 template <int kInputs, class Contig, class Streaming>
 void run_flat(const at::Tensor& out, std::initializer_list<const at::Tensor*> inputs, bool fresh,
               const Contig& contig, const Streaming& streaming) {
   constexpr int kOps = kInputs + 1;
-  char* base[kOps];
-  base[0] = static_cast<char*>(out.data_ptr());
+  char* ptr[kOps];
+  ptr[0] = static_cast<char*>(out.data_ptr());
   int k = 1;
-  for (const at::Tensor* t : inputs) base[k++] = static_cast<char*>(t->data_ptr());
+  for (const at::Tensor* t : inputs) ptr[k++] = static_cast<char*>(t->data_ptr());
   const int64_t esize = out.element_size();
   const bool populate = fresh && out.nbytes() >= kFreshOutputBytes;
   const bool stream = !fresh && static_cast<int64_t>(out.nbytes()) >= streaming_bytes();
-  auto part = [&](int64_t begin, int64_t end) {
-    char* ptr[kOps];
-    for (int j = 0; j < kOps; ++j) ptr[j] = base[j] + begin * esize;
-    run_row<kOps>(ptr, end - begin, esize, populate, stream, contig, streaming);
-  };
-  const int64_t n = out.numel();
-  if (n < kGrainSize || at::get_num_threads() == 1) {
-    part(0, n);
-  } else {
-    at::parallel_for(0, n, kGrainSize, part);
-  }
+  run_row<kOps>(ptr, out.numel(), esize, populate, stream, contig, streaming);
 }
 
 // A TensorIterator that writes `out` as it is (its layout kept) from `inputs`.
@@ -246,7 +240,7 @@ void forward_into(const at::Tensor& out, const at::Tensor& self, Approximation a
   auto streaming = [&](char** p, int64_t n) {
     return k.forward_streaming && k.forward_streaming(p[1], p[0], n, dtype, approx);
   };
-  if (same_dense_layout(out, {&self})) return run_flat<1>(out, {&self}, fresh, contig, streaming);
+  if (runs_flat(out, {&self})) return run_flat<1>(out, {&self}, fresh, contig, streaming);
   auto iter = iterator_into(out, {&self});
   run<1>(
       iter, self.element_size(), fresh, contig,
@@ -267,7 +261,7 @@ void backward_into(const at::Tensor& out, const at::Tensor& grad_output, const a
   auto streaming = [&](char** p, int64_t n) {
     return k.backward_streaming && k.backward_streaming(p[1], p[2], p[0], n, dtype, approx);
   };
-  if (same_dense_layout(out, {&grad_output, &self})) {
+  if (runs_flat(out, {&grad_output, &self})) {
     return run_flat<2>(out, {&grad_output, &self}, fresh, contig, streaming);
   }
   auto iter = iterator_into(out, {&grad_output, &self});

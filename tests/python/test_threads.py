@@ -17,7 +17,9 @@ asks for the same NaN bits too.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -195,3 +197,50 @@ def test_nan_bits_do_not_depend_on_thread_count(dtype, mode, restore_threads):
                 f"outputs have other bits, e.g. {hex(bits(a)[differ][0].item() & mask)} vs "
                 f"{hex(bits(b)[differ][0].item() & mask)} at x[{int(nan_at[differ][0])}]"
             )
+
+
+def _thread_cpu_ticks() -> dict[str, int]:
+    """User + system CPU time of each OS thread of this process, in clock ticks."""
+    ticks = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        ticks[tid] = int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)
+    return ticks
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two CPUs")
+def test_large_calls_run_on_the_intra_op_threads(restore_threads):
+    """A call well above the grain, with two intra-op threads, puts a second OS
+    thread to work: the CPU time of the calls is not all the calling thread's.
+    (Calls that skip the TensorIterator run on the calling thread only, so
+    they must be one-thread calls; at::parallel_for in this library's own
+    code would not split the work, since the library is not built with
+    OpenMP.)"""
+    torch.set_num_threads(2)
+    x = random_values(torch.float32, 64 * GRAIN, seed=9)
+    g = random_values(torch.float32, x.numel(), seed=10)
+    out = torch.empty_like(x)
+    me = str(threading.get_native_id())
+    before = _thread_cpu_ticks()
+    deadline = time.monotonic() + 20.0
+    used: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        for _ in range(10):
+            torch.ops.gelu_ext.gelu.out(x, "none", out=out)
+            torch.ops.gelu_ext.gelu_backward.grad_input(g, x, "tanh", grad_input=out)
+        now = _thread_cpu_ticks()
+        used = {t: now[t] - before.get(t, 0) for t in now}
+        if used.get(me, 0) >= 50:
+            break
+    mine = used.get(me, 0)
+    others = max((v for t, v in used.items() if t != me), default=0)
+    assert mine >= 10, f"the calls took {mine} ticks of CPU time on the calling thread"
+    assert others >= mine // 4, (
+        f"the calling thread used {mine} ticks and no other thread more than {others}: "
+        "the work was not split across the intra-op threads"
+    )
