@@ -193,10 +193,12 @@ GELU_EXT_HD TailTerms<float> lookup(const TailTable& t, uint32_t j) {
 // types provide near_index() (the sum itself, for permutes that read only
 // those bits, or n) and lookup() with the same results.
 constexpr float kNearEnd = 8.625f;
-constexpr float kNearIndexBias = 0x1.8p23f;
-GELU_EXT_HD uint32_t near_index(float y) {
-  return bits_of(fma_(fma_(y, 0.3125f, 0.9375f), y, kNearIndexBias)) & 31u;
+// The biased sum whose low five bits are n (any value type with fma_).
+template <class V>
+GELU_EXT_HD V near_index_sum(V y) {
+  return fma_(fma_(y, V(0.3125f), V(0.9375f)), y, V(0x1.8p23f));
 }
+GELU_EXT_HD uint32_t near_index(float y) { return bits_of(near_index_sum(y)) & 31u; }
 GELU_EXT_HD NearTerms<float> lookup(const NearTable& t, uint32_t j) {
   return {t.centre[j],
           {t.c[0][j], t.c[1][j], t.c[2][j], t.c[3][j], t.c[4][j], t.c[5][j], t.c[6][j], t.c[7][j]}};

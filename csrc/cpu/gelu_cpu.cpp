@@ -50,13 +50,25 @@ Dtype to_dtype(at::ScalarType t) {
   }
 }
 
-// One row of operands that are all contiguous: `contig(ptr, n)`, with the
-// output populated a chunk at a time just before it is written (`populate`)
-// or written by non-temporal stores where the table can (`stream`).
+// How a call writes its output: populated a chunk at a time just before it
+// is written (`populate`: an output allocated here, `fresh`, of
+// kFreshOutputBytes or more), or by non-temporal stores where the table can
+// (`stream`: a caller's output of streaming_bytes() or more).
+struct OutputWrites {
+  bool populate, stream;
+};
+OutputWrites output_writes(const at::Tensor& out, bool fresh) {
+  const auto bytes = static_cast<int64_t>(out.nbytes());
+  return {fresh && bytes >= static_cast<int64_t>(kFreshOutputBytes),
+          !fresh && bytes >= streaming_bytes()};
+}
+
+// One row of operands that are all contiguous: `contig(ptr, n)`, the output
+// written as `w` says.
 template <int kOps, class Contig, class Streaming>
-void run_row(char** ptr, int64_t n0, int64_t esize, bool populate, bool stream,
-             const Contig& contig, const Streaming& streaming) {
-  if (populate && n0 * esize >= 2 * kPopulateChunkBytes) {
+void run_row(char** ptr, int64_t n0, int64_t esize, OutputWrites w, const Contig& contig,
+             const Streaming& streaming) {
+  if (w.populate && n0 * esize >= 2 * kPopulateChunkBytes) {
     const int64_t chunk = kPopulateChunkBytes / esize;
     for (int64_t i = 0; i < n0; i += chunk) {
       const int64_t n = std::min(chunk, n0 - i);
@@ -65,7 +77,7 @@ void run_row(char** ptr, int64_t n0, int64_t esize, bool populate, bool stream,
       populate_for_write(piece[0], n * esize);
       contig(piece, n);
     }
-  } else if (!(stream && streaming(ptr, n0))) {
+  } else if (!(w.stream && streaming(ptr, n0))) {
     contig(ptr, n0);
   }
 }
@@ -93,8 +105,7 @@ void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig,
   constexpr int64_t kStageElems = kStageBytes / esize;
   // Rows per block for a transposed operand: one cache line of them.
   constexpr int64_t kBlockRows = 64 / esize;
-  const bool populate = fresh && iter.output().nbytes() >= kFreshOutputBytes;
-  const bool stream = !fresh && static_cast<int64_t>(iter.output().nbytes()) >= streaming_bytes();
+  const OutputWrites writes = output_writes(iter.output(), fresh);
   iter.for_each(
       [&](char** data, const int64_t* strides, int64_t n0, int64_t n1) {
         bool staged[kOps];
@@ -109,7 +120,7 @@ void run_typed(at::TensorIterator& iter, bool fresh, const Contig& contig,
           for (int64_t j = 0; j < n1; ++j) {
             char* ptr[kOps];
             for (int k = 0; k < kOps; ++k) ptr[k] = data[k] + j * strides[kOps + k];
-            run_row<kOps>(ptr, n0, esize, populate, stream, contig, streaming);
+            run_row<kOps>(ptr, n0, esize, writes, contig, streaming);
           }
           return;
         }
@@ -216,9 +227,7 @@ void run_flat(const at::Tensor& out, std::initializer_list<const at::Tensor*> in
   int k = 1;
   for (const at::Tensor* t : inputs) ptr[k++] = static_cast<char*>(t->data_ptr());
   const int64_t esize = out.element_size();
-  const bool populate = fresh && out.nbytes() >= kFreshOutputBytes;
-  const bool stream = !fresh && static_cast<int64_t>(out.nbytes()) >= streaming_bytes();
-  run_row<kOps>(ptr, out.numel(), esize, populate, stream, contig, streaming);
+  run_row<kOps>(ptr, out.numel(), esize, output_writes(out, fresh), contig, streaming);
 }
 
 // A TensorIterator that writes `out` as it is (its layout kept) from `inputs`.

@@ -110,9 +110,7 @@ static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
 // lookup: its first eight terms by rows as for the tail tables, the ninth
 // (c7) gathered.
 static inline Index near_index(Vec y) {
-  const __m256 t = _mm256_fmadd_ps(y.v, _mm256_set1_ps(0.3125f), _mm256_set1_ps(0.9375f));
-  const __m256 m = _mm256_fmadd_ps(t, y.v, _mm256_set1_ps(math::kNearIndexBias));
-  return {_mm256_and_si256(_mm256_castps_si256(m), _mm256_set1_epi32(31))};
+  return {_mm256_and_si256(_mm256_castps_si256(math::near_index_sum(y).v), _mm256_set1_epi32(31))};
 }
 static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
   Vec col[8];

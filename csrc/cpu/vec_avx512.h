@@ -95,10 +95,7 @@ static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
 }
 // The near table's interval index (see near_index in gelu_math.h): the biased
 // sum itself, whose low five bits vpermi2ps reads.
-static inline Index near_index(Vec y) {
-  const __m512 t = _mm512_fmadd_ps(y.v, _mm512_set1_ps(0.3125f), _mm512_set1_ps(0.9375f));
-  return {_mm512_castps_si512(_mm512_fmadd_ps(t, y.v, _mm512_set1_ps(math::kNearIndexBias)))};
-}
+static inline Index near_index(Vec y) { return {_mm512_castps_si512(math::near_index_sum(y).v)}; }
 static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
   return {permute32(t.centre, j),
           {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j), permute32(t.c[3], j),
