@@ -199,6 +199,18 @@ GELU_EXT_HD V near_index_sum(V y) {
   return fma_(fma_(y, V(0.3125f), V(0.9375f)), y, V(0x1.8p23f));
 }
 GELU_EXT_HD uint32_t near_index(float y) { return bits_of(near_index_sum(y)) & 31u; }
+// The interval of y in the tanh near table (kTanhNearDerivative,
+// gelu_tail_tables.h), y <= kTanhNearEnd: n = rint(y (5/4 + y (1/8 +
+// y 213/8192))), a cubic whose spacing narrows as w's logarithmic slope
+// grows, computed as fma(fma(fma(y, 213/8192, 1/8), y, 5/4), y, 1.5 * 2^23),
+// whose low five bits are n; SIMD types provide tanh_near_index() as they do
+// near_index().
+constexpr float kTanhNearEnd = 8.0f;
+template <class V>
+GELU_EXT_HD V tanh_near_index_sum(V y) {
+  return fma_(fma_(fma_(y, V(0x1.aap-6f), V(0.125f)), y, V(1.25f)), y, V(0x1.8p23f));
+}
+GELU_EXT_HD uint32_t tanh_near_index(float y) { return bits_of(tanh_near_index_sum(y)) & 31u; }
 GELU_EXT_HD NearTerms<float> lookup(const NearTable& t, uint32_t j) {
   return {t.centre[j],
           {t.c[0][j], t.c[1][j], t.c[2][j], t.c[3][j], t.c[4][j], t.c[5][j], t.c[6][j], t.c[7][j]}};
@@ -497,6 +509,15 @@ GELU_EXT_HD V gelu_exact_tail(V x) {
   return add_where(not_less(x, V(0.0f)), sc, x);
 }
 
+// A near table's polynomial at d: c0 + d (c1 + ... + d c7), by Horner's rule,
+// each step one FMA (so every backend rounds the same).
+template <class V>
+GELU_EXT_HD V near_polynomial(const NearTerms<V>& k, V d) {
+  V t = fma_(k.c[7], d, k.c[6]);
+  for (int i = 5; i >= 0; --i) t = fma_(t, d, k.c[i]);
+  return t;
+}
+
 // x >= -kNearEnd: f = T(yc) + positive_part(x) with yc = min(|x|, kNearEnd)
 // and T = -y Phi(-y) from the near table: x - y Phi(-y) for x >= 0, and T
 // alone (+ -0), rounded once, for x < 0. No exponential and no scaling (|T| > 2^-60
@@ -508,14 +529,7 @@ GELU_EXT_HD V gelu_exact_near(V x) {
   const V y = abs_clamp(x, V(kNearEnd));
   const NearTerms<V> k = lookup(near_forward_table(), near_index(y));
   const V d = y - k.centre;  // exact: y is within a factor 2 of the centre, or the centre is 0
-  V t = fma_(k.c[7], d, k.c[6]);
-  t = fma_(t, d, k.c[5]);
-  t = fma_(t, d, k.c[4]);
-  t = fma_(t, d, k.c[3]);
-  t = fma_(t, d, k.c[2]);
-  t = fma_(t, d, k.c[1]);
-  t = fma_(t, d, k.c[0]);
-  return t + positive_part(x);
+  return near_polynomial(k, d) + positive_part(x);
 }
 
 // The lanes of x below -kNearEnd or NaN: those that take the tail form (SIMD
@@ -752,6 +766,53 @@ GELU_EXT_HD V gelu_tanh_derivative(V x) {
   return logistic_derivative<kPrecise, kFull>(x, t, s.hi, s.lo);
 }
 
+// float32 tanh f' for x >= -kTanhNearEnd: w = w(yc) from the tanh
+// near table, yc = min(|x|, kTanhNearEnd), w(y) = f'(-y); f' = 1 - w for
+// x > 0 and w for x <= 0 (f'(-x) = 1 - f'(x)). No exponential and no
+// division; |w| > 2^-65 there, and for x > kTanhNearEnd 1 - w(yc) rounds to
+// 1, as f' does. Its interval 1 is expanded at the root of f', so the result
+// there keeps its accuracy relative to |w| (see tools/fit_coefficients.py).
+template <class V>
+GELU_EXT_HD V gelu_tanh_derivative_near(V x) {
+  const V y = abs_clamp(x, V(kTanhNearEnd));
+  const NearTerms<V> k = lookup(tanh_derivative_near_table(), tanh_near_index(y));
+  const V d = y - k.centre;  // exact: y is within a factor 2 of the centre, or the centre is 0
+  return sub_where(x > V(0.0f), V(1.0f), near_polynomial(k, d));
+}
+
+// The lanes of x below -kTanhNearEnd or NaN: those that take the logistic
+// form (SIMD types); all_tanh_near: none of them.
+template <class V>
+GELU_EXT_HD auto beyond_tanh_near(V x) {
+  return not_le(V(-kTanhNearEnd), x);
+}
+template <class V>
+GELU_EXT_HD bool all_tanh_near(V x) {
+  return !any_(beyond_tanh_near(x));
+}
+
+// The tanh f' of formula_of: for float32 results the near form for
+// x >= -kTanhNearEnd and the logistic form below it (and for NaN), chosen as
+// gelu_exact_tables chooses (scalar code branches, SIMD code selects per
+// lane; the screened loops run the near form alone on vectors with every lane
+// near). bfloat16 (kPrecise false) and double keep the logistic form. CUDA's
+// float32 kernels take the same near form through gelu_math_device.h
+// (f32_logistic), so both devices give the same bits from -kTanhNearEnd up.
+template <bool kPrecise = true, bool kFull = false, class V>
+GELU_EXT_HD V gelu_tanh_derivative_tables(V x) {
+  if constexpr (kPrecise && std::is_same_v<decltype(scalar_of(x)), float>) {
+    if constexpr (std::is_same_v<V, float>) {
+      return x >= -kTanhNearEnd ? gelu_tanh_derivative_near(x)
+                                : gelu_tanh_derivative<kPrecise, kFull>(x);
+    } else {
+      return select(beyond_tanh_near(x), gelu_tanh_derivative<kPrecise, kFull>(x),
+                    gelu_tanh_derivative_near(x));
+    }
+  } else {
+    return gelu_tanh_derivative<kPrecise, kFull>(x);
+  }
+}
+
 template <bool kPrecise = true, bool kFull = false, class V>
 GELU_EXT_HD V gelu_sigmoid(V x) {
   return logistic_gelu<kPrecise, kFull>(
@@ -773,7 +834,7 @@ GELU_EXT_HD V gelu_sigmoid_derivative(V x) {
 template <Approximation A, bool kDerivative, bool kPrecise, bool kFull = false, class V>
 GELU_EXT_HD V formula_of(V x) {
   if constexpr (A == Approximation::Tanh && kDerivative) {
-    return gelu_tanh_derivative<kPrecise, kFull>(x);
+    return gelu_tanh_derivative_tables<kPrecise, kFull>(x);
   } else if constexpr (A == Approximation::Tanh) {
     return gelu_tanh<kPrecise, kFull>(x);
   } else if constexpr (A == Approximation::Sigmoid && kDerivative) {

@@ -305,10 +305,15 @@ GELU_EXT_HD ScaledExp exp_neg_tanh_a(float yc) {
   return {e.p, e.plo, float_of((k_bits + 191u) << 23)};
 }
 
-// f or f' of the tanh (kTanh) or sigmoid form for float32 results.
+// f or f' of the tanh (kTanh) or sigmoid form for float32 results. The tanh
+// f' from -kTanhNearEnd up is the CPU's near form (gelu_math.h,
+// gelu_tanh_derivative_near: plain FMAs on the same table, so the same bits).
 template <bool kTanh, bool kDerivative, class M>
 GELU_EXT_HD float f32_logistic(const M& m, float x) {
   constexpr float kClamp = kTanh ? Clamp<float>::kTanh : Clamp<float>::kSigmoid;
+  if constexpr (kTanh && kDerivative) {
+    if (x >= -kTanhNearEnd) return gelu_tanh_derivative_near(x);
+  }
   if constexpr (kTanh && !kDerivative) {
     const float yc = clamp_hi(::fabsf(x), kClamp);
     return f32_logistic_forward(m, x, yc, exp_neg_tanh_a(yc), kClamp);

@@ -273,6 +273,91 @@ inline constexpr NearTable kNearForward = make_near_table({
       0x1.b8d4aap-41f, 0x1.0a2e48p-42f, 0x1.45a8eep-44f, 0x1.a59596p-46f}}});
 // clang-format on
 
+// The tanh near table (kTanhNearDerivative): for the 32 intervals of y
+// selected by tanh_near_index() in gelu_math.h (uniform in
+// y (5/4 + y (1/8 + y 213/8192)), y <= 8), the centre and the coefficients
+// c0..c7 of a polynomial in d = y - centre for w(y) = f'(-y), f' float32
+// tanh GELU's derivative, the whole of it on the CPU for x >= -8:
+// f' = 1 - w(yc) for x > 0 and w(yc) for x <= 0, yc = min(|x|, 8).
+// Interval 0 (y < 0.384) is expanded at 0 (c0 = 1/2); interval 1 at the
+// float nearest the root of f' (y ~ 0.7525). tools/fit_coefficients.py fits
+// it (max relative error 5.78e-08).
+// clang-format off
+inline constexpr NearTable kTanhNearDerivative = make_near_table({
+    {0x0p+0f, 0x1.8142ap-1f, 0x1.59cb44p+0f, 0x1.e32146p+0f,
+      0x1.2fbc58p+1f, 0x1.642b9ap+1f, 0x1.93095ep+1f, 0x1.bddbe2p+1f,
+      0x1.e718b6p+1f, 0x1.05d444p+2f, 0x1.16da34p+2f, 0x1.29c138p+2f,
+      0x1.375c2ep+2f, 0x1.44841p+2f, 0x1.533e1p+2f, 0x1.6027dp+2f,
+      0x1.6cf3bcp+2f, 0x1.79de2cp+2f, 0x1.82da6ap+2f, 0x1.902994p+2f,
+      0x1.99a45cp+2f, 0x1.a56254p+2f, 0x1.aed712p+2f, 0x1.b8646p+2f,
+      0x1.c29952p+2f, 0x1.cb1a64p+2f, 0x1.d4471p+2f, 0x1.dc73dep+2f,
+      0x1.e4fcf6p+2f, 0x1.ecc6a4p+2f, 0x1.f5d8eep+2f, 0x1.fd968cp+2f},
+    {{0x1p-1f, -0x1.4f6404p-28f, -0x1.06294ep-3f, -0x1.91e43cp-4f,
+      -0x1.8ca0f8p-5f, -0x1.4c9b5cp-6f, -0x1.f083c8p-8f, -0x1.50c594p-9f,
+      -0x1.8f8f86p-11f, -0x1.d339b2p-13f, -0x1.034e88p-14f, -0x1.a8500cp-17f,
+      -0x1.e436a8p-19f, -0x1.065862p-20f, -0x1.b2741p-23f, -0x1.8a5f4p-25f,
+      -0x1.491c9cp-27f, -0x1.e8f9bcp-30f, -0x1.1cea0ep-31f, -0x1.4d243cp-34f,
+      -0x1.3b344cp-36f, -0x1.8447d4p-39f, -0x1.40e9p-41f, -0x1.e92abcp-44f,
+      -0x1.3517b6p-46f, -0x1.f4c3eep-49f, -0x1.503f62p-51f, -0x1.038f6p-53f,
+      -0x1.6049eap-56f, -0x1.09629ap-58f, -0x1.1d49dep-61f, -0x1.86125ep-64f},
+     {-0x1.988454p-1f, -0x1.b8bacep-2f, -0x1.e70e1ep-6f, 0x1.aaf2f8p-4f,
+      0x1.69b31cp-4f, 0x1.926c28p-5f, 0x1.708564p-6f, 0x1.26cb6cp-7f,
+      0x1.947ea8p-9f, 0x1.0ab8e2p-10f, 0x1.491cccp-12f, 0x1.2d045p-14f,
+      0x1.72e268p-16f, 0x1.afb286p-18f, 0x1.822e5ep-20f, 0x1.764a72p-22f,
+      0x1.4ca86ap-24f, 0x1.06da7p-26f, 0x1.3f6becp-28f, 0x1.8ccefp-31f,
+      0x1.879636p-33f, 0x1.fb9d6cp-36f, 0x1.b4bf6ap-38f, 0x1.5a667p-40f,
+      0x1.c86e3ep-43f, 0x1.7e965cp-45f, 0x1.0a60f2p-47f, 0x1.a88896p-50f,
+      0x1.29abacp-52f, 0x1.cdda52p-55f, 0x1.00c1cep-57f, 0x1.692768p-60f},
+     {0x1.44eaacp-20f, 0x1.8cd196p-2f, 0x1.df3b34p-3f, 0x1.f398e2p-6f,
+      -0x1.7108fep-5f, -0x1.6d11f2p-5f, -0x1.c35264p-6f, -0x1.beda86p-7f,
+      -0x1.6d92ecp-8f, -0x1.154878p-9f, -0x1.81ce34p-11f, -0x1.8f73p-13f,
+      -0x1.0ba9cap-14f, -0x1.50b83ap-16f, -0x1.4759a6p-18f, -0x1.5445e4p-20f,
+      -0x1.4356a6p-22f, -0x1.10b248p-24f, -0x1.5a4fbap-26f, -0x1.ca6734p-29f,
+      -0x1.d8b43ap-31f, -0x1.431934p-33f, -0x1.21d7ep-35f, -0x1.df26ccp-38f,
+      -0x1.499b08p-40f, -0x1.1e332p-42f, -0x1.9db54cp-45f, -0x1.54a0fp-47f,
+      -0x1.edfe6ep-50f, -0x1.8af64ep-52f, -0x1.c6962cp-55f, -0x1.49202ep-57f},
+     {0x1.11ab84p-2f, 0x1.029feep-6f, -0x1.24f4e8p-3f, -0x1.75e7f8p-4f,
+      -0x1.19b25ep-6f, 0x1.96c6b2p-7f, 0x1.06cc2ap-6f, 0x1.6c9a92p-7f,
+      0x1.79f30cp-8f, 0x1.550834p-9f, 0x1.1181b6p-10f, 0x1.46698cp-12f,
+      0x1.e0a8b6p-14f, 0x1.496c74p-15f, 0x1.5eb048p-17f, 0x1.892762p-19f,
+      0x1.9154f6p-21f, 0x1.6ac848p-23f, 0x1.e2b544p-25f, 0x1.55923cp-27f,
+      0x1.70d97ap-29f, 0x1.0a841cp-31f, 0x1.f36d8p-34f, 0x1.aeea0cp-36f,
+      0x1.3601cap-38f, 0x1.172e76p-40f, 0x1.a371d4p-43f, 0x1.6530a6p-45f,
+      0x1.0c1e58p-47f, 0x1.ba3cfcp-50f, 0x1.07b3p-52f, 0x1.89639ap-55f},
+     {0x1.8f79a8p-13f, -0x1.d2a1acp-4f, -0x1.376fe4p-7f, 0x1.5b7d14p-5f,
+      0x1.d3e626p-6f, 0x1.13b172p-7f, -0x1.019442p-9f, -0x1.268dd4p-8f,
+      -0x1.ce0c24p-9f, -0x1.0a5b58p-9f, -0x1.003268p-10f, -0x1.6abf98p-12f,
+      -0x1.29e11ep-13f, -0x1.c1fc3ep-15f, -0x1.08f332p-16f, -0x1.42af32p-18f,
+      -0x1.63fcb8p-20f, -0x1.5aad34p-22f, -0x1.e4e168p-24f, -0x1.70424cp-26f,
+      -0x1.a1884cp-28f, -0x1.3fc94p-30f, -0x1.3993cap-32f, -0x1.1af3fap-34f,
+      -0x1.aa870ep-37f, -0x1.8ef0e4p-39f, -0x1.37e40ep-41f, -0x1.130c68p-43f,
+      -0x1.abe80cp-46f, -0x1.6c6e76p-48f, -0x1.c29a2ap-51f, -0x1.5aa36p-53f},
+     {-0x1.fc84e6p-5f, 0x1.0f1b12p-6f, 0x1.24e13ap-5f, 0x1.721bb6p-9f,
+      -0x1.54b744p-7f, -0x1.09aep-7f, -0x1.ac4234p-9f, -0x1.a9b394p-14f,
+      0x1.0c416ep-10f, 0x1.f90f4ep-11f, 0x1.3ff6p-11f, 0x1.1b97cep-12f,
+      0x1.0a2e1ep-13f, 0x1.c2db7ep-15f, 0x1.29df5ap-16f, 0x1.8e1bfp-18f,
+      0x1.de6efep-20f, 0x1.f8b802p-22f, 0x1.752504p-23f, 0x1.313918p-25f,
+      0x1.6d1fb6p-27f, 0x1.28bc5p-29f, 0x1.31a9acp-31f, 0x1.21358ep-33f,
+      0x1.c8bbbcp-36f, 0x1.bd5166p-38f, 0x1.6aa174p-40f, 0x1.4c214cp-42f,
+      0x1.0c0fa2p-44f, 0x1.d83958p-47f, 0x1.2e6b9cp-49f, 0x1.df0d52p-52f},
+     {0x1.0e4f42p-9f, 0x1.3b7beep-6f, -0x1.eb9ab4p-8f, -0x1.18265p-7f,
+      -0x1.c98824p-11f, 0x1.0d32acp-9f, 0x1.0ba744p-9f, 0x1.13b8e4p-10f,
+      0x1.7e90dep-13f, -0x1.76a96ap-13f, -0x1.e02df6p-13f, -0x1.314fap-13f,
+      -0x1.58db76p-14f, -0x1.5183acp-15f, -0x1.00e8d4p-16f, -0x1.7e9d68p-18f,
+      -0x1.fb5baap-20f, -0x1.24ab76p-21f, -0x1.c553ep-23f, -0x1.99042p-25f,
+      -0x1.015d5cp-26f, -0x1.c18882p-29f, -0x1.e7d548p-31f, -0x1.e4c394p-33f,
+      -0x1.935f92p-35f, -0x1.99f1cep-37f, -0x1.5d4d0ap-39f, -0x1.4a728p-41f,
+      -0x1.156e8ep-43f, -0x1.f3a1c2p-46f, -0x1.52da96p-48f, -0x1.10f09ep-50f},
+     {0x1.fe411ap-8f, -0x1.2f4b8p-8f, -0x1.05a914p-8f, 0x1.22358ep-9f,
+      0x1.f01c84p-10f, 0x1.0d4a56p-11f, -0x1.86ec48p-13f, -0x1.ea1744p-12f,
+      -0x1.2b8b8cp-12f, -0x1.d33e84p-15f, 0x1.10bc3ep-16f, 0x1.851cbep-15f,
+      0x1.274342p-15f, 0x1.604d98p-16f, 0x1.5053bep-17f, 0x1.175deap-18f,
+      0x1.a1aa9ap-20f, 0x1.22a544p-21f, 0x1.7d7412p-23f, 0x1.cbf73cp-25f,
+      0x1.0b490ap-26f, 0x1.2647a8p-28f, 0x1.375526p-30f, 0x1.3d204ep-32f,
+      0x1.37c34p-34f, 0x1.288b2ap-36f, 0x1.12975ep-38f, 0x1.ed8a1p-41f,
+      0x1.b12c4ep-43f, 0x1.74e032p-45f, 0x1.3685dap-47f, 0x1.2dfcbep-49f}}});
+// clang-format on
+
 // The tables where the running code can read them: CUDA device code reads a
 // copy in global memory (each 32-float array is one 128-byte line, so a
 // warp's lookup of one term is one cached transaction, whatever the lanes'
@@ -280,6 +365,7 @@ inline constexpr NearTable kNearForward = make_near_table({
 #if defined(__CUDACC__)
 static __device__ const TailTable kTailForwardDevice = kTailForward;
 static __device__ const TailTable kTailDerivativeDevice = kTailDerivative;
+static __device__ const NearTable kTanhNearDerivativeDevice = kTanhNearDerivative;
 #define GELU_EXT_TAIL_HD static __host__ __device__ __forceinline__
 #else
 #define GELU_EXT_TAIL_HD inline
@@ -298,9 +384,18 @@ GELU_EXT_TAIL_HD const TailTable& tail_derivative_table() {
   return kTailDerivative;
 #endif
 }
+// The tanh near table serves the float32 tanh backward on both devices, so
+// their results there are the same bits.
+GELU_EXT_TAIL_HD const NearTable& tanh_derivative_near_table() {
+#if defined(__CUDA_ARCH__)
+  return kTanhNearDerivativeDevice;
+#else
+  return kTanhNearDerivative;
+#endif
+}
 #undef GELU_EXT_TAIL_HD
-// The near table runs on the CPU only (CUDA keeps the tail form, see
-// gelu_exact_tables in gelu_math.h).
+// The exact forward's near table runs on the CPU only (CUDA keeps the tail
+// form, see gelu_exact_tables in gelu_math.h).
 inline const NearTable& near_forward_table() { return kNearForward; }
 
 }  // namespace math

@@ -164,6 +164,55 @@ def near_interval(idx):
     return lo, min(inv(idx + 0.5) * (1 + 2.0**-20), NEAR_END)
 
 
+# float32 tanh GELU's derivative for x >= -TANH_NEAR_END (the CPU): with
+# w(y) = f'(-y), f' = 1 - w(yc) for x > 0 and w(yc) for x <= 0 (f'(-x) =
+# 1 - f'(x)), yc = min(|x|, TANH_NEAR_END); for x > TANH_NEAR_END, 1 - w(yc)
+# rounds to 1, as f' does (|w(8)| < 2^-64). w is a polynomial of degree
+# NEAR_DEGREE in d = y - centre on 32 intervals of y, uniform in the cubic
+# g(y) = y (A + y (B + y C)) (A = 5/4, B = 1/8, C = 213/8192), whose spacing
+# narrows as w's logarithmic slope (about 1.6 (1 + 0.13 y^2)) grows: interval
+# n holds the y with rint(g(y)) = n, computed in float as
+# fma(fma(fma(y, C, B), y, A), y, 1.5 * 2^23) (tanh_near_index in
+# gelu_math.h), each interval fitted a little beyond its ends as for the near
+# table. Interval 0 ([0, 0.379]) is expanded at 0 (c0 = w(0) = 1/2; it ends
+# where w is still 0.21, since 1/2 + d q(d) cancels as w falls); interval 1
+# ([0.379, 1.05]) holds the root of f' (y0 ~ 0.7525) and is expanded at the
+# float nearest it, so that c0 = w(centre) is tiny and the error there stays
+# relative to |w| (d = y - centre is exact in both: y lies within a factor 2
+# of the centre). The fit is relative everywhere (the floor 2^-100 only
+# keeps the weight finite at the root).
+TANH_NEAR_END = 8.0
+TANH_NEAR_G = (1.25, 0.125, 213 / 8192)  # A, B, C
+
+
+def tanh_near_w(y):
+    x = -mpmath.mpf(y)
+    c = mpmath.sqrt(2 / mpmath.pi)
+    kappa = mpmath.mpf("0.044715")
+    s = 1 / (1 + mpmath.exp(-2 * c * (x + kappa * x**3)))
+    return s + x * s * (1 - s) * 2 * c * (1 + 3 * kappa * x * x)
+
+
+def tanh_near_interval(idx):
+    """[lo, hi] of y for tanh near-table interval idx (rint(g(y)) = idx)."""
+    a, b, c = TANH_NEAR_G
+
+    def inv(g):  # the y >= 0 with y (a + y (b + y c)) = g (g increases)
+        lo, hi = 0.0, 16.0
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if mid * (a + mid * (b + mid * c)) < g else (lo, mid)
+        return lo
+
+    lo = 0.0 if idx == 0 else inv(idx - 0.5) * (1 - 2.0**-20)
+    return lo, min(inv(idx + 0.5) * (1 + 2.0**-20), TANH_NEAR_END)
+
+
+def tanh_near_root():
+    """The float nearest the root y0 of w (f'(-y0) = 0)."""
+    return float(np.float32(float(mpmath.findroot(tanh_near_w, 0.75))))
+
+
 def fit_exp2_precise(degree=6, rmax=0.5 + 2.0**-24):
     """2^r - 1 = r Q(r) on |r| <= rmax, Q of degree - 1, float coefficients
     rounded from the constant term up; returns Q (low to high) and the
@@ -227,19 +276,27 @@ def _tail_centre(fn, lo, hi):
     return best
 
 
-def fit_tail_table(fn, floor, degree=TAIL_DEGREE, interval=None, zero_idx=TAIL_FLOOR_IDX):
+def fit_tail_table(
+    fn, floor, degree=TAIL_DEGREE, interval=None, zero_idx=TAIL_FLOOR_IDX, centred=None
+):
     """One table (centres and coefficients, each a list of 32 floats) for
     fn, near-minimax in the error relative to |fn| + floor; also returns the
     largest such error of the float coefficients (evaluated exactly).
     interval(idx) gives each interval's [lo, hi] (default: tail_interval);
-    interval zero_idx starts at 0 and is expanded there."""
+    interval zero_idx starts at 0 and is expanded there. centred maps an
+    interval to the float its polynomial is expanded at (instead of one
+    chosen near its middle)."""
     interval = interval or tail_interval
+    centred = centred or {}
     centres, coeffs, worst = [], [[] for _ in range(degree + 1)], 0.0
     for idx in range(32):
         lo, hi = interval(idx)
         if idx == zero_idx:
             # -0 for S: the result's sign at x = -0 comes from this term
             centre, c0 = 0.0, float(np.float32(float(fn(0)))) or -0.0
+        elif idx in centred:
+            centre = centred[idx]
+            c0 = float(np.float32(float(fn(centre))))
         else:
             _, centre, c0 = _tail_centre(fn, lo, hi)
         n = 200
@@ -472,3 +529,8 @@ if __name__ == "__main__":
     centres, coeffs, err = fit_tail_table(near_t, 0.0, NEAR_DEGREE, near_interval, 0)
     print(f"// kNearForward: degree {NEAR_DEGREE}, max relative error: {err:.3e}")
     print_tail_table("kNearForward", centres, coeffs, "make_near_table", "NearTable")
+    centres, coeffs, err = fit_tail_table(
+        tanh_near_w, 2.0**-100, NEAR_DEGREE, tanh_near_interval, 0, {1: tanh_near_root()}
+    )
+    print(f"// kTanhNearDerivative: degree {NEAR_DEGREE}, max relative error: {err:.3e}")
+    print_tail_table("kTanhNearDerivative", centres, coeffs, "make_near_table", "NearTable")

@@ -178,6 +178,11 @@ template <class V, class Io, class X, class T>
   }
   return i;
 }
+// The tanh backward likewise: vectors with no lane below -math::kTanhNearEnd
+// and no NaN (all_tanh_near) take the near form alone
+// (math::gelu_tanh_derivative_near), and the normal run stops at them.
+template <Approximation A>
+constexpr bool kHasBackwardNearRun = A == Approximation::Tanh;
 template <Approximation A, bool kPrecise, class F, class V, class Io, class G, class X, class T>
 [[gnu::noinline, gnu::flatten]] int64_t backward_normal_run(G g, X x, T* gi, int64_t i, int64_t n,
                                                             const Io& io) {
@@ -186,7 +191,22 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class G, c
     prefetch_ahead<V::kSize>(x + i);
     const V v = io.load(x + i);
     if (math::outside_normal_range<A, true>(v)) break;
+    if constexpr (kHasBackwardNearRun<A>) {
+      if (math::all_tanh_near(v)) break;
+    }
     io.store(gi + i, canonical_nan(io.load(g + i) * F::template derivative<A, kPrecise>(v)));
+  }
+  return i;
+}
+template <class V, class Io, class G, class X, class T>
+[[gnu::noinline, gnu::flatten]] int64_t backward_near_run(G g, X x, T* gi, int64_t i, int64_t n,
+                                                          const Io& io) {
+  for (; i + V::kSize <= n; i += V::kSize) {
+    prefetch_ahead<V::kSize>(g + i);
+    prefetch_ahead<V::kSize>(x + i);
+    const V v = io.load(x + i);
+    if (!math::all_tanh_near(v)) break;
+    io.store(gi + i, canonical_nan(io.load(g + i) * math::gelu_tanh_derivative_near(v)));
   }
   return i;
 }
@@ -240,10 +260,21 @@ void forward_screened(X x, T* y, int64_t n, const Io& io) {
 }
 template <Approximation A, bool kPrecise, class F, class V, class Io, class G, class X, class T>
 void backward_screened(G g, X x, T* gi, int64_t n, const Io& io) {
-  int64_t i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, 0, n, io);
-  while (i < n) {
-    i = backward_full_range_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
-    i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
+  if constexpr (kHasBackwardNearRun<A>) {  // the runs as in forward_screened
+    int64_t i = 0;
+    while (i < n) {
+      i = backward_near_run<V>(g, x, gi, i, n, io);
+      if (i < n) i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
+      if (i < n && math::outside_normal_range<A, true>(io.load(x + i))) {
+        i = backward_full_range_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
+      }
+    }
+  } else {
+    int64_t i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, 0, n, io);
+    while (i < n) {
+      i = backward_full_range_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
+      i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
+    }
   }
 }
 

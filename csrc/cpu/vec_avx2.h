@@ -112,6 +112,10 @@ static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
 static inline Index near_index(Vec y) {
   return {_mm256_and_si256(_mm256_castps_si256(math::near_index_sum(y).v), _mm256_set1_epi32(31))};
 }
+static inline Index tanh_near_index(Vec y) {
+  return {
+      _mm256_and_si256(_mm256_castps_si256(math::tanh_near_index_sum(y).v), _mm256_set1_epi32(31))};
+}
 static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
   Vec col[8];
   rows_of<8>(t.row, j, col);

@@ -96,6 +96,9 @@ static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
 // The near table's interval index (see near_index in gelu_math.h): the biased
 // sum itself, whose low five bits vpermi2ps reads.
 static inline Index near_index(Vec y) { return {_mm512_castps_si512(math::near_index_sum(y).v)}; }
+static inline Index tanh_near_index(Vec y) {
+  return {_mm512_castps_si512(math::tanh_near_index_sum(y).v)};
+}
 static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
   return {permute32(t.centre, j),
           {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j), permute32(t.c[3], j),

@@ -70,6 +70,17 @@ def test_exact_mode_has_no_division(counts):
                 assert r["perm"] == (9 if r["direction"] == "fwd" else 7), r
 
 
+def test_tanh_backward_has_no_division(counts):
+    # the float32 tanh backward's near form (gelu_tanh_derivative_near) replaced
+    # the logistic form's exponential and division with one table
+    _, rows = counts
+    for r in rows:
+        if r["mode"] == "tanh" and r["direction"] == "bwd":
+            assert r["div"] == 0, r
+            if r["path"] == "avx512":
+                assert r["perm"] == 9, r  # the centre and eight coefficients
+
+
 def test_counter_sees_a_longer_loop(counts, tmp_path):
     # the check must be able to fail: one more multiply in the formula shows up
     tool, rows = counts

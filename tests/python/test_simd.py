@@ -3,8 +3,6 @@ a single bit of the result."""
 
 from __future__ import annotations
 
-import math
-
 import gelu_ext
 import pytest
 import torch
@@ -180,15 +178,14 @@ def test_paths_identical_beyond_normal_range(mode, restore_simd):
     assert ((f != 0) & (f.abs() < 2.0**-126)).sum() > 100
 
 
-def _near_boundaries() -> torch.Tensor:
-    """float32 inputs around the exact forward's near form (csrc/gelu_math.h,
-    gelu_exact_near): -8.625 and +8.625 with their neighbours, the ends of
-    its 32 intervals (rint(5 y (y + 3) / 16) = n, so y(n + 1/2)) and their
-    neighbours, both signs; then 16-lane blocks in a shuffled order that
-    makes the loops switch between their runs: all near, one lane below
-    -8.625, all below -12 (the full-range run), one NaN, one +inf."""
-    ends = [(-3 + math.sqrt(9 + 64 * (n + 0.5) / 5)) / 2 for n in range(31)] + [8.625]
-    e = torch.tensor(ends, dtype=torch.float32)
+def _near_boundaries(ends: list[float], bound: float) -> torch.Tensor:
+    """float32 inputs around a near form (csrc/gelu_math.h: gelu_exact_near,
+    from -8.625 up, and gelu_tanh_derivative_near, from -8 up): the ends of
+    its 32 intervals and +-bound with their neighbours, both signs; then
+    16-lane blocks in a shuffled order that makes the loops switch between
+    their runs: all near, one lane below -bound, all below -12.5 (the
+    full-range run), one NaN, one +inf."""
+    e = torch.tensor(ends + [bound], dtype=torch.float32)
     up, down = e.nextafter(torch.full_like(e, 99.0)), e.nextafter(torch.zeros_like(e))
     e = torch.cat([e, up, down, up.nextafter(torch.full_like(e, 99.0))])
     gen = torch.Generator().manual_seed(5)
@@ -196,7 +193,7 @@ def _near_boundaries() -> torch.Tensor:
     for kind in torch.randint(0, 5, (400,), generator=gen).tolist():
         b = torch.randn(16, generator=gen) * 2
         if kind == 1:
-            b[int(torch.randint(0, 16, (1,), generator=gen))] = -9.0
+            b[int(torch.randint(0, 16, (1,), generator=gen))] = -bound - 0.375
         elif kind == 2:
             b = -12.5 - torch.rand(16, generator=gen) * 3
         elif kind == 3:
@@ -207,21 +204,50 @@ def _near_boundaries() -> torch.Tensor:
     return torch.cat([e, -e, *blocks])
 
 
+def _inverse(g, v: float) -> float:
+    """The y in [0, 16] with g(y) = v, g increasing (bisection)."""
+    lo, hi = 0.0, 16.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if g(mid) < v else (lo, mid)
+    return lo
+
+
+# The near forms' interval ends y(n + 1/2): rint(g(y)) = n with
+# g = 5 y (y + 3) / 16 for the exact forward, y (5/4 + y (1/8 + y 213/8192))
+# for the tanh backward.
+EXACT_NEAR_ENDS = [_inverse(lambda y: 5 * y * (y + 3) / 16, n + 0.5) for n in range(31)]
+TANH_NEAR_ENDS = [
+    _inverse(lambda y: y * (1.25 + y * (0.125 + y * 213 / 8192)), n + 0.5) for n in range(31)
+]
+
+
 @pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
-def test_paths_identical_at_near_form_boundaries(restore_simd):
-    # float32 exact forward: the SIMD loops take the near form for vectors
-    # with every lane from -8.625 up, both forms and a per-lane choice for
-    # the others; the scalar path chooses per element. Same bits, NaN
-    # positions included, across every switch between the kinds of run.
-    x = _near_boundaries()
-    res = _run_all_paths(lambda: gelu_ext.gelu(x, "none"))
+@pytest.mark.parametrize(
+    "mode, direction, ends, bound",
+    [("none", "forward", EXACT_NEAR_ENDS, 8.625), ("tanh", "backward", TANH_NEAR_ENDS, 8.0)],
+    ids=["exact-forward", "tanh-backward"],
+)
+def test_paths_identical_at_near_form_boundaries(mode, direction, ends, bound, restore_simd):
+    # The SIMD loops take the near form for vectors with every lane from
+    # -bound up, both forms and a per-lane choice for the others; the scalar
+    # path chooses per element. Same bits, NaN positions included, across
+    # every switch between the kinds of run.
+    x = _near_boundaries(ends, bound)
+    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(6))
+    if direction == "forward":
+        res = _run_all_paths(lambda: gelu_ext.gelu(x, mode))
+    else:
+        res = _run_all_paths(lambda: gelu_ext.gelu_backward(g, x, mode))
     for path in OTHER_PATHS:
         a, b = res[path], res["scalar"]
         assert torch.equal(a.isnan(), b.isnan()), f"{path}: NaN positions"
         keep = ~b.isnan()
-        assert_bitwise_equal(a[keep], b[keep], f"{path} vs scalar: exact forward near -8.625")
-    # both forms are reached: values on both sides of -8.625
-    assert (x < -8.625).sum() > 100 and ((x >= -8.625) & (x < 0)).sum() > 1000
+        assert_bitwise_equal(
+            a[keep], b[keep], f"{path} vs scalar: {mode} {direction} near -{bound}"
+        )
+    # both forms are reached: values on both sides of -bound
+    assert (x < -bound).sum() > 100 and ((x >= -bound) & (x < 0)).sum() > 1000
 
 
 def _float64_edges() -> torch.Tensor:

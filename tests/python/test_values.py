@@ -477,6 +477,22 @@ def test_float32_negative_tail_relative_accuracy(mode):
     assert ((d - dref) / dref).abs().max().item() < 1e-6
 
 
+def test_float32_tanh_derivative_relative_accuracy_at_its_root():
+    """The CPU's float32 tanh f' (csrc/gelu_math.h, gelu_tanh_derivative_near)
+    expands its near table's interval 1 at the root of f' (x ~ -0.752461), so
+    its results there keep their accuracy relative to |f'|, far inside the
+    contract's 4 ulp + 2^-26: within 2 ulp at the float nearest the root and
+    its neighbours out to 2^17 floats away (|f'| from about 1e-9 up), against
+    mpmath. Before the near table these were up to 7.5e5 ulp off."""
+    root = torch.tensor([-0.7524614334106445], dtype=torch.float32).view(torch.int32)
+    steps = torch.tensor([0] + [s * 2**k for k in range(18) for s in (1, -1)], dtype=torch.int32)
+    x = (root + steps).view(torch.float32)
+    ref = _mp_reference(x.tolist(), "tanh", derivative=True)
+    assert ref.abs().min() < 1e-8  # some are this close to the root
+    got = gelu_ext.gelu_backward(torch.ones_like(x), x, "tanh")
+    assert_ulp_close(got, ref, x, max_ulp=2, abs_tol=0.0, what="float32 tanh f' at its root")
+
+
 def test_reference_is_accurate_in_tail():
     """Guard the test oracle itself: erfc-based Phi against mpmath at x=-8, -20."""
     ref = ref_gelu(torch.tensor([-8.0, -20.0], dtype=torch.float64), "none")
