@@ -77,9 +77,7 @@ static inline Index tail_index(Vec y) {
 // Each lane's row of eight terms (row[j]), transposed: col[t] is term t of
 // every lane (kTerms of them; the rest of a row is padding).
 template <int kTerms>
-static inline void rows_of(const float (*row)[8], Index j, Vec* col) {
-  alignas(32) int32_t idx[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(idx), j.v);
+static inline void rows_of(const float (*row)[8], const int32_t (&idx)[8], Vec* col) {
   // m[i] = terms 0-3 of lanes i and i + 4, n[i] = terms 4-7: the lane
   // crossing happens in the loads, so only in-lane 4 x 4 transposes remain.
   __m256 m[4], n[4];
@@ -101,14 +99,23 @@ static inline void rows_of(const float (*row)[8], Index j, Vec* col) {
   transpose4(m, col, 4);
   transpose4(n, col + 4, kTerms - 4);
 }
+// The lanes' indices, in memory for the row loads.
+static inline void store_index(Index j, int32_t (&idx)[8]) {
+  _mm256_store_si256(reinterpret_cast<__m256i*>(idx), j.v);
+}
 static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
+  alignas(32) int32_t idx[8];
+  store_index(j, idx);
   Vec col[7];
-  rows_of<7>(t.row, j, col);  // term 7 is padding
+  rows_of<7>(t.row, idx, col);  // term 7 is padding
   return {col[0], {col[1], col[2], col[3], col[4], col[5], col[6]}};
 }
-// The near table's interval index (see near_index in gelu_math.h) and
-// lookup: its first eight terms by rows as for the tail tables, the ninth
-// (c7) gathered.
+// The near tables' interval indices (see near_index and tanh_near_index in
+// gelu_math.h) and lookup: the first eight terms by rows as for the tail
+// tables, the ninth (c7) by eight scalar loads with the same indices (one
+// vgatherdps costs about 9 ns on the Ice Lake core measured,
+// docs/PERFORMANCE.md: the float32 exact forward went from 0.40-0.66x to
+// 0.68-0.86x native, the tanh backward from 1.03-1.20x to 1.50-1.71x).
 static inline Index near_index(Vec y) {
   return {_mm256_and_si256(_mm256_castps_si256(math::near_index_sum(y).v), _mm256_set1_epi32(31))};
 }
@@ -117,11 +124,14 @@ static inline Index tanh_near_index(Vec y) {
       _mm256_and_si256(_mm256_castps_si256(math::tanh_near_index_sum(y).v), _mm256_set1_epi32(31))};
 }
 static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
+  alignas(32) int32_t idx[8];
+  store_index(j, idx);
   Vec col[8];
-  rows_of<8>(t.row, j, col);
-  return {col[0],
-          {col[1], col[2], col[3], col[4], col[5], col[6], col[7],
-           _mm256_i32gather_ps(t.c[7], j.v, 4)}};
+  rows_of<8>(t.row, idx, col);
+  const float* c7 = t.c[7];
+  const Vec last = _mm256_setr_ps(c7[idx[0]], c7[idx[1]], c7[idx[2]], c7[idx[3]], c7[idx[4]],
+                                  c7[idx[5]], c7[idx[6]], c7[idx[7]]);
+  return {col[0], {col[1], col[2], col[3], col[4], col[5], col[6], col[7], last}};
 }
 
 // 2^e for integral e in [-126, 127], from its bits.
