@@ -211,6 +211,16 @@ GELU_EXT_HD V tanh_near_index_sum(V y) {
   return fma_(fma_(fma_(y, V(0x1.aap-6f), V(0.125f)), y, V(1.25f)), y, V(0x1.8p23f));
 }
 GELU_EXT_HD uint32_t tanh_near_index(float y) { return bits_of(tanh_near_index_sum(y)) & 31u; }
+// The same for the tanh forward's near table (kTanhNearForward), y <=
+// kTanhForwardNearEnd: n = rint(y (5/4 + y (3/16 + y 9/256))).
+constexpr float kTanhForwardNearEnd = 7.0f;
+template <class V>
+GELU_EXT_HD V tanh_forward_near_index_sum(V y) {
+  return fma_(fma_(fma_(y, V(0x1.2p-5f), V(0.1875f)), y, V(1.25f)), y, V(0x1.8p23f));
+}
+GELU_EXT_HD uint32_t tanh_forward_near_index(float y) {
+  return bits_of(tanh_forward_near_index_sum(y)) & 31u;
+}
 GELU_EXT_HD NearTerms<float> lookup(const NearTable& t, uint32_t j) {
   return {t.centre[j],
           {t.c[0][j], t.c[1][j], t.c[2][j], t.c[3][j], t.c[4][j], t.c[5][j], t.c[6][j], t.c[7][j]}};
@@ -517,6 +527,24 @@ GELU_EXT_HD V near_polynomial(const NearTerms<V>& k, V d) {
   for (int i = 5; i >= 0; --i) t = fma_(t, d, k.c[i]);
   return t;
 }
+// A near table's value at y (>= 0, clamped to the table's range) in the
+// interval j: the polynomial at d = y - centre, exact (y lies within a
+// factor 2 of the centre, or the centre is 0).
+template <class V, class I>
+GELU_EXT_HD V near_value(const NearTable& t, I j, V y) {
+  const NearTerms<V> k = lookup(t, j);
+  return near_polynomial(k, y - k.centre);
+}
+// The lanes of x below -end or NaN (SIMD types: those that leave a near
+// form's range), and whether there are none.
+template <class V>
+GELU_EXT_HD auto below_or_nan(V x, float end) {
+  return not_le(V(-end), x);
+}
+template <class V>
+GELU_EXT_HD bool none_below(V x, float end) {
+  return !any_(below_or_nan(x, end));
+}
 
 // x >= -kNearEnd: f = T(yc) + positive_part(x) with yc = min(|x|, kNearEnd)
 // and T = -y Phi(-y) from the near table: x - y Phi(-y) for x >= 0, and T
@@ -527,20 +555,18 @@ GELU_EXT_HD V near_polynomial(const NearTerms<V>& k, V d) {
 template <class V>
 GELU_EXT_HD V gelu_exact_near(V x) {
   const V y = abs_clamp(x, V(kNearEnd));
-  const NearTerms<V> k = lookup(near_forward_table(), near_index(y));
-  const V d = y - k.centre;  // exact: y is within a factor 2 of the centre, or the centre is 0
-  return near_polynomial(k, d) + positive_part(x);
+  return near_value(near_forward_table(), near_index(y), y) + positive_part(x);
 }
 
 // The lanes of x below -kNearEnd or NaN: those that take the tail form (SIMD
 // types); all_near: none of them.
 template <class V>
 GELU_EXT_HD auto beyond_near(V x) {
-  return not_le(V(-kNearEnd), x);
+  return below_or_nan(x, kNearEnd);
 }
 template <class V>
 GELU_EXT_HD bool all_near(V x) {
-  return !any_(beyond_near(x));
+  return none_below(x, kNearEnd);
 }
 
 // float32 exact GELU: on the CPU the near form for x >= -kNearEnd, the tail
@@ -775,20 +801,66 @@ GELU_EXT_HD V gelu_tanh_derivative(V x) {
 template <class V>
 GELU_EXT_HD V gelu_tanh_derivative_near(V x) {
   const V y = abs_clamp(x, V(kTanhNearEnd));
-  const NearTerms<V> k = lookup(tanh_derivative_near_table(), tanh_near_index(y));
-  const V d = y - k.centre;  // exact: y is within a factor 2 of the centre, or the centre is 0
-  return sub_where(x > V(0.0f), V(1.0f), near_polynomial(k, d));
+  return sub_where(x > V(0.0f), V(1.0f),
+                   near_value(tanh_derivative_near_table(), tanh_near_index(y), y));
 }
 
-// The lanes of x below -kTanhNearEnd or NaN: those that take the logistic
-// form (SIMD types); all_tanh_near: none of them.
-template <class V>
-GELU_EXT_HD auto beyond_tanh_near(V x) {
-  return not_le(V(-kTanhNearEnd), x);
-}
+// Whether no lane of x lies below -kTanhNearEnd or is NaN (SIMD types):
+// then none takes the logistic form.
 template <class V>
 GELU_EXT_HD bool all_tanh_near(V x) {
-  return !any_(beyond_tanh_near(x));
+  return none_below(x, kTanhNearEnd);
+}
+
+// float32 tanh GELU for x >= -kTanhForwardNearEnd: f = T(yc) +
+// positive_part(x), T(y) = f(-y) = -y sigma(-2u(y)) from the tanh forward's
+// near table, yc = min(|x|, kTanhForwardNearEnd), as gelu_exact_near (for
+// x > kTanhForwardNearEnd, |T(yc)| < 3e-15 is far below half an ulp of x, so
+// f = x, +inf included; f(+-0) = +-0).
+template <class V>
+GELU_EXT_HD V gelu_tanh_near(V x) {
+  const V y = abs_clamp(x, V(kTanhForwardNearEnd));
+  return near_value(tanh_forward_near_table(), tanh_forward_near_index(y), y) + positive_part(x);
+}
+template <class V>
+GELU_EXT_HD bool all_tanh_forward_near(V x) {
+  return none_below(x, kTanhForwardNearEnd);
+}
+
+// The near forms of the forward by mode (exact, tanh) and whether every lane
+// of x takes it.
+template <Approximation A, class V>
+GELU_EXT_HD V near_forward_of(V x) {
+  if constexpr (A == Approximation::Tanh) {
+    return gelu_tanh_near(x);
+  } else {
+    return gelu_exact_near(x);
+  }
+}
+template <Approximation A, class V>
+GELU_EXT_HD bool all_near_of(V x) {
+  if constexpr (A == Approximation::Tanh) {
+    return all_tanh_forward_near(x);
+  } else {
+    return all_near(x);
+  }
+}
+
+// The tanh f of formula_of: for float32 results the near form for
+// x >= -kTanhForwardNearEnd and the logistic form below it (and for NaN),
+// chosen as below for f'.
+template <bool kPrecise = true, bool kFull = false, class V>
+GELU_EXT_HD V gelu_tanh_tables(V x) {
+  if constexpr (kPrecise && std::is_same_v<decltype(scalar_of(x)), float>) {
+    if constexpr (std::is_same_v<V, float>) {
+      return x >= -kTanhForwardNearEnd ? gelu_tanh_near(x) : gelu_tanh<kPrecise, kFull>(x);
+    } else {
+      return select(below_or_nan(x, kTanhForwardNearEnd), gelu_tanh<kPrecise, kFull>(x),
+                    gelu_tanh_near(x));
+    }
+  } else {
+    return gelu_tanh<kPrecise, kFull>(x);
+  }
 }
 
 // The tanh f' of formula_of: for float32 results the near form for
@@ -805,7 +877,7 @@ GELU_EXT_HD V gelu_tanh_derivative_tables(V x) {
       return x >= -kTanhNearEnd ? gelu_tanh_derivative_near(x)
                                 : gelu_tanh_derivative<kPrecise, kFull>(x);
     } else {
-      return select(beyond_tanh_near(x), gelu_tanh_derivative<kPrecise, kFull>(x),
+      return select(below_or_nan(x, kTanhNearEnd), gelu_tanh_derivative<kPrecise, kFull>(x),
                     gelu_tanh_derivative_near(x));
     }
   } else {
@@ -836,7 +908,7 @@ GELU_EXT_HD V formula_of(V x) {
   if constexpr (A == Approximation::Tanh && kDerivative) {
     return gelu_tanh_derivative_tables<kPrecise, kFull>(x);
   } else if constexpr (A == Approximation::Tanh) {
-    return gelu_tanh<kPrecise, kFull>(x);
+    return gelu_tanh_tables<kPrecise, kFull>(x);
   } else if constexpr (A == Approximation::Sigmoid && kDerivative) {
     return gelu_sigmoid_derivative<kPrecise, kFull>(x);
   } else if constexpr (A == Approximation::Sigmoid) {

@@ -306,13 +306,16 @@ GELU_EXT_HD ScaledExp exp_neg_tanh_a(float yc) {
 }
 
 // f or f' of the tanh (kTanh) or sigmoid form for float32 results. The tanh
-// f' from -kTanhNearEnd up is the CPU's near form (gelu_math.h,
-// gelu_tanh_derivative_near: plain FMAs on the same table, so the same bits).
+// f from -kTanhForwardNearEnd up and f' from -kTanhNearEnd up are the CPU's
+// near forms (gelu_math.h, gelu_tanh_near and gelu_tanh_derivative_near:
+// plain FMAs on the same tables, so the same bits).
 template <bool kTanh, bool kDerivative, class M>
 GELU_EXT_HD float f32_logistic(const M& m, float x) {
   constexpr float kClamp = kTanh ? Clamp<float>::kTanh : Clamp<float>::kSigmoid;
   if constexpr (kTanh && kDerivative) {
     if (x >= -kTanhNearEnd) return gelu_tanh_derivative_near(x);
+  } else if constexpr (kTanh) {
+    if (x >= -kTanhForwardNearEnd) return gelu_tanh_near(x);
   }
   if constexpr (kTanh && !kDerivative) {
     const float yc = clamp_hi(::fabsf(x), kClamp);

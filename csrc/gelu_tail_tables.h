@@ -358,6 +358,91 @@ inline constexpr NearTable kTanhNearDerivative = make_near_table({
       0x1.b12c4ep-43f, 0x1.74e032p-45f, 0x1.3685dap-47f, 0x1.2dfcbep-49f}}});
 // clang-format on
 
+// The tanh forward's near table (kTanhNearForward): for the 31 intervals of
+// y selected by tanh_forward_near_index() in gelu_math.h (uniform in
+// y (5/4 + y (3/16 + y 9/256)), y <= 7; the 32nd is never selected), the
+// centre and the coefficients c0..c7 of a polynomial in d = y - centre for
+// T(y) = f(-y) = -y sigma(-2u(y)), the whole of float32 tanh GELU for
+// x >= -7 (CPU and CUDA): f = T(yc) + max(-0, x), yc = min(|x|, 7).
+// Interval 0 (y < 0.377) is expanded at 0 with c0 = -0, so that
+// f(-0) = -0. tools/fit_coefficients.py fits it (max relative error
+// 5.77e-09).
+// clang-format off
+inline constexpr NearTable kTanhNearForward = make_near_table({
+    {0x0p+0f, 0x1.64cf86p-1f, 0x1.47527ep+0f, 0x1.c389ep+0f,
+      0x1.175898p+1f, 0x1.45790ap+1f, 0x1.706f1p+1f, 0x1.96b46cp+1f,
+      0x1.ba90f8p+1f, 0x1.d9932ap+1f, 0x1.f798a2p+1f, 0x1.0a2a6ep+2f,
+      0x1.1806a6p+2f, 0x1.24e026p+2f, 0x1.30f5a2p+2f, 0x1.3c3aa8p+2f,
+      0x1.46f4ecp+2f, 0x1.523a62p+2f, 0x1.5bf132p+2f, 0x1.666e08p+2f,
+      0x1.7069d8p+2f, 0x1.78b11cp+2f, 0x1.81c172p+2f, 0x1.89edc6p+2f,
+      0x1.92d2eap+2f, 0x1.9b612ap+2f, 0x1.a16a64p+2f, 0x1.a8f794p+2f,
+      0x1.b2a15ep+2f, 0x1.b86a2p+2f, 0x1.bd897ep+2f, 0x1.c2445ap+2f},
+    {{-0x0p+0f, -0x1.5ad66p-3f, -0x1.07aeacp-3f, -0x1.19468p-4f,
+      -0x1.01e346p-5f, -0x1.bb59eep-7f, -0x1.5b86bcp-8f, -0x1.08f974p-9f,
+      -0x1.7d33fap-11f, -0x1.1d3f62p-12f, -0x1.917928p-14f, -0x1.0e010ap-15f,
+      -0x1.59b65ep-17f, -0x1.bbbec6p-19f, -0x1.1b13dep-20f, -0x1.6cd53cp-22f,
+      -0x1.d2a27ap-24f, -0x1.074e68p-25f, -0x1.4e44e4p-27f, -0x1.6c5578p-29f,
+      -0x1.8ddaf6p-31f, -0x1.02fa46p-32f, -0x1.209e48p-34f, -0x1.5cb478p-36f,
+      -0x1.68c598p-38f, -0x1.7604dcp-40f, -0x1.181448p-41f, -0x1.3c681ap-43f,
+      -0x1.d9903ep-46f, -0x1.5061fp-47f, -0x1.0797b2p-48f, -0x1.b45ab4p-50f},
+     {-0x1p-1f, -0x1.9b5f28p-6f, 0x1.fe53fp-4f, 0x1.c3ef28p-4f,
+      0x1.114816p-4f, 0x1.1cee3p-5f, 0x1.060228p-6f, 0x1.c7ba9ap-8f,
+      0x1.704ffcp-9f, 0x1.2f759ep-10f, 0x1.d336d8p-12f, 0x1.5566c8p-13f,
+      0x1.d85ad8p-15f, 0x1.450becp-16f, 0x1.ba0b74p-18f, 0x1.2de1aep-19f,
+      0x1.9789dp-21f, 0x1.e62494p-23f, 0x1.435b66p-24f, 0x1.72514ep-26f,
+      0x1.a77d98p-28f, 0x1.1e3948p-29f, 0x1.4c281cp-31f, 0x1.9ff958p-33f,
+      0x1.bf3bd8p-35f, 0x1.e0d4acp-37f, 0x1.714bbcp-38f, 0x1.ae7396p-40f,
+      0x1.4f1318p-42f, 0x1.e739c2p-44f, 0x1.85aa1cp-45f, 0x1.489b9ep-46f},
+     {0x1.988456p-2f, 0x1.e4992ep-3f, 0x1.0d2738p-5f, -0x1.79c128p-5f,
+      -0x1.a4d638p-5f, -0x1.270caep-5f, -0x1.4f7c02p-6f, -0x1.574c34p-7f,
+      -0x1.3e8492p-8f, -0x1.25447ap-9f, -0x1.f3d1fcp-11f, -0x1.90a71cp-12f,
+      -0x1.2de45ep-13f, -0x1.c05dfep-15f, -0x1.46b486p-16f, -0x1.daffeep-18f,
+      -0x1.53b31ep-19f, -0x1.addf18p-21f, -0x1.2c77bcp-22f, -0x1.6a918ep-24f,
+      -0x1.b344fep-26f, -0x1.3205d6p-27f, -0x1.728064p-29f, -0x1.e1b7e6p-31f,
+      -0x1.0d8ad4p-32f, -0x1.2cf6p-34f, -0x1.da9bdcp-36f, -0x1.1db7c6p-37f,
+      -0x1.cf5572p-40f, -0x1.590eb2p-41f, -0x1.19d64ep-42f, -0x1.e498a4p-44f},
+     {-0x1.0652p-19f, -0x1.054a82p-3f, -0x1.692bd8p-4f, -0x1.73cfep-6f,
+      0x1.352a2p-7f, 0x1.0dae6cp-6f, 0x1.bb7b4ep-7f, 0x1.1deea6p-7f,
+      0x1.3d0d2ep-8f, 0x1.4e62cep-9f, 0x1.414dcep-10f, 0x1.1e8cb6p-11f,
+      0x1.dba218p-13f, 0x1.807d56p-14f, 0x1.2e557ap-15f, 0x1.d6956p-17f,
+      0x1.66489ep-18f, 0x1.e320a8p-20f, 0x1.6417dap-21f, 0x1.c64604p-23f,
+      0x1.1f1558p-24f, 0x1.a4d806p-26f, 0x1.0a5ef6p-27f, 0x1.683912p-29f,
+      0x1.a4600cp-31f, 0x1.e846a8p-33f, 0x1.8bae8ep-34f, 0x1.ecbe26p-36f,
+      0x1.a0ccfp-38f, 0x1.3e393cp-39f, 0x1.09a6ecp-40f, 0x1.d1f3acp-42f},
+     {-0x1.119096p-4f, -0x1.5494dap-7f, 0x1.1b6604p-5f, 0x1.c88756p-6f,
+      0x1.5c682ep-7f, 0x1.b1d0f6p-13f, -0x1.e9517p-9f, -0x1.02adf6p-8f,
+      -0x1.7bbc2ap-9f, -0x1.e2ac4ap-10f, -0x1.0e50cp-10f, -0x1.127e7p-11f,
+      -0x1.fe7c8ep-13f, -0x1.c6ee52p-14f, -0x1.85d38ep-15f, -0x1.474cacp-16f,
+      -0x1.0af94p-17f, -0x1.81cfdep-19f, -0x1.2d2b84p-20f, -0x1.97e168p-22f,
+      -0x1.1055b6p-23f, -0x1.a14ae2p-25f, -0x1.14e40ep-26f, -0x1.86508cp-28f,
+      -0x1.dc03fep-30f, -0x1.202382p-31f, -0x1.e09314p-33f, -0x1.35f2d8p-34f,
+      -0x1.11fc0ep-36f, -0x1.ad516p-38f, -0x1.6ea7d6p-39f, -0x1.4831b6p-40f},
+     {-0x1.e4149cp-13f, 0x1.815508p-6f, 0x1.2c897cp-8f, -0x1.f8a286p-8f,
+      -0x1.e9f748p-8f, -0x1.00e56cp-8f, -0x1.00bd9ep-10f, 0x1.fae606p-12f,
+      0x1.d31f12p-11f, 0x1.a6ec9ep-11f, 0x1.297a0ap-11f, 0x1.6824p-12f,
+      0x1.83619ep-13f, 0x1.83796p-14f, 0x1.6f6b4ap-15f, 0x1.511228p-16f,
+      0x1.28cf8cp-17f, 0x1.cf407ap-19f, 0x1.81037cp-20f, 0x1.162976p-21f,
+      0x1.8a5c32p-23f, 0x1.3ce6a2p-24f, 0x1.ba5a62p-26f, 0x1.45d838p-27f,
+      0x1.a03b1p-29f, 0x1.07085p-30f, 0x1.c4d5a2p-32f, 0x1.2f0736p-33f,
+      0x1.17f046p-35f, 0x1.c3a79ap-37f, 0x1.882caep-38f, 0x1.671d84p-39f},
+     {0x1.6ad6ap-7f, -0x1.90113p-10f, -0x1.a0e64ep-8f, -0x1.b447f4p-10f,
+      0x1.529bb2p-10f, 0x1.bf93a8p-10f, 0x1.2d8e8cp-10f, 0x1.fcad2ep-12f,
+      0x1.a8910cp-15f, -0x1.29b0f2p-13f, -0x1.742242p-13f, -0x1.32df4ap-13f,
+      -0x1.99f834p-14f, -0x1.de6564p-15f, -0x1.02079p-15f, -0x1.076c84p-16f,
+      -0x1.fa855p-18f, -0x1.b133bp-19f, -0x1.81c974p-20f, -0x1.2b8bb8p-21f,
+      -0x1.c52bep-23f, -0x1.80af2ap-24f, -0x1.1b909ep-25f, -0x1.b614f4p-27f,
+      -0x1.2625aap-28f, -0x1.844af8p-30f, -0x1.579fdep-31f, -0x1.dd4edcp-33f,
+      -0x1.d0078cp-35f, -0x1.82f6f8p-36f, -0x1.1df41ep-37f, -0x1.4d535ep-38f},
+     {-0x1.ae16p-10f, -0x1.898232p-9f, 0x1.9c765cp-11f, 0x1.55676ap-10f,
+      0x1.756d4ap-14f, -0x1.05f324p-12f, -0x1.0dfac8p-15f, -0x1.5ba284p-12f,
+      -0x1.f4c7dap-15f, -0x1.f09718p-14f, 0x1.a7c41ep-16f, 0x1.51b33cp-15f,
+      0x1.6968a6p-16f, 0x1.010736p-15f, 0x1.24ba44p-16f, 0x1.070cb8p-17f,
+      0x1.46f2cap-18f, 0x1.3e0692p-19f, 0x1.39b90ep-20f, 0x1.1832ep-21f,
+      0x1.bf235ap-23f, 0x1.7b4e52p-24f, 0x1.2839c4p-25f, 0x1.d80f8ep-27f,
+      0x1.5ef5b6p-28f, 0x1.03b706p-29f, 0x1.7d10aep-31f, 0x1.0ff0f8p-32f,
+      0x1.6f50eap-34f, 0x1.f2403ap-36f, -0x1.bf521ap-38f, 0x1.4156c8p-37f}}});
+// clang-format on
+
 // The tables where the running code can read them: CUDA device code reads a
 // copy in global memory (each 32-float array is one 128-byte line, so a
 // warp's lookup of one term is one cached transaction, whatever the lanes'
@@ -366,6 +451,7 @@ inline constexpr NearTable kTanhNearDerivative = make_near_table({
 static __device__ const TailTable kTailForwardDevice = kTailForward;
 static __device__ const TailTable kTailDerivativeDevice = kTailDerivative;
 static __device__ const NearTable kTanhNearDerivativeDevice = kTanhNearDerivative;
+static __device__ const NearTable kTanhNearForwardDevice = kTanhNearForward;
 #define GELU_EXT_TAIL_HD static __host__ __device__ __forceinline__
 #else
 #define GELU_EXT_TAIL_HD inline
@@ -384,13 +470,20 @@ GELU_EXT_TAIL_HD const TailTable& tail_derivative_table() {
   return kTailDerivative;
 #endif
 }
-// The tanh near table serves the float32 tanh backward on both devices, so
-// their results there are the same bits.
+// The tanh near tables serve float32 tanh GELU on both devices, so their
+// results there are the same bits.
 GELU_EXT_TAIL_HD const NearTable& tanh_derivative_near_table() {
 #if defined(__CUDA_ARCH__)
   return kTanhNearDerivativeDevice;
 #else
   return kTanhNearDerivative;
+#endif
+}
+GELU_EXT_TAIL_HD const NearTable& tanh_forward_near_table() {
+#if defined(__CUDA_ARCH__)
+  return kTanhNearForwardDevice;
+#else
+  return kTanhNearForward;
 #endif
 }
 #undef GELU_EXT_TAIL_HD

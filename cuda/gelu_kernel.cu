@@ -98,16 +98,21 @@ struct Instructions {
   }
 };
 
-// The float32 tanh f' below -kTanhNearEnd (and for NaN): rare, so out of
-// line, and the loops hold the near form alone (as the CPU's cold runs).
+// The float32 tanh f below -kTanhForwardNearEnd and f' below -kTanhNearEnd
+// (and for NaN): rare, so out of line, and the loops hold the near forms
+// alone (as the CPU's cold runs).
+__device__ __noinline__ float tanh_beyond_near(float x) {
+  return math::device::f32_logistic<true, false>(Instructions{}, x);
+}
 __device__ __noinline__ float tanh_derivative_beyond_near(float x) {
   return math::device::f32_logistic<true, true>(Instructions{}, x);
 }
 
 // f (kDerivative = false) or f' of mode A in the compute type: bfloat16 and
 // float16 results, and float32's logistic forms, take the device formulas
-// (gelu_math_device.h), the float32 tanh f' from -kTanhNearEnd up the CPU's
-// near form; float32 exact GELU and float64 the CPU's (gelu_math.h).
+// (gelu_math_device.h), the float32 tanh f and f' from their near forms'
+// bounds up the CPU's near forms; float32 exact GELU and float64 the CPU's
+// (gelu_math.h).
 template <class T, Approximation kApprox, bool kDerivative>
 __device__ __forceinline__ typename Policy<T>::Acc formula(typename Policy<T>::Acc v) {
   using P = Policy<T>;
@@ -117,6 +122,8 @@ __device__ __forceinline__ typename Policy<T>::Acc formula(typename Policy<T>::A
   } else if constexpr (std::is_same_v<T, float> && kApprox == Approximation::Tanh && kDerivative) {
     return v >= -math::kTanhNearEnd ? math::gelu_tanh_derivative_near(v)
                                     : tanh_derivative_beyond_near(v);
+  } else if constexpr (std::is_same_v<T, float> && kApprox == Approximation::Tanh) {
+    return v >= -math::kTanhForwardNearEnd ? math::gelu_tanh_near(v) : tanh_beyond_near(v);
   } else if constexpr (std::is_same_v<T, float> && kApprox != Approximation::None) {
     return math::device::f32_logistic<kApprox == Approximation::Tanh, kDerivative>(Instructions{},
                                                                                    v);

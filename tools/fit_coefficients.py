@@ -193,11 +193,12 @@ def tanh_near_w(y):
     return s + x * s * (1 - s) * 2 * c * (1 + 3 * kappa * x * x)
 
 
-def tanh_near_interval(idx):
-    """[lo, hi] of y for tanh near-table interval idx (rint(g(y)) = idx)."""
-    a, b, c = TANH_NEAR_G
+def _cubic_interval(idx, coeffs, end):
+    """[lo, hi] of y for interval idx of a cubic index rint(g(y)) = idx,
+    g(y) = y (a + y (b + y c)), each end widened by 2^-20 relative."""
+    a, b, c = coeffs
 
-    def inv(g):  # the y >= 0 with y (a + y (b + y c)) = g (g increases)
+    def inv(g):  # the y >= 0 with g(y) = g (g increases)
         lo, hi = 0.0, 16.0
         for _ in range(200):
             mid = (lo + hi) / 2
@@ -205,7 +206,37 @@ def tanh_near_interval(idx):
         return lo
 
     lo = 0.0 if idx == 0 else inv(idx - 0.5) * (1 - 2.0**-20)
-    return lo, min(inv(idx + 0.5) * (1 + 2.0**-20), TANH_NEAR_END)
+    return lo, min(inv(idx + 0.5) * (1 + 2.0**-20), end)
+
+
+def tanh_near_interval(idx):
+    """[lo, hi] of y for tanh near-table interval idx (rint(g(y)) = idx)."""
+    return _cubic_interval(idx, TANH_NEAR_G, TANH_NEAR_END)
+
+
+# float32 tanh GELU for x >= -TANH_FWD_NEAR_END (CPU and CUDA), as the exact
+# forward's near table: T(y) = f(-y) = -y sigma(-2u(y)), f = T(yc) +
+# max(-0, x), yc = min(|x|, TANH_FWD_NEAR_END) (for x > 7, |T(7)| < 3e-15 is
+# far below half an ulp of x, so f = x). The same kind of cubic index as the
+# derivative's, g(y) = y (A + y (B + y C)) with A = 5/4, B = 3/16,
+# C = 9/256 (g(7) = 30), on a shorter range: to 8 the best such index left
+# 0.85 2^-24, to 7 it leaves 0.1 2^-24 (the forward's contract is 3 ulp).
+# Interval 0 ([0, 0.38]) is expanded at 0 with c0 = -0 (T is y times a
+# polynomial there, so f(-0) = -0).
+TANH_FWD_NEAR_END = 7.0
+TANH_FWD_NEAR_G = (1.25, 0.1875, 9 / 256)  # A, B, C
+
+
+def tanh_near_t(y):
+    y = mpmath.mpf(y)
+    c = mpmath.sqrt(2 / mpmath.pi)
+    kappa = mpmath.mpf("0.044715")
+    return -y / (1 + mpmath.exp(2 * c * (y + kappa * y**3)))
+
+
+def tanh_fwd_near_interval(idx):
+    """[lo, hi] of y for the tanh forward near table's interval idx."""
+    return _cubic_interval(idx, TANH_FWD_NEAR_G, TANH_FWD_NEAR_END)
 
 
 def tanh_near_root():
@@ -534,3 +565,6 @@ if __name__ == "__main__":
     )
     print(f"// kTanhNearDerivative: degree {NEAR_DEGREE}, max relative error: {err:.3e}")
     print_tail_table("kTanhNearDerivative", centres, coeffs, "make_near_table", "NearTable")
+    centres, coeffs, err = fit_tail_table(tanh_near_t, 0.0, NEAR_DEGREE, tanh_fwd_near_interval, 0)
+    print(f"// kTanhNearForward: degree {NEAR_DEGREE}, max relative error: {err:.3e}")
+    print_tail_table("kTanhNearForward", centres, coeffs, "make_near_table", "NearTable")

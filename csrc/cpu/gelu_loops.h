@@ -145,14 +145,14 @@ struct Screened<Io, std::void_t<decltype(Io::kScreened)>> : std::bool_constant<I
 // call in the loop, whose callee may clobber every vector register, made the
 // compiler reload them every iteration: 23 loads per vector, 10-18% slower);
 // flatten, so that the formulas are inlined into them.
-// The exact forward has a third kind of run: vectors with no lane below
-// -math::kNearEnd and no NaN (all_near; almost every vector of activations)
-// take the near form alone (math::gelu_exact_near: the screened policies'
-// formulas are math's), without the tail form that the normal run's formula
-// also computes for them and then discards; the normal run stops at such
-// vectors.
+// The exact and tanh forwards have a third kind of run: vectors with no lane
+// below their near form's bound (-math::kNearEnd, -math::kTanhForwardNearEnd)
+// and no NaN (all_near_of; almost every vector of activations) take the near
+// form alone (math::near_forward_of: the screened policies' formulas are
+// math's), without the other form that the normal run's formula also
+// computes for them and then discards; the normal run stops at such vectors.
 template <Approximation A>
-constexpr bool kHasNearRun = A == Approximation::None;
+constexpr bool kHasNearRun = A == Approximation::None || A == Approximation::Tanh;
 template <Approximation A, bool kPrecise, class F, class V, class Io, class X, class T>
 [[gnu::noinline, gnu::flatten]] int64_t forward_normal_run(X x, T* y, int64_t i, int64_t n,
                                                            const Io& io) {
@@ -161,20 +161,20 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class X, c
     const V v = io.load(x + i);
     if (math::outside_normal_range<A, false>(v)) break;
     if constexpr (kHasNearRun<A>) {
-      if (math::all_near(v)) break;
+      if (math::all_near_of<A>(v)) break;
     }
     io.store(y + i, F::template forward<A, kPrecise>(v));
   }
   return i;
 }
-template <class V, class Io, class X, class T>
+template <Approximation A, class V, class Io, class X, class T>
 [[gnu::noinline, gnu::flatten]] int64_t forward_near_run(X x, T* y, int64_t i, int64_t n,
                                                          const Io& io) {
   for (; i + V::kSize <= n; i += V::kSize) {
     prefetch_ahead<V::kSize>(x + i);
     const V v = io.load(x + i);
-    if (!math::all_near(v)) break;
-    io.store(y + i, math::gelu_exact_near(v));
+    if (!math::all_near_of<A>(v)) break;
+    io.store(y + i, math::near_forward_of<A>(v));
   }
   return i;
 }
@@ -251,7 +251,7 @@ void forward_screened(X x, T* y, int64_t n, const Io& io) {
   // advances.
   int64_t i = 0;
   while (i < n) {
-    if constexpr (kHasNearRun<A>) i = forward_near_run<V>(x, y, i, n, io);
+    if constexpr (kHasNearRun<A>) i = forward_near_run<A, V>(x, y, i, n, io);
     if (i < n) i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
     if (i < n && math::outside_normal_range<A, false>(io.load(x + i))) {
       i = forward_full_range_run<A, kPrecise, F, V>(x, y, i, n, io);

@@ -123,6 +123,10 @@ static inline Index tanh_near_index(Vec y) {
   return {
       _mm256_and_si256(_mm256_castps_si256(math::tanh_near_index_sum(y).v), _mm256_set1_epi32(31))};
 }
+static inline Index tanh_forward_near_index(Vec y) {
+  return {_mm256_and_si256(_mm256_castps_si256(math::tanh_forward_near_index_sum(y).v),
+                           _mm256_set1_epi32(31))};
+}
 static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
   alignas(32) int32_t idx[8];
   store_index(j, idx);

@@ -99,6 +99,9 @@ static inline Index near_index(Vec y) { return {_mm512_castps_si512(math::near_i
 static inline Index tanh_near_index(Vec y) {
   return {_mm512_castps_si512(math::tanh_near_index_sum(y).v)};
 }
+static inline Index tanh_forward_near_index(Vec y) {
+  return {_mm512_castps_si512(math::tanh_forward_near_index_sum(y).v)};
+}
 static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
   return {permute32(t.centre, j),
           {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j), permute32(t.c[3], j),

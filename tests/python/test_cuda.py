@@ -239,22 +239,24 @@ def test_cpu_and_cuda_agree(dtype, mode):
 @pytest.mark.parametrize("dtype", [torch.float32], ids=dtype_id)
 @needs_cuda
 def test_cpu_and_cuda_bitwise(dtype, mode):
-    """What the float32 exact backward, the exact forward below -8.625 and
-    the tanh backward from -8 up (its near table, gelu_tanh_derivative_near)
-    are written for, beyond the contract's 2 ulp (test_cpu_and_cuda_agree):
-    bit for bit equal to the CPU (same formulas and tables, explicit FMAs, no
-    contraction, IEEE division, one rounding). NaN payloads may differ.
+    """What the float32 exact backward, the exact forward below -8.625, the
+    tanh forward from -7 up and the tanh backward from -8 up (their near
+    tables, gelu_tanh_near and gelu_tanh_derivative_near) are written for,
+    beyond the contract's 2 ulp (test_cpu_and_cuda_agree): bit for bit equal
+    to the CPU (same formulas and tables, explicit FMAs, no contraction, IEEE
+    division, one rounding). NaN payloads may differ.
     The CPU's exact forward from -8.625 up takes its near table, which CUDA
     does not (csrc/gelu_math.h, gelu_exact_tables); there the two are within
     2 representable numbers of each other for every float32 input
     (docs/ACCURACY.md), see test_cpu_and_cuda_differences. The other float32
-    modes (and the tanh backward below -8) and the 16-bit types use the
-    device formulas (csrc/gelu_math_device.h)."""
+    modes (and the tanh mode below its near forms' bounds) and the 16-bit
+    types use the device formulas (csrc/gelu_math_device.h)."""
     x = cpu_cuda_inputs(dtype, seed=23)
     g = random_values(dtype, x.numel(), seed=24)
     xc, gc = x.cuda(), g.cuda()
     tail = x < -8.625
-    near = x >= -8.0  # the tanh near form's range (both devices take it)
+    near = x >= -8.0  # the tanh near forms' ranges (both devices take them)
+    near_fwd = x >= -7.0
     pairs = [
         (
             "forward below -8.625",
@@ -262,6 +264,11 @@ def test_cpu_and_cuda_bitwise(dtype, mode):
             gelu_ext.gelu(xc, mode)[tail.cuda()],
         ),
         ("backward", gelu_ext.gelu_backward(g, x, mode), gelu_ext.gelu_backward(gc, xc, mode)),
+        (
+            "tanh forward from -7 up",
+            gelu_ext.gelu(x, "tanh")[near_fwd],
+            gelu_ext.gelu(xc, "tanh")[near_fwd.cuda()],
+        ),
         (
             "tanh backward from -8 up",
             gelu_ext.gelu_backward(g, x, "tanh")[near],
@@ -283,8 +290,8 @@ def test_cpu_and_cuda_differences(dtype, mode, record_property):
     within the agreement contract of the CPU (1 ulp of the type, 2 ulp for
     float32), and how many results differ at all, reported (the CPU-side
     emulation, tests/cpp/test_device_math.cpp, predicts up to 1.7% for the
-    16-bit types and 0.3% for the float32 logistic forms; the float32 exact
-    backward and the tanh backward from -8 up are bitwise,
+    16-bit types and 0.3% for the float32 sigmoid forms; the float32 exact
+    backward and the tanh mode from -7 / -8 up are bitwise,
     test_cpu_and_cuda_bitwise, and the exact forward
     differs only from -8.625 up, where the CPU takes its near table)."""
     if dtype == torch.float32:

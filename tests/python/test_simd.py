@@ -180,7 +180,8 @@ def test_paths_identical_beyond_normal_range(mode, restore_simd):
 
 def _near_boundaries(ends: list[float], bound: float) -> torch.Tensor:
     """float32 inputs around a near form (csrc/gelu_math.h: gelu_exact_near,
-    from -8.625 up, and gelu_tanh_derivative_near, from -8 up): the ends of
+    from -8.625 up, gelu_tanh_near, from -7 up, and
+    gelu_tanh_derivative_near, from -8 up): the ends of
     its 32 intervals and +-bound with their neighbours, both signs; then
     16-lane blocks in a shuffled order that makes the loops switch between
     their runs: all near, one lane below -bound, all below -12.5 (the
@@ -214,9 +215,12 @@ def _inverse(g, v: float) -> float:
 
 
 # The near forms' interval ends y(n + 1/2): rint(g(y)) = n with
-# g = 5 y (y + 3) / 16 for the exact forward, y (5/4 + y (1/8 + y 213/8192))
-# for the tanh backward.
+# g = 5 y (y + 3) / 16 for the exact forward, y (5/4 + y (3/16 + y 9/256))
+# for the tanh forward, y (5/4 + y (1/8 + y 213/8192)) for the tanh backward.
 EXACT_NEAR_ENDS = [_inverse(lambda y: 5 * y * (y + 3) / 16, n + 0.5) for n in range(31)]
+TANH_FORWARD_NEAR_ENDS = [
+    _inverse(lambda y: y * (1.25 + y * (0.1875 + y * 9 / 256)), n + 0.5) for n in range(30)
+]
 TANH_NEAR_ENDS = [
     _inverse(lambda y: y * (1.25 + y * (0.125 + y * 213 / 8192)), n + 0.5) for n in range(31)
 ]
@@ -225,8 +229,12 @@ TANH_NEAR_ENDS = [
 @pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
 @pytest.mark.parametrize(
     "mode, direction, ends, bound",
-    [("none", "forward", EXACT_NEAR_ENDS, 8.625), ("tanh", "backward", TANH_NEAR_ENDS, 8.0)],
-    ids=["exact-forward", "tanh-backward"],
+    [
+        ("none", "forward", EXACT_NEAR_ENDS, 8.625),
+        ("tanh", "forward", TANH_FORWARD_NEAR_ENDS, 7.0),
+        ("tanh", "backward", TANH_NEAR_ENDS, 8.0),
+    ],
+    ids=["exact-forward", "tanh-forward", "tanh-backward"],
 )
 def test_paths_identical_at_near_form_boundaries(mode, direction, ends, bound, restore_simd):
     # The SIMD loops take the near form for vectors with every lane from
