@@ -23,7 +23,10 @@
 //
 // Tanh GELU uses f(x) = x * sigma(2u), sigmoid GELU f(x) = x * sigma(1.702 x),
 // both with w = exp(-|argument|) in (0, 1]: sigma = 1/(1+w) for x > 0 and
-// w/(1+w) for x <= 0 (the logistic forms, below).
+// w/(1+w) for x <= 0 (the logistic forms, below). For float32 results the
+// tanh mode reads polynomial tables instead from x = -7 up (f) and -8 up
+// (f'), on the CPU and CUDA alike (gelu_tanh_near,
+// gelu_tanh_derivative_near).
 #pragma once
 
 #include <cmath>

@@ -2,7 +2,8 @@
 // the GPU's approximate instructions (ex2.approx, rcp.approx) instead of the
 // CPU's exponential polynomial, 2^k scaling and IEEE division, and the
 // float32 tanh and sigmoid forms with cheaper scaling and division (further
-// down). The CUDA kernels (cuda/gelu_kernel.cu) use them; the CPU keeps
+// down; the tanh mode takes the CPU's near tables instead from -7 / -8 up).
+// The CUDA kernels (cuda/gelu_kernel.cu) use them; the CPU keeps
 // gelu_math.h. The contract between the two is agreement within 1 ulp of
 // the type (16-bit) or 2 ulp (float32) (docs/ACCURACY.md), not bitwise
 // identity.
