@@ -561,12 +561,8 @@ GELU_EXT_HD V gelu_exact_near(V x) {
   return near_value(near_forward_table(), near_index(y), y) + positive_part(x);
 }
 
-// The lanes of x below -kNearEnd or NaN: those that take the tail form (SIMD
-// types); all_near: none of them.
-template <class V>
-GELU_EXT_HD auto beyond_near(V x) {
-  return below_or_nan(x, kNearEnd);
-}
+// Whether no lane of x lies below -kNearEnd or is NaN (SIMD types): then
+// none takes the tail form.
 template <class V>
 GELU_EXT_HD bool all_near(V x) {
   return none_below(x, kNearEnd);
@@ -587,7 +583,7 @@ GELU_EXT_HD V gelu_exact_tables(V x) {
   if constexpr (std::is_same_v<V, float>) {
     return x >= -kNearEnd ? gelu_exact_near(x) : gelu_exact_tail<kFull>(x);
   } else {
-    return select(beyond_near(x), gelu_exact_tail<kFull>(x), gelu_exact_near(x));
+    return select(below_or_nan(x, kNearEnd), gelu_exact_tail<kFull>(x), gelu_exact_near(x));
   }
 #endif
 }

@@ -260,20 +260,12 @@ void forward_screened(X x, T* y, int64_t n, const Io& io) {
 }
 template <Approximation A, bool kPrecise, class F, class V, class Io, class G, class X, class T>
 void backward_screened(G g, X x, T* gi, int64_t n, const Io& io) {
-  if constexpr (kHasBackwardNearRun<A>) {  // the runs as in forward_screened
-    int64_t i = 0;
-    while (i < n) {
-      i = backward_near_run<V>(g, x, gi, i, n, io);
-      if (i < n) i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
-      if (i < n && math::outside_normal_range<A, true>(io.load(x + i))) {
-        i = backward_full_range_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
-      }
-    }
-  } else {
-    int64_t i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, 0, n, io);
-    while (i < n) {
+  int64_t i = 0;  // the runs as in forward_screened
+  while (i < n) {
+    if constexpr (kHasBackwardNearRun<A>) i = backward_near_run<V>(g, x, gi, i, n, io);
+    if (i < n) i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
+    if (i < n && math::outside_normal_range<A, true>(io.load(x + i))) {
       i = backward_full_range_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
-      i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
     }
   }
 }
