@@ -14,11 +14,15 @@
 * Sample inputs: special values, seeded random data, tail grids, every bit
   pattern of the 16-bit types.
 * Fixtures that restore global state the tests change (SIMD path, threads).
+* ``load_script``: a repository script (tools/, examples/) as a module.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
+import sys
 
 import gelu_ext
 import pytest
@@ -53,6 +57,21 @@ BITS_DTYPE = {
     torch.bfloat16: torch.int16,
     torch.float16: torch.int16,
 }
+
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def load_script(relpath: str):
+    """The script at ``relpath`` (from the repository root) imported as a
+    module named after its file, and registered in sys.modules (dataclasses
+    look their module up there)."""
+    name = os.path.splitext(os.path.basename(relpath))[0]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO_ROOT, relpath))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def dtype_id(dtype: torch.dtype) -> str:

@@ -10,12 +10,11 @@ counts (CEILINGS; docs/GPU.md)."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import shutil
-import sys
 
 import pytest
+from conftest import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -25,13 +24,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        "cuda_budget", os.path.join(ROOT, "tools", "cuda_budget.py")
-    )
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["cuda_budget"] = mod  # its dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/cuda_budget.py")
 
 
 @pytest.fixture(scope="module")

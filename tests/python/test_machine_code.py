@@ -6,12 +6,12 @@ for a timing, which on a shared machine is noise."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
 import subprocess
 
 import pytest
+from conftest import load_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -36,12 +36,7 @@ pytestmark = [
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        "vector_ops", os.path.join(ROOT, "tools", "vector_ops.py")
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("tools/vector_ops.py")
 
 
 @pytest.fixture(scope="module")

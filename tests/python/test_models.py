@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib.util
 import os
 import pathlib
 import re
@@ -35,6 +34,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import transformers  # noqa: E402
 import transformers.activations as hf_act  # noqa: E402
+from conftest import load_script  # noqa: E402
 from gelu_ext import nn as gelu_nn  # noqa: E402
 from torch import nn  # noqa: E402
 from transformers.pytorch_utils import Conv1D  # noqa: E402
@@ -520,11 +520,7 @@ def test_table_classes_exist_in_the_installed_libraries():
 # examples/swap_hf_model.py
 # ---------------------------------------------------------------------------
 def test_example_swap_hf_model(capsys):
-    spec = importlib.util.spec_from_file_location(
-        "swap_hf_model", REPO / "examples" / "swap_hf_model.py"
-    )
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_script("examples/swap_hf_model.py")
     assert example.main(["--runs", "2"]) == 0
     out = capsys.readouterr().out
     assert "replace_gelu: 6 replaced, 0 left alone" in out
