@@ -5,27 +5,15 @@ checked: speed is the benchmark's business)."""
 from __future__ import annotations
 
 import json
-import os
 
-import torch
 from conftest import load_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def _tool():
-    return load_script("tools/layout_ratios.py")
-
-
-def test_layout_ratios_writes_every_call(tmp_path, capsys):
-    threads = torch.get_num_threads()
+def test_layout_ratios_writes_every_call(tmp_path, capsys, restore_threads):
     out = tmp_path / "layouts.json"
-    try:
-        rc = _tool().main(
-            ["--threads", "1", "--dtype", "float32,bfloat16", "--rounds", "2", "--json", str(out)]
-        )
-    finally:
-        torch.set_num_threads(threads)
+    rc = load_script("tools/layout_ratios.py").main(
+        ["--threads", "1", "--dtype", "float32,bfloat16", "--rounds", "2", "--json", str(out)]
+    )
     assert rc == 0
     rows = json.loads(out.read_text())["rows"]
     assert [(r["dtype"], r["threads"]) for r in rows] == [("float32", 1), ("bfloat16", 1)]
