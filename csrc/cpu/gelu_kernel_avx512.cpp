@@ -28,11 +28,48 @@ namespace cpu {
 namespace {
 using V = avx512::Vec;
 using VD = avx512_f64::Vec;
-using Kernels = SimdKernels<V, VD>;
+
+// The 16-bit result tables read by AVX-512 gathers, 16 entries per
+// instruction, instead of scalar loads: the same entries, so the same bits.
+// Faster on the Intel cores measured that have AVX512-FP16 (Sapphire Rapids
+// or later), slower on Ice Lake and Zen 5 (docs/PERFORMANCE.md), so
+// simd_select.cpp prefers the table that uses it only on the former.
+struct GatherLookup {
+  static __m512i indices(const uint16_t* x) {  // x[0..16) widened
+    return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+  }
+  // x[2i], i < 16: the low halves of 16 32-bit words (the last word's high
+  // half is one element past x[30]: full_vectors stops before the end).
+  static __m512i indices(EverySecond<uint16_t> x) {
+    return _mm512_and_si512(_mm512_loadu_si512(x.p), _mm512_set1_epi32(0xffff));
+  }
+  // 32-bit words at 2-byte steps, entry j in each word's low half (the table
+  // is padded past its last entry, half_tables.cpp), narrowed.
+  static void gather(const uint16_t* table, __m512i j, uint16_t* out) {
+    const __m512i w = _mm512_i32gather_epi32(j, table, 2);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi32_epi16(w));
+  }
+  static void gather(const float* table, __m512i j, float* out) {
+    _mm512_storeu_ps(out, _mm512_i32gather_ps(j, table, 4));
+  }
+  template <class E, class X>
+  static void get(const E* table, X x, E* out, int64_t n) {
+    constexpr int kLanes = 16;
+    const int64_t full = full_vectors<kLanes, X>(n);
+    int64_t i = 0;
+    for (; i < full; i += kLanes) gather(table, indices(x + i), out + i);
+    if (i < n) table_lookup(table, x + i, out + i, n - i);
+  }
+};
 }  // namespace
 
 const ContigKernels* avx512_kernels() {
-  static const ContigKernels table = simd_table<Kernels>("avx512");
+  static const ContigKernels table = simd_table<SimdKernels<V, VD>>("avx512");
+  return &table;
+}
+
+const ContigKernels* avx512_gather_kernels() {
+  static const ContigKernels table = simd_table<SimdKernels<V, VD, GatherLookup>>("avx512-gather");
   return &table;
 }
 
@@ -43,4 +80,5 @@ const ContigKernels* avx512_kernels() {
 
 #else
 const gelu_ext::cpu::ContigKernels* gelu_ext::cpu::avx512_kernels() { return nullptr; }
+const gelu_ext::cpu::ContigKernels* gelu_ext::cpu::avx512_gather_kernels() { return nullptr; }
 #endif

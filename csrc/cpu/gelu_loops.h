@@ -410,8 +410,10 @@ struct VecKernels {
 };
 
 // out[i] = table[x[i]]: scalar loads, the indices read four at a time. On
-// the Ice Lake server CPU this was measured on, faster than the AVX-512 and
-// AVX2 gathers (0.29 against 0.53 and 1.09 ns per element, table in L1).
+// Ice Lake faster than the AVX-512 and AVX2 gathers (0.29 against 0.53 and
+// 1.09 ns per element, table in L1), and on Zen 5 than the AVX-512 gather;
+// slower than it on the Intel cores with AVX512-FP16 measured, where the
+// avx512-gather table (gelu_kernel_avx512.cpp) is preferred.
 template <class E>
 inline void table_lookup(const E* table, const uint16_t* x, E* out, int64_t n) {
   int64_t i = 0;
@@ -439,12 +441,25 @@ inline void table_lookup(const E* table, EverySecond<uint16_t> x, E* out, int64_
   for (; i < n; ++i) out[i] = table[x[i]];
 }
 
+// How a kernel table reads the 16-bit result tables: Lookup::get(table, x,
+// out, n) for x a `const uint16_t*` or an EverySecond<uint16_t>, out[i] =
+// table[x[i]]. ScalarLookup: table_lookup above. Other lookups (an AVX-512
+// gather, gelu_kernel_avx512.cpp) move the same entries, so the bits do not
+// depend on which one runs.
+struct ScalarLookup {
+  template <class E, class X>
+  static void get(const E* table, X x, E* out, int64_t n) {
+    table_lookup(table, x, out, n);
+  }
+};
+
 // The SIMD kernels: float32 computed by the loops; bfloat16 and float16
 // read from the result tables that the scalar path fills (half_tables.h), so
 // their forward bits are the scalar path's by construction, and their
 // backward is backward_loop's arithmetic with f'(x) read instead of computed:
 // g * f'(x) in float, every NaN canonical, rounded once.
-template <class V, class FloatIo, template <bool> class HalfIo, class StreamIo>
+template <class V, class FloatIo, template <bool> class HalfIo, class StreamIo,
+          class Lookup = ScalarLookup>
 struct TableVecKernels {
   static constexpr int kLanes = V::kSize;
 
@@ -453,8 +468,8 @@ struct TableVecKernels {
       return forward_loop<V>(static_cast<const float*>(x), static_cast<float*>(y), n, FloatIo{},
                              approx);
     }
-    table_lookup(half_forward_table(dtype == Dtype::BFloat16, approx),
-                 static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n);
+    Lookup::get(half_forward_table(dtype == Dtype::BFloat16, approx),
+                static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n);
   }
 
   static void backward(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
@@ -513,9 +528,9 @@ struct TableVecKernels {
       forward_loop<V>(EverySecond<float>{static_cast<const float*>(x)}, static_cast<float*>(y), n,
                       FloatIo{}, approx);
     } else {
-      table_lookup(half_forward_table(dtype == Dtype::BFloat16, approx),
-                   EverySecond<uint16_t>{static_cast<const uint16_t*>(x)},
-                   static_cast<uint16_t*>(y), n);
+      Lookup::get(half_forward_table(dtype == Dtype::BFloat16, approx),
+                  EverySecond<uint16_t>{static_cast<const uint16_t*>(x)}, static_cast<uint16_t*>(y),
+                  n);
     }
     return true;
   }
@@ -549,7 +564,7 @@ struct TableVecKernels {
     alignas(64) float d[kChunk];
     for (int64_t c = 0; c < n; c += kChunk) {
       const int64_t m = n - c < kChunk ? n - c : kChunk;
-      table_lookup(df, x + c, d, m);
+      Lookup::get(df, x + c, d, m);
       for_each_block<kLanes>(
           m, c + m < n ? m / kLanes * kLanes : full_vectors<kLanes, G>(m),
           [&](int64_t i) {
@@ -660,10 +675,10 @@ struct SimdHalfIo {
 
 // A SIMD path's kernels over its float lanes V and double lanes VD, and
 // their ContigKernels table (gelu_kernel_avx2.cpp, gelu_kernel_avx512.cpp).
-template <class V, class VD>
-using SimdKernels =
-    WithDouble<TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::template Io, SimdFloatIo<V, true>>,
-               VD, SimdDoubleIo<VD>>;
+template <class V, class VD, class Lookup = ScalarLookup>
+using SimdKernels = WithDouble<
+    TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::template Io, SimdFloatIo<V, true>, Lookup>,
+    VD, SimdDoubleIo<VD>>;
 template <class Kernels>
 ContigKernels simd_table(const char* name) {
   return {name,

@@ -33,6 +33,7 @@ template <class E, bool kBf16, Approximation kApprox>
 const E* table() {
   struct Table {
     alignas(64) E v[kHalfPatterns];
+    E pad[16];  // zeros: a gather of 32-bit words at the last 16-bit entry reads into it
   };
   static const std::unique_ptr<Table> t = [] {
     auto built = std::make_unique<Table>();

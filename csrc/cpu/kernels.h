@@ -52,6 +52,9 @@ void scalar_half_derivative(const uint16_t* x, float* df, int64_t n, Dtype dtype
 // handles every dtype.
 const ContigKernels* avx2_kernels();
 const ContigKernels* avx512_kernels();
+// The AVX-512 table with the 16-bit result tables read by gathers (the same
+// results; faster on some CPUs, simd_select.cpp).
+const ContigKernels* avx512_gather_kernels();
 
 }  // namespace cpu
 }  // namespace gelu_ext

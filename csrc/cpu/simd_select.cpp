@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -24,8 +28,23 @@ bool cpu_has(const std::string& name) {
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
            __builtin_cpu_supports("avx512dq");
   }
+  if (name == "avx512-gather") return cpu_has("avx512");
 #endif
   return name == "scalar";
+}
+
+// Whether the CPU's AVX-512 gathers beat scalar loads for the 16-bit result
+// tables: taken as "has AVX512-FP16" (CPUID leaf 7, EDX bit 23), which the
+// Intel cores from Sapphire Rapids on have, where it was measured faster
+// (15-20%), and Ice Lake and Zen 4/5, where gathers were measured slower, do
+// not (docs/PERFORMANCE.md). Only a preference: both tables give the same bits.
+bool fast_gathers() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 23 & 1u) != 0;
+#else
+  return false;
+#endif
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -38,6 +57,7 @@ const ContigKernels* table(const std::string& name) {
   if (name == "scalar") return &scalar_kernels();
   if (name == "avx2") return avx2_kernels();
   if (name == "avx512") return avx512_kernels();
+  if (name == "avx512-gather") return avx512_gather_kernels();
   return nullptr;
 }
 
@@ -61,7 +81,7 @@ std::atomic<const ContigKernels*>& current() {
 
 std::vector<std::string> compiled_simd_paths() {
   std::vector<std::string> out;
-  for (const char* name : {"scalar", "avx2", "avx512"}) {
+  for (const char* name : {"scalar", "avx2", "avx512", "avx512-gather"}) {
     if (table(name) != nullptr) out.emplace_back(name);
   }
   return out;
@@ -72,6 +92,9 @@ std::vector<std::string> supported_simd_paths() {
   for (const auto& name : compiled_simd_paths()) {
     if (cpu_has(name)) out.push_back(name);
   }
+  // Best last: the gather table only where gathers are fast.
+  const auto gather = std::find(out.begin(), out.end(), "avx512-gather");
+  if (gather != out.end() && !fast_gathers()) std::iter_swap(gather, gather - 1);
   return out;
 }
 

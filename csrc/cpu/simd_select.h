@@ -1,6 +1,7 @@
 // Which contiguous-kernel table the CPU kernels use: the best one the CPU
 // supports, unless overridden (for tests and benchmarks) by set_simd_path
-// or the GELU_EXT_SIMD environment variable ("scalar", "avx2", "avx512").
+// or the GELU_EXT_SIMD environment variable ("scalar", "avx2", "avx512",
+// "avx512-gather": AVX-512 with the 16-bit result tables read by gathers).
 #pragma once
 
 #include <cstdint>

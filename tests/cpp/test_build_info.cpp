@@ -48,6 +48,7 @@ TEST(BuildInfo, SimdListsAreConsistent) {
 #if defined(__x86_64__)
   EXPECT_TRUE(contains(compiled, "avx2")) << gelu_ext_simd_compiled();
   EXPECT_TRUE(contains(compiled, "avx512")) << gelu_ext_simd_compiled();
+  EXPECT_TRUE(contains(compiled, "avx512-gather")) << gelu_ext_simd_compiled();
 #endif
   ASSERT_FALSE(supported.empty());
   EXPECT_EQ(supported.front(), "scalar");
@@ -69,6 +70,7 @@ TEST(BuildInfo, SupportedPathsFollowCpuFeatures) {
                       __builtin_cpu_supports("avx512dq");
   EXPECT_EQ(contains(supported, "avx2"), avx2) << gelu_ext_simd_supported();
   EXPECT_EQ(contains(supported, "avx512"), avx512) << gelu_ext_simd_supported();
+  EXPECT_EQ(contains(supported, "avx512-gather"), avx512) << gelu_ext_simd_supported();
 }
 #endif
 

@@ -48,7 +48,7 @@ def _run_all_paths(fn):
 def test_simd_facts(restore_simd):
     compiled = _C.simd_compiled()
     assert "scalar" in compiled and "scalar" in PATHS
-    assert set(PATHS) <= set(compiled) <= {"scalar", "avx2", "avx512"}
+    assert set(PATHS) <= set(compiled) <= {"scalar", "avx2", "avx512", "avx512-gather"}
     assert _C.simd_selected() in PATHS
     for path in PATHS:
         _C.set_simd(path)
@@ -62,6 +62,29 @@ def test_default_is_best_supported():
     if os.environ.get("GELU_EXT_SIMD"):
         pytest.skip("GELU_EXT_SIMD is set in the environment")
     assert _C.simd_selected() == PATHS[-1]
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@pytest.mark.skipif("avx512-gather" not in PATHS, reason="this CPU has no AVX-512 path")
+@pytest.mark.skipif(not _cpu_flags(), reason="no /proc/cpuinfo flags to compare with")
+def test_gather_table_preferred_only_with_avx512_fp16():
+    # both AVX-512 tables are supported; the one that reads the 16-bit result
+    # tables by gathers ranks best only where the CPU has AVX512-FP16 (the
+    # Intel cores where gathers measured faster than scalar loads)
+    assert "avx512" in PATHS
+    best = "avx512-gather" if "avx512_fp16" in _cpu_flags() else "avx512"
+    assert PATHS[-1] == best
+    assert set(PATHS[-2:]) == {"avx512", "avx512-gather"}
 
 
 @pytest.mark.parametrize("name", ["", "sse2", "AVX2", "neon", "avx1024"])
