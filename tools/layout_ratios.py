@@ -12,56 +12,47 @@ and the backward of
 * an `x[::2]` view of 2^21 elements ("strided"),
 * `x.t()` of a 1024 x 1024 tensor ("transposed"),
 
+(the benchmark's own layouts, `gelu_ext.cli.bench`),
+
 all written into contiguous out= tensors allocated once (kernel against
 kernel: no allocation or page faults in the times), plus PyTorch's own
 transposing copy `out.copy_(x.t())` of the same tensor for scale. Each call
 runs once per round, the rounds interleave them, and the medians are
-compared. Values are N(0, 3^2), as in the benchmark.
+compared. Values are N(0, 3^2) (the benchmark's input scale).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
 
 import gelu_ext  # noqa: F401  (registers torch.ops.gelu_ext)
 import torch
+from gelu_ext.cli import bench
 from gelu_ext.cli.info import cpu_model
 
 N = 1 << 20
-SIDE = 1024
 
 
 def measure(dtype: torch.dtype, mode: str, rounds: int) -> dict[str, float]:
     """Median microseconds of each call, interleaved over `rounds` rounds."""
     gen = torch.Generator().manual_seed(0)
-
-    def values(n: int, scale: float) -> torch.Tensor:
-        return (torch.randn(n, generator=gen) * scale).to(dtype)
-
-    x = {
-        "contiguous": values(N, 3.0),
-        "strided": values(2 * N, 3.0)[::2],
-        "transposed": values(N, 3.0).view(SIDE, SIDE).t(),
-    }
-    g = {
-        "contiguous": values(N, 1.0),
-        "strided": values(2 * N, 1.0)[::2],
-        "transposed": values(N, 1.0).view(SIDE, SIDE).t(),
-    }
-    flat = torch.empty(N, dtype=dtype)
-    square = torch.empty(SIDE, SIDE, dtype=dtype)
     ops = torch.ops.gelu_ext
     calls = {}
-    for layout in x:
-        out = square if layout == "transposed" else flat
-        calls[f"{layout} fwd"] = lambda lay=layout, o=out: ops.gelu.out(x[lay], mode, out=o)
-        calls[f"{layout} bwd"] = lambda lay=layout, o=out: ops.gelu_backward.grad_input(
-            g[lay], x[lay], mode, grad_input=o
+    for layout in bench.LAYOUTS:  # the benchmark's own layouts (--layouts)
+        values = (torch.randn(N, generator=gen) * bench.INPUT_SCALE).to(dtype)
+        x = bench._make_input(values, layout)
+        g = bench._make_input(torch.randn(N, generator=gen).to(dtype), layout)
+        out = torch.empty(x.shape, dtype=dtype)  # contiguous, whatever x's layout
+        calls[f"{layout} fwd"] = functools.partial(ops.gelu.out, x, mode, out=out)
+        calls[f"{layout} bwd"] = functools.partial(
+            ops.gelu_backward.grad_input, g, x, mode, grad_input=out
         )
-    calls["torch transposing copy"] = lambda: square.copy_(x["transposed"])
+        if layout == "transposed":
+            calls["torch transposing copy"] = functools.partial(out.copy_, x)
     for f in calls.values():  # warm-up: pages, caches, lazy set-up
         f()
         f()

@@ -33,7 +33,9 @@ using VD = avx512_f64::Vec;
 // instruction, instead of scalar loads: the same entries, so the same bits.
 // Faster on the Intel cores measured that have AVX512-FP16 (Sapphire Rapids
 // or later), slower on Ice Lake and Zen 5 (docs/PERFORMANCE.md), so
-// simd_select.cpp prefers the table that uses it only on the former.
+// simd_select.cpp prefers the table that uses it only on the former. The
+// backward gathers f'(x) into its chunk buffer like the scalar lookup: in a
+// scratch A/B that was no slower than gathering straight into the multiply.
 struct GatherLookup {
   static __m512i indices(const uint16_t* x) {  // x[0..16) widened
     return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));

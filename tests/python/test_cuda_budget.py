@@ -10,13 +10,10 @@ counts (CEILINGS; docs/GPU.md)."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 
 import pytest
 from conftest import load_script
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 pytestmark = pytest.mark.skipif(
     shutil.which("nvcc") is None, reason="no CUDA toolkit (nvcc): the CUDA kernels are not built"

@@ -11,9 +11,7 @@ import platform
 import subprocess
 
 import pytest
-from conftest import load_script
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from conftest import REPO_ROOT, load_script
 
 CXX = os.environ.get("CXX", "c++")
 
@@ -42,7 +40,7 @@ def _tool():
 @pytest.fixture(scope="module")
 def counts():
     tool = _tool()
-    return tool, tool.count(os.path.join(ROOT, "csrc"), CXX)
+    return tool, tool.count(os.path.join(REPO_ROOT, "csrc"), CXX)
 
 
 def test_avx512_loops_within_budget(counts):
@@ -79,7 +77,7 @@ def test_tanh_mode_has_no_division(counts):
 def test_counter_sees_a_longer_loop(counts, tmp_path):
     # the check must be able to fail: one more multiply in the formula shows up
     tool, rows = counts
-    src = os.path.join(ROOT, "csrc")
+    src = os.path.join(REPO_ROOT, "csrc")
     for sub in ("", "cpu"):
         os.makedirs(tmp_path / sub, exist_ok=True)
     for dirpath, _, files in os.walk(src):
