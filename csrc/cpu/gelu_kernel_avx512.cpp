@@ -31,9 +31,9 @@ using VD = avx512_f64::Vec;
 
 // The 16-bit result tables read by AVX-512 gathers, 16 entries per
 // instruction, instead of scalar loads: the same entries, so the same bits.
-// Faster on the Intel cores measured that have AVX512-FP16 (Sapphire Rapids
-// or later), slower on Ice Lake and Zen 5 (docs/PERFORMANCE.md), so
-// simd_select.cpp prefers the table that uses it only on the former. The
+// Faster on the Intel server cores from Sapphire Rapids on (two measured),
+// slower on Ice Lake and Zen 5 (docs/PERFORMANCE.md), so simd_select.cpp
+// prefers the table that uses it only on the former. The
 // backward gathers f'(x) into its chunk buffer like the scalar lookup: in a
 // scratch A/B that was no slower than gathering straight into the multiply.
 struct GatherLookup {

@@ -412,7 +412,7 @@ struct VecKernels {
 // out[i] = table[x[i]]: scalar loads, the indices read four at a time. On
 // Ice Lake faster than the AVX-512 and AVX2 gathers (0.29 against 0.53 and
 // 1.09 ns per element, table in L1), and on Zen 5 than the AVX-512 gather;
-// slower than it on the Intel cores with AVX512-FP16 measured, where the
+// slower than it on the Intel server cores from Sapphire Rapids on, where the
 // avx512-gather table (gelu_kernel_avx512.cpp) is preferred.
 template <class E>
 inline void table_lookup(const E* table, const uint16_t* x, E* out, int64_t n) {
