@@ -15,7 +15,9 @@ and the backward of
 (the benchmark's own layouts, `gelu_ext.cli.bench`),
 
 all written into contiguous out= tensors allocated once (kernel against
-kernel: no allocation or page faults in the times), plus PyTorch's own
+kernel: no allocation or page faults in the times), plus the transposed
+input into an out= of its own layout (`torch.empty_like`, as the functional
+call allocates it: "transposed, same-layout out") and PyTorch's own
 transposing copy `out.copy_(x.t())` of the same tensor for scale. Each call
 runs once per round, the rounds interleave them, and the medians are
 compared. Values are N(0, 3^2) (the benchmark's input scale).
@@ -42,16 +44,23 @@ def measure(dtype: torch.dtype, mode: str, rounds: int) -> dict[str, float]:
     gen = torch.Generator().manual_seed(0)
     ops = torch.ops.gelu_ext
     calls = {}
-    for layout in bench.LAYOUTS:  # the benchmark's own layouts (--layouts)
+    # the benchmark's own layouts (--layouts), then a transposed input into an
+    # output of its own strides; each case has tensors of its own, so that no
+    # call finds another case's inputs in the caches
+    for case in (*bench.LAYOUTS, "transposed same-layout"):
+        layout = case.split()[0]
         values = (torch.randn(N, generator=gen) * bench.INPUT_SCALE).to(dtype)
         x = bench._make_input(values, layout)
         g = bench._make_input(torch.randn(N, generator=gen).to(dtype), layout)
-        out = torch.empty(x.shape, dtype=dtype)  # contiguous, whatever x's layout
-        calls[f"{layout} fwd"] = functools.partial(ops.gelu.out, x, mode, out=out)
-        calls[f"{layout} bwd"] = functools.partial(
+        if case == layout:
+            out = torch.empty(x.shape, dtype=dtype)  # contiguous, whatever x's layout
+        else:
+            out = torch.empty_like(x)  # x's strides: the iteration runs in memory order
+        calls[f"{case} fwd"] = functools.partial(ops.gelu.out, x, mode, out=out)
+        calls[f"{case} bwd"] = functools.partial(
             ops.gelu_backward.grad_input, g, x, mode, grad_input=out
         )
-        if layout == "transposed":
+        if case == "transposed":
             calls["torch transposing copy"] = functools.partial(out.copy_, x)
     for f in calls.values():  # warm-up: pages, caches, lazy set-up
         f()
@@ -76,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {cpu_model()} | torch {torch.__version__} | mode {args.mode} | {args.rounds} rounds")
     print(
         "| dtype | threads | contiguous fwd / bwd (us) | strided fwd | strided bwd "
-        "| transposed fwd | transposed bwd | torch transposing copy (us) |"
+        "| transposed fwd | transposed bwd | transposed, same-layout out fwd / bwd "
+        "| torch transposing copy (us) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     results = []
     for threads in (int(t) for t in args.threads.split(",")):
         torch.set_num_threads(threads)
@@ -88,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"| {name} | {threads} | {cf:.0f} / {cb:.0f} | {m['strided fwd'] / cf:.2f} "
                 f"| {m['strided bwd'] / cb:.2f} | {m['transposed fwd'] / cf:.2f} "
-                f"| {m['transposed bwd'] / cb:.2f} | {m['torch transposing copy']:.0f} |",
+                f"| {m['transposed bwd'] / cb:.2f} | {m['transposed same-layout fwd'] / cf:.2f} / "
+                f"{m['transposed same-layout bwd'] / cb:.2f} | {m['torch transposing copy']:.0f} |",
                 flush=True,
             )
             results.append({"dtype": name, "threads": threads, "mode": args.mode, "us": m})
