@@ -25,7 +25,7 @@ bool set_simd_path(const std::string& name);
 // loop (ContigKernels::forward_streaming): no read for ownership of each
 // output line, and no eviction of other data for lines that would leave the
 // last-level cache before anyone read them again. The default is the
-// last-level cache's size, at least 32 MiB.
+// last-level cache's size, at most 32 MiB (32 MiB where the size is unknown).
 int64_t streaming_bytes();
 void set_streaming_bytes(int64_t bytes);
 
