@@ -451,6 +451,9 @@ struct ScalarLookup {
   static void get(const E* table, X x, E* out, int64_t n) {
     table_lookup(table, x, out, n);
   }
+  // Whether the lookup has get_streaming (get with non-temporal stores of
+  // whole cache lines, for an output aligned to 64 bytes).
+  static constexpr bool kStreams = false;
 };
 
 // The SIMD kernels: float32 computed by the loops; bfloat16 and float16
@@ -499,9 +502,16 @@ struct TableVecKernels {
   static bool forward_streaming(const void* x, void* y, int64_t n, Dtype dtype,
                                 Approximation approx) {
     if constexpr (kStreams) {
-      if (dtype == Dtype::Float && reinterpret_cast<uintptr_t>(y) % sizeof(V) == 0) {
+      if (reinterpret_cast<uintptr_t>(y) % sizeof(V) != 0) return false;
+      if (dtype == Dtype::Float) {
         forward_loop<V>(static_cast<const float*>(x), static_cast<float*>(y), n, StreamIo{},
                         approx);
+        V::stream_fence();
+        return true;
+      }
+      if constexpr (Lookup::kStreams) {  // bfloat16, float16 through a streaming lookup
+        Lookup::get_streaming(half_forward_table(dtype == Dtype::BFloat16, approx),
+                              static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n);
         V::stream_fence();
         return true;
       }

@@ -52,14 +52,17 @@ def stream_everything():
 
 @pytest.mark.parametrize("path", _C.simd_supported())
 @pytest.mark.parametrize("mode", MODES)
-def test_streaming_stores_same_values(mode, path, stream_everything, restore_simd):
-    # float32 outputs through the non-temporal stores: the same bits as the
-    # functional results (ordinary stores), for lengths around the vector
-    # widths, and for outputs not aligned to a vector (ordinary stores then).
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=dtype_id)
+def test_streaming_stores_same_values(dtype, mode, path, stream_everything, restore_simd):
+    # outputs through the non-temporal stores (float32 on AVX-512, and the
+    # 16-bit forward on avx512-gather, a cache line of 32 entries per store):
+    # the same bits as the functional results (ordinary stores), for lengths
+    # around the vector and line widths, and for outputs not aligned to a
+    # vector (ordinary stores then).
     _C.set_simd(path)
-    for n in (1, 15, 16, 17, 33, 1000, 40_000):
-        x = random_values(torch.float32, n, seed=n)
-        g = random_values(torch.float32, n, seed=n + 1)
+    for n in (1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1000, 40_000):
+        x = random_values(dtype, n, seed=n)
+        g = random_values(dtype, n, seed=n + 1)
         if n > 3:
             x[::4] = torch.tensor([float("nan"), float("inf"), -float("inf"), -0.0]).repeat(n)[
                 : len(x[::4])
@@ -67,7 +70,7 @@ def test_streaming_stores_same_values(mode, path, stream_everything, restore_sim
         expect_f = gelu_ext.gelu(x, mode)
         expect_b = gelu_ext.gelu_backward(g, x, mode)
         for offset in (0, 1, 3):
-            out = torch.full((n + offset,), 7.0)[offset:]
+            out = torch.full((n + offset,), 7.0, dtype=dtype)[offset:]
             gelu_ext.gelu(x, mode, out=out)
             assert_bitwise_equal(out, expect_f, f"{path} n={n} offset={offset} forward")
             gelu_ext.gelu_backward(g, x, mode, grad_input=out)
