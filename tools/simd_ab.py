@@ -1,22 +1,26 @@
-"""Two CPU SIMD paths of gelu_ext against each other, interleaved in one process.
+"""Two settings of gelu_ext's CPU kernels against each other, interleaved in one process.
 
-Run:  python tools/simd_ab.py [--paths avx512,avx512-gather]
+Run:  python tools/simd_ab.py [--paths avx512,avx512-gather | --stores]
           [--dtype bfloat16,float16] [--mode none,tanh] [--sizes 4K,64K,1M,16M]
           [--threads 2,1] [--rounds 25] [--json FILE]
 
 Separate benchmark runs, one per `GELU_EXT_SIMD`, see whatever else the
 machine did between them: on a shared VM their cells moved by 0.6-2.5x. This
-loop switches the path (`gelu_ext._C.set_simd`) between timed batches of the
-same call instead, round after round, and compares the medians. Each cell is
-the first path's time over the second's: above 1, the second is faster. The
-calls write into an out= tensor allocated once (kernel against kernel); inputs
-are N(0, 3^2) (the benchmark's input scale). Every path gives the same bits,
+loop switches the setting between timed batches of the same call instead,
+round after round, and compares the medians: two SIMD paths
+(`gelu_ext._C.set_simd`), or with --stores ordinary against non-temporal
+stores on the selected path (`gelu_ext._C.set_streaming_bytes`: never, or
+every out= of any size where the kernels can). Each cell is the first
+setting's time over the second's: above 1, the second is faster. The calls
+write into an out= tensor allocated once (kernel against kernel); inputs are
+N(0, 3^2) (the benchmark's input scale). Either way the bits are the same,
 so only the time differs.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
@@ -28,14 +32,17 @@ from gelu_ext.cli import bench
 from gelu_ext.cli.common import size_list
 from gelu_ext.cli.info import cpu_model
 
+STORES = {"ordinary": 1 << 62, "streamed": 0}  # set_streaming_bytes for each
 
-def measure(call, paths: list[str], n: int, rounds: int) -> dict[str, float]:
-    """Median seconds per call on each path, batches of calls interleaved."""
+
+def measure(call, settings: dict, n: int, rounds: int) -> dict[str, float]:
+    """Median seconds per call under each setting (name -> function that
+    applies it), batches of calls interleaved."""
     reps = max(1, (1 << 22) // n)  # about 4M elements per batch
-    times: dict[str, list[float]] = {p: [] for p in paths}
+    times: dict[str, list[float]] = {p: [] for p in settings}
     for _ in range(rounds):
-        for p in paths:
-            _C.set_simd(p)
+        for p, apply in settings.items():
+            apply()
             call()  # the first call after a switch is not timed
             t0 = time.perf_counter()
             for _ in range(reps):
@@ -47,6 +54,9 @@ def measure(call, paths: list[str], n: int, rounds: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--paths", default="avx512,avx512-gather")
+    p.add_argument(
+        "--stores", action="store_true", help="ordinary against streamed stores instead of paths"
+    )
     p.add_argument("--dtype", default="bfloat16,float16")
     p.add_argument("--mode", default="none,tanh")
     p.add_argument("--sizes", type=size_list, default=size_list("4K,64K,1M,16M"))
@@ -54,15 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=25)
     p.add_argument("--json", default=None, help="also write the medians here")
     args = p.parse_args(argv)
-    paths = args.paths.split(",")
-    supported = list(_C.simd_supported())
-    missing = [x for x in paths if x not in supported]
-    if len(paths) != 2 or missing:
-        p.error(f"--paths takes two of this CPU's paths ({', '.join(supported)})")
+    if args.stores:
+        settings = {k: functools.partial(_C.set_streaming_bytes, b) for k, b in STORES.items()}
+    else:
+        paths = args.paths.split(",")
+        supported = list(_C.simd_supported())
+        missing = [x for x in paths if x not in supported]
+        if len(paths) != 2 or missing:
+            p.error(f"--paths takes two of this CPU's paths ({', '.join(supported)})")
+        settings = {x: functools.partial(_C.set_simd, x) for x in paths}
+    names = list(settings)
     sizes = args.sizes
-    before = _C.simd_selected()
+    before = _C.simd_selected(), _C.streaming_bytes()
     print(f"# {cpu_model()} | torch {torch.__version__} | {args.rounds} rounds")
-    print(f"# time on {paths[0]} / time on {paths[1]}")
+    print(f"# time with {names[0]} / time with {names[1]} (path {before[0]})")
     print("| dtype | mode | dir | threads | " + " | ".join(map(str, sizes)) + " |")
     print("|---|---|---|---|" + "---|" * len(sizes))
     ops = torch.ops.gelu_ext
@@ -90,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                                 def call(g=g, x=x, out=out, mode=mode):
                                     ops.gelu_backward.grad_input(g, x, mode, grad_input=out)
 
-                            s = measure(call, paths, n, args.rounds)
-                            cells.append(s[paths[0]] / s[paths[1]])
+                            s = measure(call, settings, n, args.rounds)
+                            cells.append(s[names[0]] / s[names[1]])
                             rows.append(
                                 {
                                     "dtype": name,
@@ -109,11 +124,12 @@ def main(argv: list[str] | None = None) -> int:
                             flush=True,
                         )
     finally:
-        _C.set_simd(before)
+        _C.set_simd(before[0])
+        _C.set_streaming_bytes(before[1])
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
-                {"cpu": cpu_model(), "torch": torch.__version__, "paths": paths, "rows": rows},
+                {"cpu": cpu_model(), "torch": torch.__version__, "settings": names, "rows": rows},
                 f,
                 indent=1,
             )

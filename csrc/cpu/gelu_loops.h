@@ -462,7 +462,7 @@ struct ScalarLookup {
 // backward is backward_loop's arithmetic with f'(x) read instead of computed:
 // g * f'(x) in float, every NaN canonical, rounded once.
 template <class V, class FloatIo, template <bool> class HalfIo, class StreamIo,
-          class Lookup = ScalarLookup>
+          template <bool> class HalfStreamIo, class Lookup = ScalarLookup>
 struct TableVecKernels {
   static constexpr int kLanes = V::kSize;
 
@@ -481,23 +481,31 @@ struct TableVecKernels {
       return backward_loop<V>(static_cast<const float*>(g), static_cast<const float*>(x),
                               static_cast<float*>(gi), n, FloatIo{}, approx);
     }
+    half_backward<HalfIo>(g, x, gi, n, dtype, approx);
+  }
+  // The bfloat16/float16 backward with the I/O policy Io<bf16>.
+  template <template <bool> class Io>
+  static void half_backward(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
+                            Approximation approx) {
     const float* df = half_derivative_table(dtype == Dtype::BFloat16, approx);
     const auto* gh = static_cast<const uint16_t*>(g);
     const auto* xh = static_cast<const uint16_t*>(x);
     auto* gih = static_cast<uint16_t*>(gi);
     if (dtype == Dtype::BFloat16) {
-      backward_table_loop(gh, xh, gih, n, HalfIo<true>{}, df);
+      backward_table_loop(gh, xh, gih, n, Io<true>{}, df);
     } else {
-      backward_table_loop(gh, xh, gih, n, HalfIo<false>{}, df);
+      backward_table_loop(gh, xh, gih, n, Io<false>{}, df);
     }
   }
 
-  // float32 outputs written with non-temporal stores (ContigKernels), then
-  // a store fence, so that they are visible before the call returns like
-  // ordinary stores. Only where a vector fills a cache line (AVX-512): the
-  // AVX2 loops, whose two half-line stores per line come far apart, measured
-  // 30-50% slower streamed than with ordinary stores (16M float32).
-  // (if constexpr: the AVX2 table compiles no streamed loops at all.)
+  // Outputs written with non-temporal stores (ContigKernels), then a store
+  // fence, so that they are visible before the call returns like ordinary
+  // stores: float32 both ways, the 16-bit backward (two stores of half a
+  // line each, back to back), and the 16-bit forward where the lookup has a
+  // streamed form (GatherLookup). Only on AVX-512: the AVX2 float32 loops,
+  // whose two half-line stores per line come far apart, measured 30-50%
+  // slower streamed than with ordinary stores (16M float32). (if constexpr:
+  // the AVX2 table compiles no streamed loops at all.)
   static constexpr bool kStreams = sizeof(V) >= 64;
   static bool forward_streaming(const void* x, void* y, int64_t n, Dtype dtype,
                                 Approximation approx) {
@@ -521,12 +529,15 @@ struct TableVecKernels {
   static bool backward_streaming(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,
                                  Approximation approx) {
     if constexpr (kStreams) {
-      if (dtype == Dtype::Float && reinterpret_cast<uintptr_t>(gi) % sizeof(V) == 0) {
+      if (reinterpret_cast<uintptr_t>(gi) % sizeof(V) != 0) return false;
+      if (dtype == Dtype::Float) {
         backward_loop<V>(static_cast<const float*>(g), static_cast<const float*>(x),
                          static_cast<float*>(gi), n, StreamIo{}, approx);
-        V::stream_fence();
-        return true;
+      } else {  // bfloat16, float16: half a cache line per store, the halves back to back
+        half_backward<HalfStreamIo>(g, x, gi, n, dtype, approx);
       }
+      V::stream_fence();
+      return true;
     }
     return false;
   }
@@ -583,7 +594,7 @@ struct TableVecKernels {
           [&](int64_t i, int64_t rest) {
             uint16_t gb[kLanes] = {};
             float db[kLanes] = {};
-            uint16_t ob[kLanes];
+            alignas(64) uint16_t ob[kLanes];  // a streaming io stores it aligned
             for (int64_t j = 0; j < rest; ++j) {
               gb[j] = g[c + i + j];
               db[j] = d[i + j];
@@ -672,23 +683,30 @@ struct SimdFloatIo : math::PreciseResults {
   }
 };
 
-template <class V>
+template <class V, bool kStream = false>
 struct SimdHalfIo {
   template <bool kBf16>
   struct Io : math::HalfResults<kBf16> {
     static constexpr int kLanes = V::kSize;
     V load(const uint16_t* p) const { return V::load(p, kBf16); }
     V load(EverySecond<uint16_t> x) const { return V::load_every_second(x.p, kBf16); }
-    void store(uint16_t* p, V v) const { V::store(p, v, kBf16); }
+    void store(uint16_t* p, V v) const {
+      if constexpr (kStream) {
+        V::stream(p, v, kBf16);
+      } else {
+        V::store(p, v, kBf16);
+      }
+    }
   };
 };
 
 // A SIMD path's kernels over its float lanes V and double lanes VD, and
 // their ContigKernels table (gelu_kernel_avx2.cpp, gelu_kernel_avx512.cpp).
 template <class V, class VD, class Lookup = ScalarLookup>
-using SimdKernels = WithDouble<
-    TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::template Io, SimdFloatIo<V, true>, Lookup>,
-    VD, SimdDoubleIo<VD>>;
+using SimdKernels =
+    WithDouble<TableVecKernels<V, SimdFloatIo<V>, SimdHalfIo<V>::template Io, SimdFloatIo<V, true>,
+                               SimdHalfIo<V, true>::template Io, Lookup>,
+               VD, SimdDoubleIo<VD>>;
 template <class Kernels>
 ContigKernels simd_table(const char* name) {
   return {name,

@@ -32,10 +32,10 @@ struct ContigKernels {
   // not read for ownership and not kept in the caches: for outputs larger
   // than the last-level cache, which would be evicted before they are read
   // again. nullptr, or false returned, where the table has no such loop
-  // (AVX-512's float32 loops, a vector per cache line, have one, and the
-  // avx512-gather table's bfloat16/float16 forward, two gathers per line) or
-  // the output is not aligned to its vectors: the caller then runs forward
-  // or backward.
+  // (the AVX-512 tables have them for float32, a vector per cache line, and
+  // for the bfloat16/float16 backward, two vectors per line; the 16-bit
+  // forward only on avx512-gather, two gathers per line) or the output is
+  // not aligned to its vectors: the caller then runs forward or backward.
   bool (*forward_streaming)(const void* x, void* y, int64_t n, Dtype dtype,
                             Approximation approx) = nullptr;
   bool (*backward_streaming)(const void* g, const void* x, void* gi, int64_t n, Dtype dtype,

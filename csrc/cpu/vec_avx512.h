@@ -36,6 +36,12 @@ struct Vec {
   // p[0], p[2], ..., p[30] (reads all 32).
   static Vec load_every_second(const uint16_t* p, bool bf16);
   static void store(uint16_t* p, Vec a, bool bf16);
+  // The same by a non-temporal store (p 32-byte aligned).
+  static void stream(uint16_t* p, Vec a, bool bf16) {
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), narrow(a, bf16));
+  }
+  // a rounded to bfloat16 or float16, 16 lanes of 16 bits.
+  static __m256i narrow(Vec a, bool bf16);
   explicit Vec(float a) : v(_mm512_set1_ps(a)) {}
 };
 
@@ -184,6 +190,10 @@ inline Vec Vec::load_every_second(const uint16_t* p, bool bf16) {
 }
 
 inline void Vec::store(uint16_t* p, Vec a, bool bf16) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), narrow(a, bf16));
+}
+
+inline __m256i Vec::narrow(Vec a, bool bf16) {
   __m256i h;
   if (bf16) {
     const __m512i bits = _mm512_castps_si512(a.v);
@@ -199,7 +209,7 @@ inline void Vec::store(uint16_t* p, Vec a, bool bf16) {
   } else {
     h = _mm512_cvtps_ph(a.v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+  return h;
 }
 
 }  // namespace avx512
