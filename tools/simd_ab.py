@@ -74,12 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--paths takes two of this CPU's paths ({', '.join(supported)})")
         settings = {x: functools.partial(_C.set_simd, x) for x in paths}
     names = list(settings)
-    sizes = args.sizes
     before = _C.simd_selected(), _C.streaming_bytes()
     print(f"# {cpu_model()} | torch {torch.__version__} | {args.rounds} rounds")
     print(f"# time with {names[0]} / time with {names[1]} (path {before[0]})")
-    print("| dtype | mode | dir | threads | " + " | ".join(map(str, sizes)) + " |")
-    print("|---|---|---|---|" + "---|" * len(sizes))
+    print("| dtype | mode | dir | threads | " + " | ".join(map(str, args.sizes)) + " |")
+    print("|---|---|---|---|" + "---|" * len(args.sizes))
     ops = torch.ops.gelu_ext
     rows = []
     try:
@@ -90,21 +89,17 @@ def main(argv: list[str] | None = None) -> int:
                 for mode in args.mode.split(","):
                     for direction in ("fwd", "bwd"):
                         cells = []
-                        for n in sizes:
+                        for n in args.sizes:
                             gen = torch.Generator().manual_seed(0)
                             x = (torch.randn(n, generator=gen) * bench.INPUT_SCALE).to(dtype)
                             g = torch.randn(n, generator=gen).to(dtype)
                             out = torch.empty_like(x)
                             if direction == "fwd":
-
-                                def call(x=x, out=out, mode=mode):
-                                    ops.gelu.out(x, mode, out=out)
-
+                                call = functools.partial(ops.gelu.out, x, mode, out=out)
                             else:
-
-                                def call(g=g, x=x, out=out, mode=mode):
-                                    ops.gelu_backward.grad_input(g, x, mode, grad_input=out)
-
+                                call = functools.partial(
+                                    ops.gelu_backward.grad_input, g, x, mode, grad_input=out
+                                )
                             s = measure(call, settings, n, args.rounds)
                             cells.append(s[names[0]] / s[names[1]])
                             rows.append(

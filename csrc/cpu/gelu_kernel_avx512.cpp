@@ -47,9 +47,11 @@ struct GatherLookup {
   }
   // 32-bit words at 2-byte steps, entry j in each word's low half (the table
   // is padded past its last entry, half_tables.cpp), narrowed.
+  static __m256i gathered(const uint16_t* table, __m512i j) {
+    return _mm512_cvtepi32_epi16(_mm512_i32gather_epi32(j, table, 2));
+  }
   static void gather(const uint16_t* table, __m512i j, uint16_t* out) {
-    const __m512i w = _mm512_i32gather_epi32(j, table, 2);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi32_epi16(w));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), gathered(table, j));
   }
   static void gather(const float* table, __m512i j, float* out) {
     _mm512_storeu_ps(out, _mm512_i32gather_ps(j, table, 4));
@@ -68,9 +70,8 @@ struct GatherLookup {
   static void get_streaming(const uint16_t* table, const uint16_t* x, uint16_t* out, int64_t n) {
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-      const __m256i lo = _mm512_cvtepi32_epi16(_mm512_i32gather_epi32(indices(x + i), table, 2));
-      const __m256i hi =
-          _mm512_cvtepi32_epi16(_mm512_i32gather_epi32(indices(x + i + 16), table, 2));
+      const __m256i lo = gathered(table, indices(x + i));
+      const __m256i hi = gathered(table, indices(x + i + 16));
       _mm512_stream_si512(reinterpret_cast<__m512i*>(out + i),
                           _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
     }
