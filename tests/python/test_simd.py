@@ -139,9 +139,11 @@ def test_paths_bitwise_identical(dtype, mode, path, restore_simd):
 
 @pytest.mark.skipif(len(PATHS) < 2, reason="only the scalar path is supported on this CPU")
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("n", [1, 7, 8, 15, 16, 17, 31, 33, 63, 65])
-def test_paths_identical_on_vector_tails(n, mode, restore_simd):
-    x = random_values(torch.float32, n, seed=n)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=dtype_id)
+@pytest.mark.parametrize("n", [1, 7, 8, 15, 16, 17, 31, 32, 33, 35, 63, 64, 65, 97])
+def test_paths_identical_on_vector_tails(n, mode, dtype, restore_simd):
+    # n around 16 and 32: the vector width, and the 16-bit lookup's loop step
+    x = random_values(dtype, n, seed=n)
     res = _run_all_paths(lambda: gelu_ext.gelu(x, mode))
     for path in OTHER_PATHS:
         assert_bitwise_equal(res[path], res["scalar"], f"n={n} {path}")
