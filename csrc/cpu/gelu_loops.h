@@ -442,16 +442,26 @@ inline void table_lookup(const E* table, const uint16_t* x, E* out, int64_t n) {
   for (; i < n; ++i) out[i] = table[x[i]];
 }
 // The same from every second element: two indices per 64-bit read, which
-// reads one element past the second, so the last two go one at a time.
+// reads one element past the second, so the last two go one at a time; the
+// 16-bit results again 32 to an unrolled step (1.0-1.25x faster for
+// bfloat16/float16 x[::2] at 64K-4M on Zen 4, A/B in one process).
+template <class E>
+inline void table_lookup2(const E* table, const uint16_t* x, E* out) {
+  uint64_t w;
+  std::memcpy(&w, x, sizeof w);
+  out[0] = table[static_cast<uint16_t>(w)];
+  out[1] = table[static_cast<uint16_t>(w >> 32)];
+}
 template <class E>
 inline void table_lookup(const E* table, EverySecond<uint16_t> x, E* out, int64_t n) {
   int64_t i = 0;
-  for (; i + 3 <= n; i += 2) {
-    uint64_t w;
-    std::memcpy(&w, x.p + 2 * i, sizeof w);
-    out[i] = table[static_cast<uint16_t>(w)];
-    out[i + 1] = table[static_cast<uint16_t>(w >> 32)];
+  if constexpr (sizeof(E) == sizeof(uint16_t)) {
+    for (; i + 33 <= n; i += 32) {
+#pragma GCC unroll 16
+      for (int k = 0; k < 32; k += 2) table_lookup2(table, x.p + 2 * (i + k), out + i + k);
+    }
   }
+  for (; i + 3 <= n; i += 2) table_lookup2(table, x.p + 2 * i, out + i);
   for (; i < n; ++i) out[i] = table[x[i]];
 }
 

@@ -223,10 +223,11 @@ def test_every_second_view_reads_nothing_past_its_end(dtype, path, restore_simd)
     # x[::2] views are read in the SIMD loops two vectors' worth at a time
     # (no staging copy); the last element of such a view is here the last
     # element of its memory, so a vector read past it faults. Lengths around
-    # the vector widths (4, 8, 16 lanes) and the 16-bit loops' chunk (256).
+    # the vector widths (4, 8, 16 lanes), the 16-bit lookup's unrolled step
+    # (32) and the 16-bit loops' chunk (256).
     _C.set_simd(path)
     size = torch.empty((), dtype=dtype).element_size()
-    for n in (1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 31, 32, 33, 64, 256, 257, 1024):
+    for n in (1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65, 66, 256, 257, 1024):
         keep = []
         views = []
         for seed in (0, 1):
