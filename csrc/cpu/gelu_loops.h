@@ -409,20 +409,19 @@ struct VecKernels {
   }
 };
 
+// out[k] = table[x[kStep k]] for the indices in one 64-bit read of x (four
+// at step 1, two at step 2).
+template <int kStep, class E>
+inline void table_lookup_word(const E* table, const uint16_t* x, E* out) {
+  uint64_t w;
+  std::memcpy(&w, x, sizeof w);
+  for (int k = 0; k < 4 / kStep; ++k) out[k] = table[static_cast<uint16_t>(w >> (16 * kStep * k))];
+}
 // out[i] = table[x[i]]: scalar loads, the indices read four at a time. On
 // Ice Lake faster than the AVX-512 and AVX2 gathers (0.29 against 0.53 and
 // 1.09 ns per element, table in L1), and on Zen 4 and Zen 5 than the AVX-512
 // gather; slower than it on the Intel server cores from Sapphire Rapids on,
 // where the avx512-gather table (gelu_kernel_avx512.cpp) is preferred.
-template <class E>
-inline void table_lookup4(const E* table, const uint16_t* x, E* out) {
-  uint64_t w;
-  std::memcpy(&w, x, sizeof w);
-  out[0] = table[static_cast<uint16_t>(w)];
-  out[1] = table[static_cast<uint16_t>(w >> 16)];
-  out[2] = table[static_cast<uint16_t>(w >> 32)];
-  out[3] = table[static_cast<uint16_t>(w >> 48)];
-}
 // The 16-bit results (the forward) 32 to a loop step, the steps within it
 // unrolled: a fifth fewer instructions than steps of four (142 against 176
 // per 32 elements in the AVX-512 build: no counter, compare and branch per
@@ -435,10 +434,10 @@ inline void table_lookup(const E* table, const uint16_t* x, E* out, int64_t n) {
   if constexpr (sizeof(E) == sizeof(uint16_t)) {
     for (; i + 32 <= n; i += 32) {
 #pragma GCC unroll 8
-      for (int k = 0; k < 32; k += 4) table_lookup4(table, x + i + k, out + i + k);
+      for (int k = 0; k < 32; k += 4) table_lookup_word<1>(table, x + i + k, out + i + k);
     }
   }
-  for (; i + 4 <= n; i += 4) table_lookup4(table, x + i, out + i);
+  for (; i + 4 <= n; i += 4) table_lookup_word<1>(table, x + i, out + i);
   for (; i < n; ++i) out[i] = table[x[i]];
 }
 // The same from every second element: two indices per 64-bit read, which
@@ -446,22 +445,15 @@ inline void table_lookup(const E* table, const uint16_t* x, E* out, int64_t n) {
 // 16-bit results again 32 to an unrolled step (1.0-1.25x faster for
 // bfloat16/float16 x[::2] at 64K-4M on Zen 4, A/B in one process).
 template <class E>
-inline void table_lookup2(const E* table, const uint16_t* x, E* out) {
-  uint64_t w;
-  std::memcpy(&w, x, sizeof w);
-  out[0] = table[static_cast<uint16_t>(w)];
-  out[1] = table[static_cast<uint16_t>(w >> 32)];
-}
-template <class E>
 inline void table_lookup(const E* table, EverySecond<uint16_t> x, E* out, int64_t n) {
   int64_t i = 0;
   if constexpr (sizeof(E) == sizeof(uint16_t)) {
     for (; i + 33 <= n; i += 32) {
 #pragma GCC unroll 16
-      for (int k = 0; k < 32; k += 2) table_lookup2(table, x.p + 2 * (i + k), out + i + k);
+      for (int k = 0; k < 32; k += 2) table_lookup_word<2>(table, x.p + 2 * (i + k), out + i + k);
     }
   }
-  for (; i + 3 <= n; i += 2) table_lookup2(table, x.p + 2 * i, out + i);
+  for (; i + 3 <= n; i += 2) table_lookup_word<2>(table, x.p + 2 * i, out + i);
   for (; i < n; ++i) out[i] = table[x[i]];
 }
 
