@@ -425,9 +425,9 @@ inline void table_lookup_word(const E* table, const uint16_t* x, E* out) {
 // The 16-bit results (the forward) 32 to a loop step, the steps within it
 // unrolled: a fifth fewer instructions than steps of four (142 against 176
 // per 32 elements in the AVX-512 build: no counter, compare and branch per
-// four), and 1.0-1.4x faster at 4K-16M on Zen 4 (docs/PERFORMANCE.md). Not
-// for the float derivatives (the backward's chunks): unrolled, they measured
-// 2-16% slower.
+// four), and 0.97-1.39x as fast, mostly 1.1-1.3x, at 4K-16M on Zen 4
+// (docs/PERFORMANCE.md). Not for the float derivatives (the backward's
+// chunks): unrolled, they were mostly slower (0.83-1.09x).
 template <class E>
 inline void table_lookup(const E* table, const uint16_t* x, E* out, int64_t n) {
   int64_t i = 0;
@@ -442,7 +442,7 @@ inline void table_lookup(const E* table, const uint16_t* x, E* out, int64_t n) {
 }
 // The same from every second element: two indices per 64-bit read, which
 // reads one element past the second, so the last two go one at a time; the
-// 16-bit results again 32 to an unrolled step (1.0-1.25x faster for
+// 16-bit results again 32 to an unrolled step (0.98-1.27x as fast for
 // bfloat16/float16 x[::2] at 64K-4M on Zen 4, A/B in one process).
 template <class E>
 inline void table_lookup(const E* table, EverySecond<uint16_t> x, E* out, int64_t n) {
