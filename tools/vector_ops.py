@@ -16,6 +16,9 @@ loop by class:
 * move: register-to-register vector moves (often free: move elimination);
 * mem: loads, broadcasts from memory and stores.
 
+It also counts every instruction of the 16-bit forward's table-lookup
+loops (scalar code) per table entry loaded (lookup_counts).
+
 ``--check`` compares the AVX-512 alu counts with BUDGETS and exits 1 when a
 probe exceeds its budget: a deterministic guard against a change that makes
 the hot loop longer. ``--csrc`` points at another source tree's csrc (for
@@ -172,9 +175,8 @@ def _add(counts: dict[str, int], insns, disassembly: str) -> None:
             counts["alu"] += 1
 
 
-def loop_counts(disassembly: str, function: str) -> dict[str, int]:
-    """Instruction classes in the largest loop (backward branch) of a function,
-    the functions it calls included."""
+def _largest_loop(disassembly: str, function: str) -> list[tuple[int, str, str]]:
+    """The instructions of a function's largest loop (backward branch)."""
     insns = _instructions(disassembly, function)
     best = None
     for addr, mnem, ops in insns:
@@ -186,6 +188,13 @@ def loop_counts(disassembly: str, function: str) -> dict[str, int]:
                     best = loop
     if best is None:
         raise RuntimeError(f"no loop found in {function}")
+    return best
+
+
+def loop_counts(disassembly: str, function: str) -> dict[str, int]:
+    """Instruction classes in the largest loop (backward branch) of a function,
+    the functions it calls included."""
+    best = _largest_loop(disassembly, function)
     counts = {"alu": 0, "perm": 0, "div": 0, "move": 0, "mem": 0}
     _add(counts, best, disassembly)
     return counts
@@ -247,6 +256,61 @@ def count(csrc: str, compiler: str) -> list[dict[str, object]]:
     return rows
 
 
+# The 16-bit forward's result-table lookups (table_lookup in gelu_loops.h,
+# contiguous and every-second inputs), compiled as the AVX-512 kernels
+# compile them: scalar code, so every instruction of the loop counts.
+LOOKUP_TEMPLATE = """
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#pragma GCC target("{target}")
+#include "approximation.h"
+#include "cpu/kernels.h"
+#include "cpu/gelu_loops.h"
+namespace gelu_ext {{
+namespace cpu {{
+extern "C" __attribute__((noinline)) void probe_lookup(const uint16_t* t, const uint16_t* x,
+                                                       uint16_t* y, long n) {{
+  table_lookup(t, x, y, n);
+}}
+extern "C" __attribute__((noinline)) void probe_lookup_every_second(const uint16_t* t,
+                                                                    const uint16_t* x,
+                                                                    uint16_t* y, long n) {{
+  table_lookup(t, EverySecond<uint16_t>{{x}}, y, n);
+}}
+}}  // namespace cpu
+}}  // namespace gelu_ext
+"""
+# A load of a 16-bit table entry: movzwl (table,index,2).
+TABLE_LOAD = re.compile(r"^movzwl$")
+
+
+def lookup_counts(csrc: str, compiler: str) -> dict[str, dict[str, float]]:
+    """Per lookup probe: the instructions of its hot loop, the table entries it
+    loads per iteration (elements per iteration) and their ratio."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "probe_lookup.cpp")
+        obj = src[:-4] + ".o"
+        with open(src, "w") as f:
+            f.write(LOOKUP_TEMPLATE.format(target=PATHS["avx512"][2]))
+        subprocess.run(
+            [compiler, "-O3", "-std=c++20", "-w", f"-I{csrc}", "-c", src, "-o", obj], check=True
+        )
+        dis = subprocess.run(
+            ["objdump", "-d", "--no-show-raw-insn", obj], check=True, capture_output=True, text=True
+        ).stdout
+        for name in ("lookup", "lookup_every_second"):
+            loop = [i for i in _largest_loop(dis, f"probe_{name}") if not i[1].startswith("nop")]
+            loads = sum(1 for _, m, ops in loop if TABLE_LOAD.match(m) and ",2)" in ops)
+            out[name] = {
+                "instructions": len(loop),
+                "elements": loads,
+                "per_element": len(loop) / loads if loads else float("inf"),
+            }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--csrc", default=os.path.join(ROOT, "csrc"), help="the sources to count")
@@ -269,9 +333,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['path']:<7} {r['mode']:<7} {r['direction']:<4} {r['alu']:>4} {r['perm']:>5} "
             f"{r['div']:>4} {r['move']:>5} {r['mem']:>4} {r['alu_per_element']:>12.2f}"
         )
+    lookups = lookup_counts(args.csrc, args.cxx)
+    print("\n16-bit forward table lookups, AVX-512 build (scalar instructions per loop)")
+    for name, c in lookups.items():
+        print(
+            f"{name:<20} {c['instructions']:>4} instructions, {c['elements']:>3} elements, "
+            f"{c['per_element']:.2f} per element"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "budgets": BUDGETS}, f, indent=1)
+            json.dump({"rows": rows, "budgets": BUDGETS, "lookups": lookups}, f, indent=1)
     if args.check:
         over = [
             r

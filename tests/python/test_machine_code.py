@@ -97,3 +97,35 @@ def test_counter_sees_a_longer_loop(counts, tmp_path):
     after = {(r["path"], r["mode"], r["direction"]): r["alu"] for r in longer}
     assert after[("avx512", "none", "fwd")] == before[("avx512", "none", "fwd")] + 1
     assert after[("avx512", "none", "bwd")] == before[("avx512", "none", "bwd")]
+
+
+# The 16-bit forward's table lookups: scalar instructions per element of the
+# hot loop (tools/vector_ops.py lookup_counts). Unrolled to 32 elements per
+# step they take 4.1-4.4; a loop of four (contiguous) or two (x[::2]) per step
+# takes 5.0-5.5.
+LOOKUP_BUDGET = 4.5
+
+
+def test_lookup_loops_within_budget():
+    for name, c in _tool().lookup_counts(os.path.join(REPO_ROOT, "csrc"), CXX).items():
+        assert c["elements"] >= 32, (name, c)
+        assert c["per_element"] <= LOOKUP_BUDGET, (name, c)
+
+
+def test_lookup_counter_sees_a_rolled_loop(tmp_path):
+    # the budget must be able to fail: without the unrolled steps both loops exceed it
+    src = os.path.join(REPO_ROOT, "csrc")
+    for dirpath, _, files in os.walk(src):
+        for name in files:
+            rel = os.path.relpath(os.path.join(dirpath, name), src)
+            with open(os.path.join(dirpath, name)) as f:
+                text = f.read()
+            if rel == os.path.join("cpu", "gelu_loops.h"):
+                unrolled = "if constexpr (sizeof(E) == sizeof(uint16_t)) {"
+                assert text.count(unrolled) == 2
+                text = text.replace(unrolled, "if constexpr (false) {")
+            os.makedirs(os.path.dirname(tmp_path / rel) or tmp_path, exist_ok=True)
+            with open(tmp_path / rel, "w") as f:
+                f.write(text)
+    for name, c in _tool().lookup_counts(str(tmp_path), CXX).items():
+        assert c["per_element"] > LOOKUP_BUDGET, (name, c)
