@@ -200,6 +200,19 @@ def loop_counts(disassembly: str, function: str) -> dict[str, int]:
     return counts
 
 
+def _disassembled(source: str, src: str, csrc: str, compiler: str) -> str:
+    """source written to src, compiled with the kernels' flags against csrc,
+    and its object's disassembly."""
+    obj = src[:-4] + ".o"
+    with open(src, "w") as f:
+        f.write(source)
+    flags = ["-O3", "-std=c++20", "-ffp-contract=off", "-Wno-psabi", "-w", f"-I{csrc}"]
+    subprocess.run([compiler, *flags, "-c", src, "-o", obj], check=True)
+    return subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", obj], check=True, capture_output=True, text=True
+    ).stdout
+
+
 def count(csrc: str, compiler: str) -> list[dict[str, object]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -212,34 +225,12 @@ def count(csrc: str, compiler: str) -> list[dict[str, object]]:
                 )
                 for name, (mode, der, expr, screen) in PROBES.items()
             )
-            src = os.path.join(tmp, f"probe_{path}.cpp")
-            obj = src[:-4] + ".o"
-            with open(src, "w") as f:
-                f.write(
-                    PROBE_TEMPLATE.format(target=target, header=header, ns=ns, functions=functions)
-                )
-            subprocess.run(
-                [
-                    compiler,
-                    "-O3",
-                    "-std=c++20",
-                    "-ffp-contract=off",
-                    "-Wno-psabi",
-                    "-w",
-                    f"-I{csrc}",
-                    "-c",
-                    src,
-                    "-o",
-                    obj,
-                ],
-                check=True,
+            dis = _disassembled(
+                PROBE_TEMPLATE.format(target=target, header=header, ns=ns, functions=functions),
+                os.path.join(tmp, f"probe_{path}.cpp"),
+                csrc,
+                compiler,
             )
-            dis = subprocess.run(
-                ["objdump", "-d", "--no-show-raw-insn", obj],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
             for name in PROBES:
                 c = loop_counts(dis, f"probe_{name}")
                 mode, direction = name.split("_")
@@ -281,8 +272,6 @@ extern "C" __attribute__((noinline)) void probe_lookup_every_second(const uint16
 }}  // namespace cpu
 }}  // namespace gelu_ext
 """
-# A load of a 16-bit table entry: movzwl (table,index,2).
-TABLE_LOAD = re.compile(r"^movzwl$")
 
 
 def lookup_counts(csrc: str, compiler: str) -> dict[str, dict[str, float]]:
@@ -290,19 +279,16 @@ def lookup_counts(csrc: str, compiler: str) -> dict[str, dict[str, float]]:
     loads per iteration (elements per iteration) and their ratio."""
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "probe_lookup.cpp")
-        obj = src[:-4] + ".o"
-        with open(src, "w") as f:
-            f.write(LOOKUP_TEMPLATE.format(target=PATHS["avx512"][2]))
-        subprocess.run(
-            [compiler, "-O3", "-std=c++20", "-w", f"-I{csrc}", "-c", src, "-o", obj], check=True
+        dis = _disassembled(
+            LOOKUP_TEMPLATE.format(target=PATHS["avx512"][2]),
+            os.path.join(tmp, "probe_lookup.cpp"),
+            csrc,
+            compiler,
         )
-        dis = subprocess.run(
-            ["objdump", "-d", "--no-show-raw-insn", obj], check=True, capture_output=True, text=True
-        ).stdout
         for name in ("lookup", "lookup_every_second"):
             loop = [i for i in _largest_loop(dis, f"probe_{name}") if not i[1].startswith("nop")]
-            loads = sum(1 for _, m, ops in loop if TABLE_LOAD.match(m) and ",2)" in ops)
+            # a table entry's load: movzwl (table,index,2)
+            loads = sum(1 for _, m, ops in loop if m == "movzwl" and ",2)" in ops)
             out[name] = {
                 "instructions": len(loop),
                 "elements": loads,

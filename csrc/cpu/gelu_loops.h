@@ -417,44 +417,46 @@ inline void table_lookup_word(const E* table, const uint16_t* x, E* out) {
   std::memcpy(&w, x, sizeof w);
   for (int k = 0; k < 4 / kStep; ++k) out[k] = table[static_cast<uint16_t>(w >> (16 * kStep * k))];
 }
-// out[i] = table[x[i]]: scalar loads, the indices read four at a time. On
-// Ice Lake faster than the AVX-512 and AVX2 gathers (0.29 against 0.53 and
-// 1.09 ns per element, table in L1), and on Zen 4 and Zen 5 than the AVX-512
-// gather; slower than it on the Intel server cores from Sapphire Rapids on,
-// where the avx512-gather table (gelu_kernel_avx512.cpp) is preferred.
-// The 16-bit results (the forward) 32 to a loop step, the steps within it
-// unrolled: a fifth fewer instructions than steps of four (142 against 176
-// per 32 elements in the AVX-512 build: no counter, compare and branch per
-// four), and 0.97-1.39x as fast, mostly 1.1-1.3x, at 4K-16M on Zen 4
-// (docs/PERFORMANCE.md). Not for the float derivatives (the backward's
-// chunks): unrolled, they were mostly slower (0.83-1.09x).
+// out[i] = table[x[kStep i]], i < n: scalar loads, the indices read 64 bits
+// at a time. At step 2 (x[::2] views) a read reaches one element of memory
+// past its second index, so the reads stop an element earlier and the last
+// ones go one at a time. On Ice Lake faster than the AVX-512 and AVX2
+// gathers (0.29 against 0.53 and 1.09 ns per element, table in L1), and on
+// Zen 4 and Zen 5 than the AVX-512 gather; slower than it on the Intel
+// server cores from Sapphire Rapids on, where the avx512-gather table
+// (gelu_kernel_avx512.cpp) is preferred.
+// The 16-bit results (the forward) go 32 to a loop step, the reads within it
+// unrolled: a fifth fewer instructions than a loop of single reads (142
+// against 176 per 32 contiguous elements in the AVX-512 build: no counter,
+// compare and branch per read), and 0.97-1.39x as fast, mostly 1.1-1.3x, at
+// 4K-16M on Zen 4 (0.98-1.27x for x[::2] at 64K-4M; docs/PERFORMANCE.md). Not
+// for the float derivatives (the backward's chunks): unrolled, they were
+// mostly slower (0.83-1.09x).
+template <int kStep, class E>
+inline void table_lookup_steps(const E* table, const uint16_t* x, E* out, int64_t n) {
+  constexpr int kPerRead = 4 / kStep;
+  constexpr int kPast = kStep - 1;  // elements the last read needs past its last index
+  int64_t i = 0;
+  if constexpr (sizeof(E) == sizeof(uint16_t)) {
+    for (; i + 32 + kPast <= n; i += 32) {
+#pragma GCC unroll 16
+      for (int k = 0; k < 32; k += kPerRead) {
+        table_lookup_word<kStep>(table, x + kStep * (i + k), out + i + k);
+      }
+    }
+  }
+  for (; i + kPerRead + kPast <= n; i += kPerRead) {
+    table_lookup_word<kStep>(table, x + kStep * i, out + i);
+  }
+  for (; i < n; ++i) out[i] = table[x[kStep * i]];
+}
 template <class E>
 inline void table_lookup(const E* table, const uint16_t* x, E* out, int64_t n) {
-  int64_t i = 0;
-  if constexpr (sizeof(E) == sizeof(uint16_t)) {
-    for (; i + 32 <= n; i += 32) {
-#pragma GCC unroll 8
-      for (int k = 0; k < 32; k += 4) table_lookup_word<1>(table, x + i + k, out + i + k);
-    }
-  }
-  for (; i + 4 <= n; i += 4) table_lookup_word<1>(table, x + i, out + i);
-  for (; i < n; ++i) out[i] = table[x[i]];
+  table_lookup_steps<1>(table, x, out, n);
 }
-// The same from every second element: two indices per 64-bit read, which
-// reads one element past the second, so the last two go one at a time; the
-// 16-bit results again 32 to an unrolled step (0.98-1.27x as fast for
-// bfloat16/float16 x[::2] at 64K-4M on Zen 4, A/B in one process).
 template <class E>
 inline void table_lookup(const E* table, EverySecond<uint16_t> x, E* out, int64_t n) {
-  int64_t i = 0;
-  if constexpr (sizeof(E) == sizeof(uint16_t)) {
-    for (; i + 33 <= n; i += 32) {
-#pragma GCC unroll 16
-      for (int k = 0; k < 32; k += 2) table_lookup_word<2>(table, x.p + 2 * (i + k), out + i + k);
-    }
-  }
-  for (; i + 3 <= n; i += 2) table_lookup_word<2>(table, x.p + 2 * i, out + i);
-  for (; i < n; ++i) out[i] = table[x[i]];
+  table_lookup_steps<2>(table, x.p, out, n);
 }
 
 // How a kernel table reads the 16-bit result tables: Lookup::get(table, x,

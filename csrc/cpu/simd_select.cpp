@@ -35,14 +35,13 @@ bool cpu_has(const std::string& name) {
 
 // Whether the CPU's AVX-512 gathers beat scalar loads for the 16-bit result
 // tables: the Intel server cores from Sapphire Rapids on, where they were
-// measured faster in almost every cell (up to 2.1x), and not Ice Lake or
-// Zen 4/5, where they were
-// measured slower (docs/PERFORMANCE.md). Two signs, either of which is
-// enough, since hypervisors have been seen to hide each: AVX512-FP16 (CPUID
-// leaf 7, EDX bit 23), which those cores have and the slower ones lack, and
-// the CPU model (family 6: Sapphire Rapids 0x8F, Emerald Rapids 0xCF, Granite
-// Rapids 0xAD and 0xAE) on a GenuineIntel CPU. Only a preference: both
-// tables give the same bits.
+// measured faster in almost every cell (up to 2.1x), and not Ice Lake
+// or Zen 4/5, where they were measured slower (docs/PERFORMANCE.md). Two signs,
+// either of which is enough, since hypervisors have been seen to hide each:
+// AVX512-FP16 (CPUID leaf 7, EDX bit 23), which those cores have and the
+// slower ones lack, and the CPU model (family 6: Sapphire Rapids 0x8F,
+// Emerald Rapids 0xCF, Granite Rapids 0xAD and 0xAE) on a GenuineIntel CPU.
+// Only a preference: both tables give the same bits.
 bool fast_gathers() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   unsigned a = 0, b = 0, c = 0, d = 0;
