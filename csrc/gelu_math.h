@@ -532,9 +532,11 @@ GELU_EXT_HD V near_polynomial(const NearTerms<V>& k, V d) {
 }
 // A near table's value at y (>= 0, clamped to the table's range) in the
 // interval j: the polynomial at d = y - centre, exact (y lies within a
-// factor 2 of the centre, or the centre is 0).
-template <class V, class I>
-GELU_EXT_HD V near_value(const NearTable& t, I j, V y) {
+// factor 2 of the centre, or the centre is 0). t: a NearTable, or a SIMD
+// type's copy of one held in registers (Vec::resident in the vector
+// headers), whose lookup() gives the same terms.
+template <class V, class Table, class I>
+GELU_EXT_HD V near_value(const Table& t, I j, V y) {
   const NearTerms<V> k = lookup(t, j);
   return near_polynomial(k, y - k.centre);
 }
@@ -555,10 +557,15 @@ GELU_EXT_HD bool none_below(V x, float end) {
 // there). For x > kNearEnd, |T(yc)| < 2^-54 is far below half an ulp of x,
 // so f = x, +inf included. f(+-0) = +-0 (T(0) is -0, and positive_part keeps
 // x's zero), and a tiny x < 0 whose T rounds to -0 gives -0.
+// t: near_forward_table() or a copy of it (near_value).
+template <class V, class Table>
+GELU_EXT_HD V gelu_exact_near(V x, const Table& t) {
+  const V y = abs_clamp(x, V(kNearEnd));
+  return near_value(t, near_index(y), y) + positive_part(x);
+}
 template <class V>
 GELU_EXT_HD V gelu_exact_near(V x) {
-  const V y = abs_clamp(x, V(kNearEnd));
-  return near_value(near_forward_table(), near_index(y), y) + positive_part(x);
+  return gelu_exact_near(x, near_forward_table());
 }
 
 // Whether no lane of x lies below -kNearEnd or is NaN (SIMD types): then
@@ -797,11 +804,15 @@ GELU_EXT_HD V gelu_tanh_derivative(V x) {
 // division; |w| > 2^-65 there, and for x > kTanhNearEnd 1 - w(yc) rounds to
 // 1, as f' does. Its interval 1 is expanded at the root of f', so the result
 // there keeps its accuracy relative to |w| (see tools/fit_coefficients.py).
+// t: tanh_derivative_near_table() or a copy of it (near_value).
+template <class V, class Table>
+GELU_EXT_HD V gelu_tanh_derivative_near(V x, const Table& t) {
+  const V y = abs_clamp(x, V(kTanhNearEnd));
+  return sub_where(x > V(0.0f), V(1.0f), near_value(t, tanh_near_index(y), y));
+}
 template <class V>
 GELU_EXT_HD V gelu_tanh_derivative_near(V x) {
-  const V y = abs_clamp(x, V(kTanhNearEnd));
-  return sub_where(x > V(0.0f), V(1.0f),
-                   near_value(tanh_derivative_near_table(), tanh_near_index(y), y));
+  return gelu_tanh_derivative_near(x, tanh_derivative_near_table());
 }
 
 // Whether no lane of x lies below -kTanhNearEnd or is NaN (SIMD types):
@@ -816,25 +827,43 @@ GELU_EXT_HD bool all_tanh_near(V x) {
 // near table, yc = min(|x|, kTanhForwardNearEnd), as gelu_exact_near (for
 // x > kTanhForwardNearEnd, |T(yc)| < 3e-15 is far below half an ulp of x, so
 // f = x, +inf included; f(+-0) = +-0).
+// t: tanh_forward_near_table() or a copy of it (near_value).
+template <class V, class Table>
+GELU_EXT_HD V gelu_tanh_near(V x, const Table& t) {
+  const V y = abs_clamp(x, V(kTanhForwardNearEnd));
+  return near_value(t, tanh_forward_near_index(y), y) + positive_part(x);
+}
 template <class V>
 GELU_EXT_HD V gelu_tanh_near(V x) {
-  const V y = abs_clamp(x, V(kTanhForwardNearEnd));
-  return near_value(tanh_forward_near_table(), tanh_forward_near_index(y), y) + positive_part(x);
+  return gelu_tanh_near(x, tanh_forward_near_table());
 }
 template <class V>
 GELU_EXT_HD bool all_tanh_forward_near(V x) {
   return none_below(x, kTanhForwardNearEnd);
 }
 
-// The near forms of the forward by mode (exact, tanh) and whether every lane
-// of x takes it.
+// The near forms of the forward by mode (exact, tanh), their tables, and
+// whether every lane of x takes it. t: near_forward_table_of<A>() or a copy
+// of it (near_value).
+template <Approximation A>
+GELU_EXT_HD const NearTable& near_forward_table_of() {
+  if constexpr (A == Approximation::Tanh) {
+    return tanh_forward_near_table();
+  } else {
+    return near_forward_table();
+  }
+}
+template <Approximation A, class V, class Table>
+GELU_EXT_HD V near_forward_of(V x, const Table& t) {
+  if constexpr (A == Approximation::Tanh) {
+    return gelu_tanh_near(x, t);
+  } else {
+    return gelu_exact_near(x, t);
+  }
+}
 template <Approximation A, class V>
 GELU_EXT_HD V near_forward_of(V x) {
-  if constexpr (A == Approximation::Tanh) {
-    return gelu_tanh_near(x);
-  } else {
-    return gelu_exact_near(x);
-  }
+  return near_forward_of<A>(x, near_forward_table_of<A>());
 }
 template <Approximation A, class V>
 GELU_EXT_HD bool all_near_of(V x) {

@@ -14,15 +14,19 @@ loop by class:
 * perm: permutes and gathers (on Intel, port 5 only; also counted in alu);
 * div: divisions and square roots (the divider, counted in alu as well);
 * move: register-to-register vector moves (often free: move elimination);
-* mem: loads, broadcasts from memory and stores.
+* mem: loads, broadcasts from memory and stores;
+* loads: every vector instruction that reads memory, ALU instructions with
+  a memory operand included (tables and constants the compiler left in
+  memory instead of registers).
 
 It also counts every instruction of the 16-bit forward's table-lookup
 loops (scalar code) per table entry loaded (lookup_counts).
 
-``--check`` compares the AVX-512 alu counts with BUDGETS and exits 1 when a
-probe exceeds its budget: a deterministic guard against a change that makes
-the hot loop longer. ``--csrc`` points at another source tree's csrc (for
-example an older revision) to count that instead.
+``--check`` compares the AVX-512 alu counts with BUDGETS (and the near runs'
+loads with LOAD_BUDGETS) and exits 1 when a probe exceeds its budget: a
+deterministic guard against a change that makes the hot loop longer.
+``--csrc`` points at another source tree's csrc (for example an older
+revision) to count that instead.
 """
 
 from __future__ import annotations
@@ -45,24 +49,30 @@ PATHS = {
 }
 PROBES = {
     # name: (mode, derivative?, the value the loop stores per vector, over v and
-    # g, and the screen that ends the loop): the bodies of gelu_loops.h's hot
-    # loops: the exact forward's forward_near_run (stops at the first vector
-    # with a lane below -math::kNearEnd; the tanh forward's, below
+    # g (and `table`, the near run's copy of its table, V::resident), and the
+    # screen that ends the loop): the bodies of gelu_loops.h's hot loops: the
+    # exact forward's forward_near_run (stops at the first vector with a lane
+    # below -math::kNearEnd; the tanh forward's, below
     # -math::kTanhForwardNearEnd), the tanh backward's backward_near_run
     # (below -math::kTanhNearEnd), and forward_normal_run and
     # backward_normal_run (stop at the first vector outside math::NormalRange)
-    "none_fwd": ("None", "false", "math::gelu_exact_near(v)", "!math::all_near(v)"),
+    "none_fwd": ("None", "false", "math::gelu_exact_near(v, table)", "!math::all_near(v)"),
     "none_bwd": (
         "None",
         "true",
         "canonical_nan(g * MathFormulas::derivative<Approximation::None, true>(v))",
         None,
     ),
-    "tanh_fwd": ("Tanh", "false", "math::gelu_tanh_near(v)", "!math::all_tanh_forward_near(v)"),
+    "tanh_fwd": (
+        "Tanh",
+        "false",
+        "math::gelu_tanh_near(v, table)",
+        "!math::all_tanh_forward_near(v)",
+    ),
     "tanh_bwd": (
         "Tanh",
         "true",
-        "canonical_nan(g * math::gelu_tanh_derivative_near(v))",
+        "canonical_nan(g * math::gelu_tanh_derivative_near(v, table))",
         "!math::all_tanh_near(v)",
     ),
     "sigmoid_fwd": (
@@ -78,6 +88,16 @@ PROBES = {
         None,
     ),
 }
+# The near runs' tables, loaded before the loop as the kernels load them.
+NEAR_TABLES = {
+    "none_fwd": "math::near_forward_table()",
+    "tanh_fwd": "math::tanh_forward_near_table()",
+    "tanh_bwd": "math::tanh_derivative_near_table()",
+}
+# AVX-512 near runs: vector instructions that read memory per vector, at
+# most (the input vectors and the few constants the compiler leaves in
+# memory; the tables' 18 halves stay in registers, V::resident).
+LOAD_BUDGETS = {"none_fwd": 4, "tanh_fwd": 5, "tanh_bwd": 8}
 # Out-of-line paths for vectors outside the normal range: not counted.
 COLD = ("forward_full_range", "backward_full_range")
 # AVX-512 vector ALU instructions per 16 float32 elements, at most (the
@@ -114,6 +134,7 @@ using V = {ns}::Vec;
 FUNCTION_TEMPLATE = """
 extern "C" __attribute__((noinline, flatten)) void probe_{name}(const float* x, const float* gp,
                                                              float* y, long n) {{
+  {setup}
   for (long i = 0; i < n; i += V::kSize) {{
     const V v = V::load(x + i);
     const V g = V::load(gp + i);
@@ -144,6 +165,14 @@ def classify(mnemonic: str, operands: str) -> str | None:
     return "alu"
 
 
+def reads_memory(mnemonic: str, operands: str) -> bool:
+    """Whether a vector instruction reads memory: a memory operand that is
+    not the destination (AT&T order: the destination comes last)."""
+    if not mnemonic.startswith("v") or "(" not in operands:
+        return False
+    return not (mnemonic.startswith("vmov") and operands.rstrip().endswith(")"))
+
+
 def _instructions(disassembly: str, function: str) -> list[tuple[int, str, str]]:
     body = re.search(rf"<{re.escape(function)}>:\n(.*?)(?:\n\n|\Z)", disassembly, re.S)
     if body is None:
@@ -171,6 +200,8 @@ def _add(counts: dict[str, int], insns, disassembly: str) -> None:
         if cls is None:
             continue
         counts[cls] += 1
+        if reads_memory(mnem, ops):
+            counts["loads"] += 1
         if cls in ("perm", "div"):
             counts["alu"] += 1
 
@@ -195,7 +226,7 @@ def loop_counts(disassembly: str, function: str) -> dict[str, int]:
     """Instruction classes in the largest loop (backward branch) of a function,
     the functions it calls included."""
     best = _largest_loop(disassembly, function)
-    counts = {"alu": 0, "perm": 0, "div": 0, "move": 0, "mem": 0}
+    counts = {"alu": 0, "perm": 0, "div": 0, "move": 0, "mem": 0, "loads": 0}
     _add(counts, best, disassembly)
     return counts
 
@@ -213,7 +244,10 @@ def _disassembled(source: str, src: str, csrc: str, compiler: str) -> str:
     ).stdout
 
 
-def count(csrc: str, compiler: str) -> list[dict[str, object]]:
+def count(csrc: str, compiler: str, resident: bool = True) -> list[dict[str, object]]:
+    """The rows of every path and probe. resident=False: the near runs'
+    probes read their tables from memory instead of V::resident's registers
+    (the loops as they were before the copy; for the tests)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for path, (header, ns, target, lanes) in PATHS.items():
@@ -222,6 +256,15 @@ def count(csrc: str, compiler: str) -> list[dict[str, object]]:
                     name=name,
                     expr=expr,
                     screen=screen or f"math::outside_normal_range<Approximation::{mode}, {der}>(v)",
+                    setup=(
+                        (
+                            f"const auto table = V::resident({NEAR_TABLES[name]});"
+                            if resident
+                            else f"const auto& table = {NEAR_TABLES[name]};"
+                        )
+                        if name in NEAR_TABLES
+                        else ""
+                    ),
                 )
                 for name, (mode, der, expr, screen) in PROBES.items()
             )
@@ -312,12 +355,13 @@ def main(argv: list[str] | None = None) -> int:
     print("float32 hot loops, one vector per iteration (counts per vector)")
     print(
         f"{'path':<7} {'mode':<7} {'dir':<4} {'alu':>4} {'perm':>5} {'div':>4} {'move':>5} "
-        f"{'mem':>4} {'alu/element':>12}"
+        f"{'mem':>4} {'loads':>5} {'alu/element':>12}"
     )
     for r in rows:
         print(
             f"{r['path']:<7} {r['mode']:<7} {r['direction']:<4} {r['alu']:>4} {r['perm']:>5} "
-            f"{r['div']:>4} {r['move']:>5} {r['mem']:>4} {r['alu_per_element']:>12.2f}"
+            f"{r['div']:>4} {r['move']:>5} {r['mem']:>4} {r['loads']:>5} "
+            f"{r['alu_per_element']:>12.2f}"
         )
     lookups = lookup_counts(args.csrc, args.cxx)
     print("\n16-bit forward table lookups, AVX-512 build (scalar instructions per loop)")
@@ -330,17 +374,25 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "budgets": BUDGETS, "lookups": lookups}, f, indent=1)
     if args.check:
-        over = [
-            r
-            for r in rows
-            if r["path"] == "avx512" and r["alu"] > BUDGETS[f"{r['mode']}_{r['direction']}"]
-        ]
-        for r in over:
-            print(
-                f"over budget: avx512 {r['mode']} {r['direction']}: {r['alu']} vector ALU "
-                f"instructions per vector > {BUDGETS[r['mode'] + '_' + r['direction']]}",
-                file=sys.stderr,
-            )
+        over = 0
+        for r in rows:
+            key = f"{r['mode']}_{r['direction']}"
+            if r["path"] != "avx512":
+                continue
+            if r["alu"] > BUDGETS[key]:
+                over += 1
+                print(
+                    f"over budget: avx512 {r['mode']} {r['direction']}: {r['alu']} vector ALU "
+                    f"instructions per vector > {BUDGETS[key]}",
+                    file=sys.stderr,
+                )
+            if r["loads"] > LOAD_BUDGETS.get(key, r["loads"]):
+                over += 1
+                print(
+                    f"over budget: avx512 {r['mode']} {r['direction']}: {r['loads']} memory "
+                    f"reads per vector > {LOAD_BUDGETS[key]}",
+                    file=sys.stderr,
+                )
         return 1 if over else 0
     return 0
 

@@ -17,6 +17,8 @@ struct Mask {
   __mmask16 m;
 };
 
+struct ResidentNear;
+
 struct Vec {
   using scalar_type = float;
   static constexpr int kSize = 16;
@@ -43,6 +45,9 @@ struct Vec {
   // a rounded to bfloat16 or float16, 16 lanes of 16 bits.
   static __m256i narrow(Vec a, bool bf16);
   explicit Vec(float a) : v(_mm512_set1_ps(a)) {}
+  // A near table's copy for a loop to hold in registers (lookup() below).
+  static ResidentNear resident(const math::NearTable& t);
+  static constexpr bool kHoldsNearTables = true;
 };
 
 float scalar_of(Vec);
@@ -112,6 +117,41 @@ static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
   return {permute32(t.centre, j),
           {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j), permute32(t.c[3], j),
            permute32(t.c[4], j), permute32(t.c[5], j), permute32(t.c[6], j), permute32(t.c[7], j)}};
+}
+// The near table as 18 registers, both halves of its centres and of each
+// coefficient, loaded before a loop: the same terms as from the table in
+// memory, but the permutes then take no memory operand and the loop no
+// reloads (GCC kept only some of the halves in registers otherwise; on Zen 4
+// that loop took 15-22% more cycles than one with all of them there, timed
+// as a scratch copy of its machine code; docs/PERFORMANCE.md).
+struct ResidentNear {
+  __m512 lo[9], hi[9];  // [0]: the centres; [1 + i]: c[i]
+};
+inline ResidentNear Vec::resident(const math::NearTable& table) {
+  // Through a pointer the compiler cannot see through, so that the loads
+  // happen here, each time: their values are not the table's constants (which
+  // the compiler would rather reload, or share with other code reading the
+  // table) but values it must keep, in registers.
+  const math::NearTable* t = &table;
+  asm volatile("" : "+r"(t));
+  ResidentNear r;
+  r.lo[0] = _mm512_load_ps(t->centre);
+  r.hi[0] = _mm512_load_ps(t->centre + 16);
+  for (int i = 0; i < 8; ++i) {
+    r.lo[1 + i] = _mm512_load_ps(t->c[i]);
+    r.hi[1 + i] = _mm512_load_ps(t->c[i] + 16);
+  }
+  return r;
+}
+// The permutes in the order the polynomial takes their terms (the centre,
+// then c7 down to c0), so that its chain of FMAs can start before the last
+// permute: with c7 permuted last, as the table lookup above happens to be
+// compiled, the chain waited behind all nine.
+static inline math::NearTerms<Vec> lookup(const ResidentNear& r, Index j) {
+  math::NearTerms<Vec> k;
+  k.centre = _mm512_permutex2var_ps(r.lo[0], j.v, r.hi[0]);
+  for (int i = 7; i >= 0; --i) k.c[i] = _mm512_permutex2var_ps(r.lo[1 + i], j.v, r.hi[1 + i]);
+  return k;
 }
 
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h (integral

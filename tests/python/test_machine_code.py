@@ -51,6 +51,30 @@ def test_avx512_loops_within_budget(counts):
             assert r["alu"] <= tool.BUDGETS[key], (key, r)
 
 
+def test_avx512_near_runs_keep_their_tables_in_registers(counts):
+    # the near runs' permutes take the table halves from registers
+    # (V::resident, csrc/cpu/vec_avx512.h): few reads from memory per vector
+    tool, rows = counts
+    for r in rows:
+        key = f"{r['mode']}_{r['direction']}"
+        if r["path"] == "avx512" and key in tool.LOAD_BUDGETS:
+            assert r["loads"] <= tool.LOAD_BUDGETS[key], (key, r)
+
+
+def test_load_counter_sees_tables_in_memory(counts):
+    # the check must be able to fail: with the tables read from memory (the
+    # loops as they were before V::resident) every near run exceeds its budget
+    tool, _ = counts
+    rows = tool.count(os.path.join(REPO_ROOT, "csrc"), CXX, resident=False)
+    checked = 0
+    for r in rows:
+        key = f"{r['mode']}_{r['direction']}"
+        if r["path"] == "avx512" and key in tool.LOAD_BUDGETS:
+            assert r["loads"] > tool.LOAD_BUDGETS[key], (key, r)
+            checked += 1
+    assert checked == len(tool.LOAD_BUDGETS)
+
+
 def test_exact_mode_has_no_division(counts):
     # the exact mode's cost was its two divisions per vector; the tables removed them
     _, rows = counts
@@ -86,7 +110,7 @@ def test_counter_sees_a_longer_loop(counts, tmp_path):
             with open(os.path.join(dirpath, name)) as f:
                 text = f.read()
             if rel == "gelu_math.h":
-                old = "near_value(near_forward_table(), near_index(y), y) + positive_part(x);"
+                old = "near_value(t, near_index(y), y) + positive_part(x);"
                 assert old in text
                 text = text.replace(old, old.replace(", y) +", ", y) * y +"))
             os.makedirs(os.path.dirname(tmp_path / rel) or tmp_path, exist_ok=True)
