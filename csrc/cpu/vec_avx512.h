@@ -100,9 +100,10 @@ static inline Vec permute32(const float (&a)[32], Index j) {
   return _mm512_permutex2var_ps(_mm512_load_ps(a), j.v, _mm512_load_ps(a + 16));
 }
 static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
-  return {permute32(t.centre, j),
-          {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j), permute32(t.c[3], j),
-           permute32(t.c[4], j), permute32(t.c[5], j)}};
+  math::TailTerms<Vec> k;
+  k.centre = permute32(t.centre, j);
+  for (int i = 5; i >= 0; --i) k.c[i] = permute32(t.c[i], j);
+  return k;
 }
 // The near table's interval index (see near_index in gelu_math.h): the biased
 // sum itself, whose low five bits vpermi2ps reads.
