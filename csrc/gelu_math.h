@@ -495,11 +495,12 @@ GELU_EXT_HD Exp2Parts<V> exp2_neg_half_sq(V y) {
   return {fma_(q, r, V(0.0f)), k};
 }
 
-// T(y) (1 + s) 2^k for a tail table T: the table's polynomial at
+// T(y) (1 + s) 2^k for a tail table T (t: the TailTable or a SIMD type's
+// copy of it, as for near_value): the table's polynomial at
 // d = y - centre, times the exponential's parts, rounded once more by the
 // FMA and once by the scaling where the result is subnormal.
-template <bool kFull, class V>
-GELU_EXT_HD V tail_product(const TailTable& t, V y) {
+template <bool kFull, class V, class Table>
+GELU_EXT_HD V tail_product(const Table& t, V y) {
   const TailTerms<V> k = lookup(t, tail_index(y));
   const V d = y - k.centre;
   V p = fma_(k.c[5], d, k.c[4]);
@@ -598,11 +599,16 @@ GELU_EXT_HD V gelu_exact_tables(V x) {
 // f' = w for x <= 0 and 1 - w for x > 0, w = D (1 + s) 2^k = Phi(-y) - y phi(y).
 // D crosses zero at the root of f' (y ~ 0.7518) inside one interval, whose
 // polynomial keeps the absolute error there near 2^-30.
+// t: tail_derivative_table() or a copy of it (tail_product).
+template <bool kFull = false, class V, class Table>
+GELU_EXT_HD V gelu_exact_derivative_tables(V x, const Table& t) {
+  const V y = clamp_hi(abs_(x), V(Clamp<float>::kExact));  // NaN stays NaN, via w
+  const V w = tail_product<kFull>(t, y);
+  return sub_where(x > V(0.0f), V(1.0f), w);
+}
 template <bool kFull = false, class V>
 GELU_EXT_HD V gelu_exact_derivative_tables(V x) {
-  const V y = clamp_hi(abs_(x), V(Clamp<float>::kExact));  // NaN stays NaN, via w
-  const V w = tail_product<kFull>(tail_derivative_table(), y);
-  return sub_where(x > V(0.0f), V(1.0f), w);
+  return gelu_exact_derivative_tables<kFull>(x, tail_derivative_table());
 }
 
 // ---------------------------------------------------------------------------

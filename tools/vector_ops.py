@@ -22,8 +22,8 @@ loop by class:
 It also counts every instruction of the 16-bit forward's table-lookup
 loops (scalar code) per table entry loaded (lookup_counts).
 
-``--check`` compares the AVX-512 alu counts with BUDGETS (and the near runs'
-loads with LOAD_BUDGETS) and exits 1 when a probe exceeds its budget: a
+``--check`` compares the AVX-512 alu counts with BUDGETS (and the loads of
+the loops that hold their tables with LOAD_BUDGETS) and exits 1 when a probe exceeds its budget: a
 deterministic guard against a change that makes the hot loop longer.
 ``--csrc`` points at another source tree's csrc (for example an older
 revision) to count that instead.
@@ -49,7 +49,7 @@ PATHS = {
 }
 PROBES = {
     # name: (mode, derivative?, the value the loop stores per vector, over v and
-    # g (and `table`, the near run's copy of its table, V::resident), and the
+    # g (and `table`, the loop's copy of its table, V::resident), and the
     # screen that ends the loop): the bodies of gelu_loops.h's hot loops: the
     # exact forward's forward_near_run (stops at the first vector with a lane
     # below -math::kNearEnd; the tanh forward's, below
@@ -60,7 +60,7 @@ PROBES = {
     "none_bwd": (
         "None",
         "true",
-        "canonical_nan(g * MathFormulas::derivative<Approximation::None, true>(v))",
+        "canonical_nan(g * math::gelu_exact_derivative_tables(v, table))",
         None,
     ),
     "tanh_fwd": (
@@ -88,16 +88,19 @@ PROBES = {
         None,
     ),
 }
-# The near runs' tables, loaded before the loop as the kernels load them.
-NEAR_TABLES = {
+# The tables the loops hold in registers, loaded before the loop as the
+# kernels load them (V::resident).
+RESIDENT_TABLES = {
     "none_fwd": "math::near_forward_table()",
+    "none_bwd": "math::tail_derivative_table()",
     "tanh_fwd": "math::tanh_forward_near_table()",
     "tanh_bwd": "math::tanh_derivative_near_table()",
 }
-# AVX-512 near runs: vector instructions that read memory per vector, at
-# most (the input vectors and the few constants the compiler leaves in
-# memory; the tables' 18 halves stay in registers, V::resident).
-LOAD_BUDGETS = {"none_fwd": 4, "tanh_fwd": 5, "tanh_bwd": 8}
+# AVX-512 loops that hold their tables: vector instructions that read
+# memory per vector, at most (the input vectors and the few constants the
+# compiler leaves in memory; the near tables' 18 halves and the tail
+# table's 14 stay in registers, V::resident).
+LOAD_BUDGETS = {"none_fwd": 4, "none_bwd": 9, "tanh_fwd": 5, "tanh_bwd": 8}
 # Out-of-line paths for vectors outside the normal range: not counted.
 COLD = ("forward_full_range", "backward_full_range")
 # AVX-512 vector ALU instructions per 16 float32 elements, at most (the
@@ -245,9 +248,10 @@ def _disassembled(source: str, src: str, csrc: str, compiler: str) -> str:
 
 
 def count(csrc: str, compiler: str, resident: bool = True) -> list[dict[str, object]]:
-    """The rows of every path and probe. resident=False: the near runs'
-    probes read their tables from memory instead of V::resident's registers
-    (the loops as they were before the copy; for the tests)."""
+    """The rows of every path and probe. resident=False: the probes of the
+    loops that hold their tables read them from memory instead of
+    V::resident's registers (the loops as they were before the copy; for the
+    tests)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for path, (header, ns, target, lanes) in PATHS.items():
@@ -258,11 +262,11 @@ def count(csrc: str, compiler: str, resident: bool = True) -> list[dict[str, obj
                     screen=screen or f"math::outside_normal_range<Approximation::{mode}, {der}>(v)",
                     setup=(
                         (
-                            f"const auto table = V::resident({NEAR_TABLES[name]});"
+                            f"const auto table = V::resident({RESIDENT_TABLES[name]});"
                             if resident
-                            else f"const auto& table = {NEAR_TABLES[name]};"
+                            else f"const auto& table = {RESIDENT_TABLES[name]};"
                         )
-                        if name in NEAR_TABLES
+                        if name in RESIDENT_TABLES
                         else ""
                     ),
                 )

@@ -151,7 +151,7 @@ struct Screened<Io, std::void_t<decltype(Io::kScreened)>> : std::bool_constant<I
 // form alone (math::near_forward_of: the screened policies' formulas are
 // math's), without the other form that the normal run's formula also
 // computes for them and then discards; the normal run stops at such vectors.
-// On AVX-512 (V::kHoldsNearTables) the near run holds its table in
+// On AVX-512 (V::kHoldsTables) the near run holds its table in
 // registers (V::resident: 18 of them, loaded at the top of its outer loop),
 // and takes the normal formula itself for a vector inside the normal range
 // with a lane beyond the near form (one in 31 vectors of N(0, 3^2) inputs in
@@ -190,7 +190,7 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class X, c
       if (!math::all_near_of<A>(v)) break;
       io.store(y + i, math::near_forward_of<A>(v, table));
     }
-    if constexpr (!V::kHoldsNearTables) break;
+    if constexpr (!V::kHoldsTables) break;
     if (i + V::kSize > n || math::outside_normal_range<A, false>(v)) break;
     io.store(y + i, F::template forward<A, kPrecise>(v));
     i += V::kSize;
@@ -205,6 +205,16 @@ constexpr bool kHasBackwardNearRun = A == Approximation::Tanh;
 template <Approximation A, bool kPrecise, class F, class V, class Io, class G, class X, class T>
 [[gnu::noinline, gnu::flatten]] int64_t backward_normal_run(G g, X x, T* gi, int64_t i, int64_t n,
                                                             const Io& io) {
+  // The exact backward's tail table in registers where V holds tables
+  // (V::resident, as in the near runs below).
+  constexpr bool kResident = A == Approximation::None && kPrecise && V::kHoldsTables;
+  [[maybe_unused]] const auto table = [] {
+    if constexpr (kResident) {
+      return V::resident(math::tail_derivative_table());
+    } else {
+      return 0;
+    }
+  }();
   for (; i + V::kSize <= n; i += V::kSize) {
     prefetch_ahead<V::kSize>(g + i);
     prefetch_ahead<V::kSize>(x + i);
@@ -213,7 +223,12 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class G, c
     if constexpr (kHasBackwardNearRun<A>) {
       if (math::all_tanh_near(v)) break;
     }
-    io.store(gi + i, canonical_nan(io.load(g + i) * F::template derivative<A, kPrecise>(v)));
+    if constexpr (kResident) {
+      io.store(gi + i,
+               canonical_nan(io.load(g + i) * math::gelu_exact_derivative_tables(v, table)));
+    } else {
+      io.store(gi + i, canonical_nan(io.load(g + i) * F::template derivative<A, kPrecise>(v)));
+    }
   }
   return i;
 }
@@ -230,7 +245,7 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class G, c
       if (!math::all_tanh_near(v)) break;
       io.store(gi + i, canonical_nan(io.load(g + i) * math::gelu_tanh_derivative_near(v, table)));
     }
-    if constexpr (!V::kHoldsNearTables) break;
+    if constexpr (!V::kHoldsTables) break;
     if (i + V::kSize > n || math::outside_normal_range<A, true>(v)) break;
     io.store(gi + i, canonical_nan(io.load(g + i) * F::template derivative<A, kPrecise>(v)));
     i += V::kSize;

@@ -31,11 +31,12 @@ struct Vec {
   static Vec load_every_second(const uint16_t* p, bool bf16);
   static void store(uint16_t* p, Vec a, bool bf16);
   explicit Vec(float a) : v(_mm256_set1_ps(a)) {}
-  // The near tables stay in memory here (their lookups load rows; see
-  // lookup below): the table itself, for the loops that ask the AVX-512
-  // type for a copy in registers.
+  // The tables stay in memory here (their lookups load rows; see lookup
+  // below): the table itself, for the loops that ask the AVX-512 type for a
+  // copy in registers.
   static const math::NearTable& resident(const math::NearTable& t) { return t; }
-  static constexpr bool kHoldsNearTables = false;
+  static const math::TailTable& resident(const math::TailTable& t) { return t; }
+  static constexpr bool kHoldsTables = false;
 };
 
 float scalar_of(Vec);

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "../gelu_tail_tables.h"
 
@@ -17,7 +18,10 @@ struct Mask {
   __mmask16 m;
 };
 
-struct ResidentNear;
+template <int kArrays>
+struct Resident;
+using ResidentNear = Resident<9>;
+using ResidentTail = Resident<7>;
 
 struct Vec {
   using scalar_type = float;
@@ -45,9 +49,11 @@ struct Vec {
   // a rounded to bfloat16 or float16, 16 lanes of 16 bits.
   static __m256i narrow(Vec a, bool bf16);
   explicit Vec(float a) : v(_mm512_set1_ps(a)) {}
-  // A near table's copy for a loop to hold in registers (lookup() below).
+  // A near or tail table's copy for a loop to hold in registers (lookup()
+  // below); kHoldsTables: the loops take such copies.
   static ResidentNear resident(const math::NearTable& t);
-  static constexpr bool kHoldsNearTables = true;
+  static ResidentTail resident(const math::TailTable& t);
+  static constexpr bool kHoldsTables = true;
 };
 
 float scalar_of(Vec);
@@ -119,30 +125,45 @@ static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
           {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j), permute32(t.c[3], j),
            permute32(t.c[4], j), permute32(t.c[5], j), permute32(t.c[6], j), permute32(t.c[7], j)}};
 }
-// The near table as 18 registers, both halves of its centres and of each
-// coefficient, loaded before a loop: the same terms as from the table in
+// A table's centres and coefficients as registers, both halves of each
+// 32-entry array, loaded before a loop: the same terms as from the table in
 // memory, but the permutes then take no memory operand and the loop no
 // reloads (GCC kept only some of the halves in registers otherwise; on Zen 4
-// that loop took 15-22% more cycles than one with all of them there, timed
-// as a scratch copy of its machine code; docs/PERFORMANCE.md).
-struct ResidentNear {
-  __m512 lo[9], hi[9];  // [0]: the centres; [1 + i]: c[i]
+// the near run's loop took 15-22% more cycles than one with all of them
+// there, and the exact backward's 4-8% more, timed as scratch copies of
+// their machine code; docs/PERFORMANCE.md). The near table: 18 registers;
+// a tail table: 14.
+template <int kArrays>
+struct Resident {
+  __m512 lo[kArrays], hi[kArrays];  // [0]: the centres; [1 + i]: c[i]
 };
-inline ResidentNear Vec::resident(const math::NearTable& table) {
-  // Through a pointer the compiler cannot see through, so that the loads
-  // happen here, each time: their values are not the table's constants (which
-  // the compiler would rather reload, or share with other code reading the
-  // table) but values it must keep, in registers.
-  const math::NearTable* t = &table;
-  asm volatile("" : "+r"(t));
-  ResidentNear r;
-  r.lo[0] = _mm512_load_ps(t->centre);
-  r.hi[0] = _mm512_load_ps(t->centre + 16);
-  for (int i = 0; i < 8; ++i) {
-    r.lo[1 + i] = _mm512_load_ps(t->c[i]);
-    r.hi[1 + i] = _mm512_load_ps(t->c[i] + 16);
+// The arrays (centre, then c[0], c[1], ...: a table's first members, back to
+// back) read through a pointer the compiler cannot see through, so that the
+// loads happen here, each time: their values are not the table's constants
+// (which the compiler would rather reload, or share with other code reading
+// the table) but values it must keep, in registers.
+template <int kArrays, class Table>
+inline Resident<kArrays> resident_arrays(const Table& table) {
+  // (float arrays in a standard-layout struct: no padding between them)
+  static_assert(std::is_standard_layout_v<Table> &&
+                sizeof(table.centre) + sizeof(table.c) == kArrays * 32 * sizeof(float));
+  const float* p = reinterpret_cast<const float*>(&table);
+  asm volatile("" : "+r"(p));
+  Resident<kArrays> r;
+  for (int k = 0; k < kArrays; ++k) {
+    r.lo[k] = _mm512_load_ps(p + 32 * k);
+    r.hi[k] = _mm512_load_ps(p + 32 * k + 16);
   }
   return r;
+}
+inline ResidentNear Vec::resident(const math::NearTable& t) { return resident_arrays<9>(t); }
+inline ResidentTail Vec::resident(const math::TailTable& t) { return resident_arrays<7>(t); }
+// The centre, then c5 down to c0, as lookup(TailTable) above.
+static inline math::TailTerms<Vec> lookup(const ResidentTail& r, Index j) {
+  math::TailTerms<Vec> k;
+  k.centre = _mm512_permutex2var_ps(r.lo[0], j.v, r.hi[0]);
+  for (int i = 5; i >= 0; --i) k.c[i] = _mm512_permutex2var_ps(r.lo[1 + i], j.v, r.hi[1 + i]);
+  return k;
 }
 // The permutes in the order the polynomial takes their terms (the centre,
 // then c7 down to c0), so that its chain of FMAs can start before the last

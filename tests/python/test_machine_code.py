@@ -51,9 +51,10 @@ def test_avx512_loops_within_budget(counts):
             assert r["alu"] <= tool.BUDGETS[key], (key, r)
 
 
-def test_avx512_near_runs_keep_their_tables_in_registers(counts):
-    # the near runs' permutes take the table halves from registers
-    # (V::resident, csrc/cpu/vec_avx512.h): few reads from memory per vector
+def test_avx512_loops_keep_their_tables_in_registers(counts):
+    # the near runs' and the exact backward's permutes take the table halves
+    # from registers (V::resident, csrc/cpu/vec_avx512.h): few reads from
+    # memory per vector
     tool, rows = counts
     for r in rows:
         key = f"{r['mode']}_{r['direction']}"
@@ -63,7 +64,7 @@ def test_avx512_near_runs_keep_their_tables_in_registers(counts):
 
 def test_load_counter_sees_tables_in_memory(counts):
     # the check must be able to fail: with the tables read from memory (the
-    # loops as they were before V::resident) every near run exceeds its budget
+    # loops as they were before V::resident) every such loop exceeds its budget
     tool, _ = counts
     rows = tool.count(os.path.join(REPO_ROOT, "csrc"), CXX, resident=False)
     checked = 0
