@@ -151,19 +151,23 @@ struct Screened<Io, std::void_t<decltype(Io::kScreened)>> : std::bool_constant<I
 // form alone (math::near_forward_of: the screened policies' formulas are
 // math's), without the other form that the normal run's formula also
 // computes for them and then discards; the normal run stops at such vectors.
-// On AVX-512 (V::kHoldsTables) the near run holds its table in
-// registers (V::resident: 18 of them, loaded at the top of its outer loop),
-// and takes the normal formula itself for a vector inside the normal range
-// with a lane beyond the near form (one in 31 vectors of N(0, 3^2) inputs in
-// the exact forward, one in 7 in the tanh forward, one in 17 in the tanh
-// backward, whose near run does the same), after its inner loop, where the
-// table's registers are free: leaving for the normal run and coming back
+// On AVX-512 (V::kHoldsTables, kNearRunTakesNormal) the near run holds its
+// table in registers (V::resident: 18 of them, loaded at the top of its outer
+// loop), and takes the normal formula itself for a vector inside the normal
+// range with a lane beyond the near form (one in 31 vectors of N(0, 3^2)
+// inputs in the exact forward, one in 7 in the tanh forward, one in 17 in the
+// tanh backward, whose near run does the same), after its inner loop, where
+// the table's registers are free: leaving for the normal run and coming back
 // cost two calls and reloading both runs' constants for each. It stops only
 // at a vector outside the normal range. (On AVX2 the near tables are read
 // from memory, and the near run stops at every vector that is not all near,
 // as before.)
 template <Approximation A>
 constexpr bool kHasNearRun = A == Approximation::None || A == Approximation::Tanh;
+// Whether a near run (kNear: the mode has one) takes the normal range's
+// other vectors itself, so that the normal run is left nothing to do.
+template <bool kNear, class V>
+constexpr bool kNearRunTakesNormal = kNear && V::kHoldsTables;
 template <Approximation A, bool kPrecise, class F, class V, class Io, class X, class T>
 [[gnu::noinline, gnu::flatten]] int64_t forward_normal_run(X x, T* y, int64_t i, int64_t n,
                                                            const Io& io) {
@@ -190,7 +194,7 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class X, c
       if (!math::all_near_of<A>(v)) break;
       io.store(y + i, math::near_forward_of<A>(v, table));
     }
-    if constexpr (!V::kHoldsTables) break;
+    if constexpr (!kNearRunTakesNormal<kHasNearRun<A>, V>) break;
     if (i + V::kSize > n || math::outside_normal_range<A, false>(v)) break;
     io.store(y + i, F::template forward<A, kPrecise>(v));
     i += V::kSize;
@@ -245,7 +249,7 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class G, c
       if (!math::all_tanh_near(v)) break;
       io.store(gi + i, canonical_nan(io.load(g + i) * math::gelu_tanh_derivative_near(v, table)));
     }
-    if constexpr (!V::kHoldsTables) break;
+    if constexpr (!kNearRunTakesNormal<kHasBackwardNearRun<A>, V>) break;
     if (i + V::kSize > n || math::outside_normal_range<A, true>(v)) break;
     io.store(gi + i, canonical_nan(io.load(g + i) * F::template derivative<A, kPrecise>(v)));
     i += V::kSize;
@@ -289,12 +293,15 @@ template <Approximation A, bool kPrecise, class F, class V, class Io, class G, c
 template <Approximation A, bool kPrecise, class F, class V, class Io, class X, class T>
 void forward_screened(X x, T* y, int64_t n, const Io& io) {
   // Each run stops at a vector that another one takes (the normal run at one
-  // outside the range, or, with a near run, at one all near), so every pass
+  // outside the range, or, with a near run, at one all near; a near run that
+  // takes the normal vectors too, at one outside the range), so every pass
   // advances.
   int64_t i = 0;
   while (i < n) {
     if constexpr (kHasNearRun<A>) i = forward_near_run<A, kPrecise, F, V>(x, y, i, n, io);
-    if (i < n) i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
+    if constexpr (!kNearRunTakesNormal<kHasNearRun<A>, V>) {
+      if (i < n) i = forward_normal_run<A, kPrecise, F, V>(x, y, i, n, io);
+    }
     if (i < n && math::outside_normal_range<A, false>(io.load(x + i))) {
       i = forward_full_range_run<A, kPrecise, F, V>(x, y, i, n, io);
     }
@@ -306,7 +313,9 @@ void backward_screened(G g, X x, T* gi, int64_t n, const Io& io) {
   while (i < n) {
     if constexpr (kHasBackwardNearRun<A>)
       i = backward_near_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
-    if (i < n) i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
+    if constexpr (!kNearRunTakesNormal<kHasBackwardNearRun<A>, V>) {
+      if (i < n) i = backward_normal_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
+    }
     if (i < n && math::outside_normal_range<A, true>(io.load(x + i))) {
       i = backward_full_range_run<A, kPrecise, F, V>(g, x, gi, i, n, io);
     }

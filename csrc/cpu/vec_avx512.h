@@ -101,15 +101,28 @@ static inline Index tail_index(Vec y) {
   const __m512i b = _mm512_max_epi32(_mm512_castps_si512(y.v), _mm512_set1_epi32(0x3d800000));
   return {_mm512_srli_epi32(b, 21)};
 }
-// A 32-entry array by index: both halves stay in registers across a loop.
-static inline Vec permute32(const float (&a)[32], Index j) {
+// Array k of a table (0: its centres, 1 + i: its c[i]) by index, from the
+// table in memory (both halves of the 32 entries loaded; a loop may keep
+// them in registers) or from a copy in registers (Resident, below).
+template <class Table>
+static inline Vec permuted(const Table& t, int k, Index j) {
+  const float* a = k == 0 ? t.centre : t.c[k - 1];
   return _mm512_permutex2var_ps(_mm512_load_ps(a), j.v, _mm512_load_ps(a + 16));
 }
-static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
-  math::TailTerms<Vec> k;
-  k.centre = permute32(t.centre, j);
-  for (int i = 5; i >= 0; --i) k.c[i] = permute32(t.c[i], j);
+// The terms of interval j, permuted in the order the polynomial takes them
+// (the centre, then the highest coefficient down to c0), so that its chain
+// of FMAs can start before the last permute: with c7 permuted last, the near
+// runs' chain had waited behind all nine (docs/PERFORMANCE.md).
+template <class Terms, class Table>
+static inline Terms lookup_terms(const Table& t, Index j) {
+  Terms k;
+  k.centre = permuted(t, 0, j);
+  constexpr int kCoeffs = sizeof(k.c) / sizeof(k.c[0]);
+  for (int i = kCoeffs - 1; i >= 0; --i) k.c[i] = permuted(t, 1 + i, j);
   return k;
+}
+static inline math::TailTerms<Vec> lookup(const math::TailTable& t, Index j) {
+  return lookup_terms<math::TailTerms<Vec>>(t, j);
 }
 // The near table's interval index (see near_index in gelu_math.h): the biased
 // sum itself, whose low five bits vpermi2ps reads.
@@ -121,9 +134,7 @@ static inline Index tanh_forward_near_index(Vec y) {
   return {_mm512_castps_si512(math::tanh_forward_near_index_sum(y).v)};
 }
 static inline math::NearTerms<Vec> lookup(const math::NearTable& t, Index j) {
-  return {permute32(t.centre, j),
-          {permute32(t.c[0], j), permute32(t.c[1], j), permute32(t.c[2], j), permute32(t.c[3], j),
-           permute32(t.c[4], j), permute32(t.c[5], j), permute32(t.c[6], j), permute32(t.c[7], j)}};
+  return lookup_terms<math::NearTerms<Vec>>(t, j);
 }
 // A table's centres and coefficients as registers, both halves of each
 // 32-entry array, loaded before a loop: the same terms as from the table in
@@ -158,22 +169,15 @@ inline Resident<kArrays> resident_arrays(const Table& table) {
 }
 inline ResidentNear Vec::resident(const math::NearTable& t) { return resident_arrays<9>(t); }
 inline ResidentTail Vec::resident(const math::TailTable& t) { return resident_arrays<7>(t); }
-// The centre, then c5 down to c0, as lookup(TailTable) above.
-static inline math::TailTerms<Vec> lookup(const ResidentTail& r, Index j) {
-  math::TailTerms<Vec> k;
-  k.centre = _mm512_permutex2var_ps(r.lo[0], j.v, r.hi[0]);
-  for (int i = 5; i >= 0; --i) k.c[i] = _mm512_permutex2var_ps(r.lo[1 + i], j.v, r.hi[1 + i]);
-  return k;
+template <int kArrays>
+static inline Vec permuted(const Resident<kArrays>& r, int k, Index j) {
+  return _mm512_permutex2var_ps(r.lo[k], j.v, r.hi[k]);
 }
-// The permutes in the order the polynomial takes their terms (the centre,
-// then c7 down to c0), so that its chain of FMAs can start before the last
-// permute: with c7 permuted last, as the table lookup above happens to be
-// compiled, the chain waited behind all nine.
+static inline math::TailTerms<Vec> lookup(const ResidentTail& r, Index j) {
+  return lookup_terms<math::TailTerms<Vec>>(r, j);
+}
 static inline math::NearTerms<Vec> lookup(const ResidentNear& r, Index j) {
-  math::NearTerms<Vec> k;
-  k.centre = _mm512_permutex2var_ps(r.lo[0], j.v, r.hi[0]);
-  for (int i = 7; i >= 0; --i) k.c[i] = _mm512_permutex2var_ps(r.lo[1 + i], j.v, r.hi[1 + i]);
-  return k;
+  return lookup_terms<math::NearTerms<Vec>>(r, j);
 }
 
 // v * 2^k, same contract as the scalar scale_pow2 in gelu_math.h (integral
