@@ -297,7 +297,8 @@ def count(csrc: str, compiler: str, resident: bool = True) -> list[dict[str, obj
 
 # The 16-bit forward's result-table lookups (table_lookup in gelu_loops.h,
 # contiguous and every-second inputs), compiled as the AVX-512 kernels
-# compile them: scalar code, so every instruction of the loop counts.
+# compile them: scalar loads inserted into a 16-byte register, so every
+# instruction of the loop counts, and so do its stores.
 LOOKUP_TEMPLATE = """
 #include <cstdint>
 #include <cstring>
@@ -335,12 +336,18 @@ def lookup_counts(csrc: str, compiler: str) -> dict[str, dict[str, float]]:
         )
         for name in ("lookup", "lookup_every_second"):
             loop = [i for i in _largest_loop(dis, f"probe_{name}") if not i[1].startswith("nop")]
-            # a table entry's load: movzwl (table,index,2)
-            loads = sum(1 for _, m, ops in loop if m == "movzwl" and ",2)" in ops)
+            # a table entry's load: movzwl (table,index,2), or vpinsrw from it
+            loads = sum(
+                1 for _, m, ops in loop if m in ("movzwl", "vpinsrw", "pinsrw") and ",2)" in ops
+            )
+            # a store: a move whose destination (AT&T: the last operand) is memory
+            stores = sum(1 for _, m, ops in loop if "mov" in m and ops.rstrip().endswith(")"))
             out[name] = {
                 "instructions": len(loop),
                 "elements": loads,
+                "stores": stores,
                 "per_element": len(loop) / loads if loads else float("inf"),
+                "stores_per_element": stores / loads if loads else float("inf"),
             }
     return out
 
@@ -373,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, c in lookups.items():
         print(
             f"{name:<20} {c['instructions']:>4} instructions, {c['elements']:>3} elements, "
-            f"{c['per_element']:.2f} per element"
+            f"{c['stores']:>3} stores: {c['per_element']:.2f} instructions and "
+            f"{c['stores_per_element']:.3f} stores per element"
         )
     if args.json:
         with open(args.json, "w") as f:

@@ -7,6 +7,11 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "../gelu_math.h"
 #include "../gelu_math_f64.h"
@@ -469,6 +474,39 @@ inline void table_lookup_word(const E* table, const uint16_t* x, E* out) {
   std::memcpy(&w, x, sizeof w);
   for (int k = 0; k < 4 / kStep; ++k) out[k] = table[static_cast<uint16_t>(w >> (16 * kStep * k))];
 }
+
+#if defined(__x86_64__)
+// The entries for the indices x[kStep k], k < 16 / sizeof(E), in one 16-byte
+// register: each entry read by a scalar load and inserted into its lane
+// (`vpinsrw` for the 16-bit results, `vpinsrd` for the float derivatives;
+// SSE4.1, so only the SIMD kernel files, whose target pragmas enable it,
+// instantiate these), the indices read 64 bits at a time.
+template <int kStep, class E, int... k>
+inline __m128i table_entries(const E* table, const uint16_t* x,
+                             std::integer_sequence<int, 0, k...>) {
+  constexpr int kPerRead = 4 / kStep;
+  auto index = [x](int lane) {
+    uint64_t w;
+    std::memcpy(&w, x + 4 * (lane / kPerRead), sizeof w);
+    return static_cast<uint16_t>(w >> (16 * kStep * (lane % kPerRead)));
+  };
+  if constexpr (sizeof(E) == sizeof(uint16_t)) {
+    __m128i v = _mm_cvtsi32_si128(table[index(0)]);
+    ((v = _mm_insert_epi16(v, table[index(k)], k)), ...);
+    return v;
+  } else {
+    auto bits = [table](uint16_t i) {
+      int32_t b;
+      std::memcpy(&b, table + i, sizeof b);
+      return b;
+    };
+    __m128i v = _mm_cvtsi32_si128(bits(index(0)));
+    ((v = _mm_insert_epi32(v, bits(index(k)), k)), ...);
+    return v;
+  }
+}
+#endif
+
 // out[i] = table[x[kStep i]], i < n: scalar loads, the indices read 64 bits
 // at a time. At step 2 (x[::2] views) a read reaches one element of memory
 // past its second index, so the reads stop an element earlier and the last
@@ -477,26 +515,26 @@ inline void table_lookup_word(const E* table, const uint16_t* x, E* out) {
 // Zen 4 and Zen 5 than the AVX-512 gather; slower than it on the Intel
 // server cores from Sapphire Rapids on, where the avx512-gather table
 // (gelu_kernel_avx512.cpp) is preferred.
-// The 16-bit results (the forward) go 32 to a loop step, the reads within it
-// unrolled: a fifth fewer instructions than a loop of single reads (142
-// against 176 per 32 contiguous elements in the AVX-512 build: no counter,
-// compare and branch per read), and 0.97-1.39x as fast, mostly 1.1-1.3x, at
-// 4K-16M on Zen 4 (0.98-1.27x for x[::2] at 64K-4M; docs/PERFORMANCE.md). Not
-// for the float derivatives (the backward's chunks): unrolled, they were
-// mostly slower (0.83-1.09x).
+// On x86-64 the entries are inserted into a 16-byte register and stored 16
+// bytes at a time (table_entries): one store per 8 results or 4 derivatives
+// instead of one per entry. On Zen 4 the stores were the limit: the lookups
+// alone (a scratch program, N(0, 3^2) inputs, 1M elements, one thread) took
+// 0.19-0.20 ns per element against 0.38-0.40 for bfloat16 results written
+// one at a time, 0.20 against 0.44 for bfloat16 derivatives, 0.35 against
+// 0.75 for float16's (docs/PERFORMANCE.md).
 template <int kStep, class E>
 inline void table_lookup_steps(const E* table, const uint16_t* x, E* out, int64_t n) {
   constexpr int kPerRead = 4 / kStep;
   constexpr int kPast = kStep - 1;  // elements the last read needs past its last index
   int64_t i = 0;
-  if constexpr (sizeof(E) == sizeof(uint16_t)) {
-    for (; i + 32 + kPast <= n; i += 32) {
-#pragma GCC unroll 16
-      for (int k = 0; k < 32; k += kPerRead) {
-        table_lookup_word<kStep>(table, x + kStep * (i + k), out + i + k);
-      }
-    }
+#if defined(__x86_64__)
+  constexpr int kPerStore = 16 / sizeof(E);
+  for (; i + kPerStore + kPast <= n; i += kPerStore) {
+    _mm_storeu_si128(
+        reinterpret_cast<__m128i*>(out + i),
+        table_entries<kStep>(table, x + kStep * i, std::make_integer_sequence<int, kPerStore>{}));
   }
+#endif
   for (; i + kPerRead + kPast <= n; i += kPerRead) {
     table_lookup_word<kStep>(table, x + kStep * i, out + i);
   }

@@ -55,8 +55,8 @@ def stream_everything():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=dtype_id)
 def test_streaming_stores_same_values(dtype, mode, path, stream_everything, restore_simd):
     # outputs through the non-temporal stores (on AVX-512: float32, the
-    # 16-bit backward, and the 16-bit forward on avx512-gather, a cache line
-    # of 32 entries per store):
+    # 16-bit backward, and the 16-bit forward, a cache line of 32 entries per
+    # store):
     # the same bits as the functional results (ordinary stores), for lengths
     # around the vector and line widths, and for outputs not aligned to a
     # vector (ordinary stores then).
