@@ -64,6 +64,7 @@ struct GatherLookup {
     for (; i < full; i += kLanes) gather(table, indices(x + i), out + i);
     if (i < n) table_lookup(table, x + i, out + i, n - i);
   }
+  static constexpr bool kVectors = false;  // the backward gathers into its chunk buffer
   // get() for a contiguous x into an output aligned to 64 bytes, each cache
   // line of it (32 entries, two gathers) written by one non-temporal store.
   static constexpr bool kStreams = true;

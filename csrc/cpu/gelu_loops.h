@@ -505,6 +505,21 @@ inline __m128i table_entries(const E* table, const uint16_t* x,
     return v;
   }
 }
+// The float entries for the V::kSize indices x[kStep i], in a vector: its
+// 16-byte parts (table_entries) joined by V::of_parts.
+template <class V, int kStep, int... p>
+inline V table_vector(const float* table, const uint16_t* x, std::integer_sequence<int, p...>) {
+  return V::of_parts(
+      table_entries<kStep>(table, x + kStep * 4 * p, std::make_integer_sequence<int, 4>{})...);
+}
+template <class V>
+inline V table_vector(const float* table, const uint16_t* x) {
+  return table_vector<V, 1>(table, x, std::make_integer_sequence<int, V::kSize / 4>{});
+}
+template <class V>
+inline V table_vector(const float* table, EverySecond<uint16_t> x) {
+  return table_vector<V, 2>(table, x.p, std::make_integer_sequence<int, V::kSize / 4>{});
+}
 #endif
 
 // out[i] = table[x[kStep i]], i < n: scalar loads, the indices read 64 bits
@@ -562,6 +577,17 @@ struct ScalarLookup {
   // Whether the lookup has get_streaming (get with non-temporal stores of
   // whole cache lines, for an output aligned to 64 bytes).
   static constexpr bool kStreams = false;
+#if defined(__x86_64__)
+  // Whether the backward takes its vectors of f'(x) from vector<V>(table, x)
+  // (built in registers) instead of a chunk buffer filled by get().
+  static constexpr bool kVectors = true;
+  template <class V, class X>
+  static V vector(const float* table, X x) {
+    return table_vector<V>(table, x);
+  }
+#else
+  static constexpr bool kVectors = false;
+#endif
 };
 
 // The SIMD kernels: float32 computed by the loops; bfloat16 and float16
@@ -683,12 +709,33 @@ struct TableVecKernels {
     return true;
   }
 
-  // f'(x) looked up for a chunk at a time into a buffer, then the vector
-  // multiply and rounding over the chunk.
-  // (g, x: `const uint16_t*` or EverySecond<uint16_t>.)
+  // g * f'(x), rounded, with f'(x) from the derivative table: a vector of it
+  // built in registers where the lookup can (Lookup::kVectors), else looked
+  // up for a chunk at a time into a buffer, then the vector multiply and
+  // rounding over the chunk. (g, x: `const uint16_t*` or
+  // EverySecond<uint16_t>.)
   template <class Io, class G, class X>
   static void backward_table_loop(G g, X x, uint16_t* gi, int64_t n, const Io& io,
                                   const float* df) {
+    if constexpr (Lookup::kVectors) {
+      for_each_block<kLanes>(
+          n, full_vectors<kLanes, G, X>(n),
+          [&](int64_t i) {
+            io.store(gi + i, canonical_nan(io.load(g + i) * Lookup::template vector<V>(df, x + i)));
+          },
+          [&](int64_t i, int64_t rest) {
+            uint16_t gb[kLanes] = {};
+            float db[kLanes] = {};
+            alignas(64) uint16_t ob[kLanes];  // a streaming io stores it aligned
+            for (int64_t j = 0; j < rest; ++j) {
+              gb[j] = g[i + j];
+              db[j] = df[x[i + j]];
+            }
+            io.store(ob, canonical_nan(io.load(gb) * V::load(db)));
+            for (int64_t j = 0; j < rest; ++j) gi[i + j] = ob[j];
+          });
+      return;
+    }
     constexpr int64_t kChunk = 256;
     alignas(64) float d[kChunk];
     for (int64_t c = 0; c < n; c += kChunk) {

@@ -25,6 +25,10 @@ struct Vec {
   static Vec load(const float* p);
   // p[0], p[2], ..., p[14]: every second float of 16 (reads all 16).
   static Vec load_every_second(const float* p);
+  // Two 16-byte parts of float bits, lanes 0-3 first.
+  static Vec of_parts(__m128i a, __m128i b) {
+    return _mm256_castsi256_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1));
+  }
   static void store(float* p, Vec a);
   static Vec load(const uint16_t* p, bool bf16);
   // p[0], p[2], ..., p[14] (reads all 16).

@@ -32,6 +32,13 @@ struct Vec {
   static Vec load(const float* p);
   // p[0], p[2], ..., p[30]: every second float of 32 (reads all 32).
   static Vec load_every_second(const float* p);
+  // Four 16-byte parts of float bits, lanes 0-3 first.
+  static Vec of_parts(__m128i a, __m128i b, __m128i c, __m128i d) {
+    __m512i r = _mm512_castsi128_si512(a);
+    r = _mm512_inserti32x4(r, b, 1);
+    r = _mm512_inserti32x4(r, c, 2);
+    return _mm512_castsi512_ps(_mm512_inserti32x4(r, d, 3));
+  }
   static void store(float* p, Vec a);
   // A non-temporal store (p 64-byte aligned): the line goes to memory
   // without being read for ownership or kept in the caches.
