@@ -19,8 +19,9 @@ loop by class:
   a memory operand included (tables and constants the compiler left in
   memory instead of registers).
 
-It also counts every instruction of the 16-bit forward's table-lookup
-loops (scalar code) per table entry loaded (lookup_counts).
+It also counts every instruction and every store of the 16-bit forward's
+table-lookup loops (scalar loads inserted into a 16-byte register) per
+table entry loaded (lookup_counts).
 
 ``--check`` compares the AVX-512 alu counts with BUDGETS (and the loads of
 the loops that hold their tables with LOAD_BUDGETS) and exits 1 when a
