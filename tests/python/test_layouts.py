@@ -223,8 +223,9 @@ def test_every_second_view_reads_nothing_past_its_end(dtype, path, restore_simd)
     # x[::2] views are read in the SIMD loops two vectors' worth at a time
     # (no staging copy); the last element of such a view is here the last
     # element of its memory, so a vector read past it faults. Lengths around
-    # the vector widths (4, 8, 16 lanes), the 16-bit lookup's unrolled step
-    # (32) and the 16-bit loops' chunk (256).
+    # the vector widths (4, 8, 16 lanes), the 16-bit lookups' 16-byte steps
+    # (8 results, 4 derivatives), a cache line of 16-bit results (32) and
+    # the gather backward's chunk (256).
     _C.set_simd(path)
     size = torch.empty((), dtype=dtype).element_size()
     for n in (1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 31, 32, 33, 64, 65, 66, 256, 257, 1024):
