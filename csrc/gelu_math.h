@@ -868,10 +868,6 @@ GELU_EXT_HD V near_forward_of(V x, const Table& t) {
   }
 }
 template <Approximation A, class V>
-GELU_EXT_HD V near_forward_of(V x) {
-  return near_forward_of<A>(x, near_forward_table_of<A>());
-}
-template <Approximation A, class V>
 GELU_EXT_HD bool all_near_of(V x) {
   if constexpr (A == Approximation::Tanh) {
     return all_tanh_forward_near(x);

@@ -81,20 +81,16 @@ struct GatherLookup {
 };
 
 // The scalar lookups of gelu_loops.h (ScalarLookup) with a streamed form for
-// the 16-bit forward: four 16-byte registers of entries (table_entries) make
-// a cache line, written by one non-temporal store. The same entries, so the
-// same bits.
+// the 16-bit forward: a cache line of 32 entries (table_vector: four 16-byte
+// registers of them), written by one non-temporal store. The same entries,
+// so the same bits.
 struct StreamedScalarLookup : ScalarLookup {
   static constexpr bool kStreams = true;
   static void get_streaming(const uint16_t* table, const uint16_t* x, uint16_t* out, int64_t n) {
-    constexpr auto kEight = std::make_integer_sequence<int, 8>{};
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-      __m512i line = _mm512_castsi128_si512(table_entries<1>(table, x + i, kEight));
-      line = _mm512_inserti32x4(line, table_entries<1>(table, x + i + 8, kEight), 1);
-      line = _mm512_inserti32x4(line, table_entries<1>(table, x + i + 16, kEight), 2);
-      line = _mm512_inserti32x4(line, table_entries<1>(table, x + i + 24, kEight), 3);
-      _mm512_stream_si512(reinterpret_cast<__m512i*>(out + i), line);
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(out + i),
+                          _mm512_castps_si512(table_vector<V>(table, x + i).v));
     }
     if (i < n) get(table, x + i, out + i, n - i);
   }

@@ -505,20 +505,22 @@ inline __m128i table_entries(const E* table, const uint16_t* x,
     return v;
   }
 }
-// The float entries for the V::kSize indices x[kStep i], in a vector: its
-// 16-byte parts (table_entries) joined by V::of_parts.
-template <class V, int kStep, int... p>
-inline V table_vector(const float* table, const uint16_t* x, std::integer_sequence<int, p...>) {
-  return V::of_parts(
-      table_entries<kStep>(table, x + kStep * 4 * p, std::make_integer_sequence<int, 4>{})...);
+// A vector's worth of entries (sizeof(V) bytes: V::kSize floats, or twice
+// as many 16-bit results) for the indices x[kStep i]: its 16-byte parts
+// (table_entries) joined by V::of_parts, as V's bits.
+template <class V, int kStep, class E, int... p>
+inline V table_vector(const E* table, const uint16_t* x, std::integer_sequence<int, p...>) {
+  constexpr int kPerPart = 16 / sizeof(E);
+  return V::of_parts(table_entries<kStep>(table, x + kStep * kPerPart * p,
+                                          std::make_integer_sequence<int, kPerPart>{})...);
 }
-template <class V>
-inline V table_vector(const float* table, const uint16_t* x) {
-  return table_vector<V, 1>(table, x, std::make_integer_sequence<int, V::kSize / 4>{});
+template <class V, class E>
+inline V table_vector(const E* table, const uint16_t* x) {
+  return table_vector<V, 1>(table, x, std::make_integer_sequence<int, sizeof(V) / 16>{});
 }
-template <class V>
-inline V table_vector(const float* table, EverySecond<uint16_t> x) {
-  return table_vector<V, 2>(table, x.p, std::make_integer_sequence<int, V::kSize / 4>{});
+template <class V, class E>
+inline V table_vector(const E* table, EverySecond<uint16_t> x) {
+  return table_vector<V, 2>(table, x.p, std::make_integer_sequence<int, sizeof(V) / 16>{});
 }
 #endif
 
@@ -724,15 +726,7 @@ struct TableVecKernels {
             io.store(gi + i, canonical_nan(io.load(g + i) * Lookup::template vector<V>(df, x + i)));
           },
           [&](int64_t i, int64_t rest) {
-            uint16_t gb[kLanes] = {};
-            float db[kLanes] = {};
-            alignas(64) uint16_t ob[kLanes];  // a streaming io stores it aligned
-            for (int64_t j = 0; j < rest; ++j) {
-              gb[j] = g[i + j];
-              db[j] = df[x[i + j]];
-            }
-            io.store(ob, canonical_nan(io.load(gb) * V::load(db)));
-            for (int64_t j = 0; j < rest; ++j) gi[i + j] = ob[j];
+            table_tail(g + i, gi + i, rest, io, [&](int64_t j) { return df[x[i + j]]; });
           });
       return;
     }
@@ -747,17 +741,23 @@ struct TableVecKernels {
             io.store(gi + c + i, canonical_nan(io.load(g + c + i) * V::load(d + i)));
           },
           [&](int64_t i, int64_t rest) {
-            uint16_t gb[kLanes] = {};
-            float db[kLanes] = {};
-            alignas(64) uint16_t ob[kLanes];  // a streaming io stores it aligned
-            for (int64_t j = 0; j < rest; ++j) {
-              gb[j] = g[c + i + j];
-              db[j] = d[i + j];
-            }
-            io.store(ob, canonical_nan(io.load(gb) * V::load(db)));
-            for (int64_t j = 0; j < rest; ++j) gi[c + i + j] = ob[j];
+            table_tail(g + c + i, gi + c + i, rest, io, [&](int64_t j) { return d[i + j]; });
           });
     }
+  }
+  // The last rest < kLanes elements of backward_table_loop, zero-padded to a
+  // vector: gi[j] = g[j] * df(j), rounded as the full vectors are.
+  template <class Io, class G, class Df>
+  static void table_tail(G g, uint16_t* gi, int64_t rest, const Io& io, const Df& df) {
+    uint16_t gb[kLanes] = {};
+    float db[kLanes] = {};
+    alignas(64) uint16_t ob[kLanes];  // a streaming io stores it aligned
+    for (int64_t j = 0; j < rest; ++j) {
+      gb[j] = g[j];
+      db[j] = df(j);
+    }
+    io.store(ob, canonical_nan(io.load(gb) * V::load(db)));
+    for (int64_t j = 0; j < rest; ++j) gi[j] = ob[j];
   }
 };
 

@@ -25,7 +25,7 @@ struct Vec {
   static Vec load(const float* p);
   // p[0], p[2], ..., p[14]: every second float of 16 (reads all 16).
   static Vec load_every_second(const float* p);
-  // Two 16-byte parts of float bits, lanes 0-3 first.
+  // Two 16-byte parts, the first in lanes 0-3, as the vector's bits.
   static Vec of_parts(__m128i a, __m128i b) {
     return _mm256_castsi256_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1));
   }

@@ -32,7 +32,8 @@ struct Vec {
   static Vec load(const float* p);
   // p[0], p[2], ..., p[30]: every second float of 32 (reads all 32).
   static Vec load_every_second(const float* p);
-  // Four 16-byte parts of float bits, lanes 0-3 first.
+  // Four 16-byte parts, the first in lanes 0-3, as the vector's bits (floats,
+  // or a line of 16-bit entries).
   static Vec of_parts(__m128i a, __m128i b, __m128i c, __m128i d) {
     __m512i r = _mm512_castsi128_si512(a);
     r = _mm512_inserti32x4(r, b, 1);
